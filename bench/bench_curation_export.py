@@ -1,0 +1,235 @@
+"""Curation (with near-dup dedupe) and every export format: rows/s, MB/s, peak RSS.
+
+Run: .venv/bin/python -m bench.bench_curation_export [--quick]
+Sizes 100k and 1M curated rows of ~1.2 KB (--quick: 10k). Each case runs in a fresh process;
+`rss_before_mb` is the process after building its input, so peak - before is the writer's cost.
+Naive baselines in the same run: stdlib json, pandas to_parquet/to_csv, HF from_pandas, and
+datasketch's per-document MinHash.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import numpy as np
+import pandas as pd
+
+from bench.common import print_table, run_isolated, synthetic_texts, timed
+
+_POOL = 20_000
+
+
+def _rss_now_mb() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def curated_frame(n: int, seed: int = 0) -> pd.DataFrame:
+    """~1.2 KB rows: a pooled ~1 KB response and ~200 B prompt, made unique by a row suffix."""
+    pool = np.array(synthetic_texts(_POOL, seed=seed, min_bytes=800, max_bytes=1200), dtype=object)
+    idx = np.arange(n) % _POOL
+    suffix = pd.Series(np.arange(n)).astype(str).to_numpy(dtype=object)
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "event_id": "e" + suffix,
+            "deployment_id": "dep",
+            "model_version_id": "m1",
+            "prompt": pd.Series(pool[(idx * 7) % _POOL]).str.slice(0, 200) + " #" + suffix,
+            "response": pool[idx] + " #" + suffix,
+            "curation_source": rng.choice(["user_edit", "high_quality", "diverse"], n),
+            "curation_score": rng.random(n),
+            "quality_score": rng.random(n),
+            "signal_score": 3.0,
+        }
+    )
+
+
+def _out_bytes(path: str) -> int:
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+    return os.path.getsize(path)
+
+
+def export_case(fmt: str, n: int) -> dict[str, Any]:
+    from feedback_assets.domain import export_formats as ef
+
+    df = curated_frame(n)
+    before = _rss_now_mb()
+    tmp = tempfile.mkdtemp(prefix="bench_export_")
+    path = os.path.join(tmp, "out")
+    try:
+        writers = {
+            "jsonl (orjson)": lambda: ef.write_jsonl(df, path),
+            "jsonl stdlib json (naive)": lambda: _naive_json(df, path),
+            "openai_chat": lambda: ef.write_openai_chat(df, path),
+            "parquet": lambda: ef.write_parquet(df, path, "bench"),
+            "parquet pandas (naive)": lambda: df.to_parquet(path, index=False),
+            "csv": lambda: ef.write_csv(df, path),
+            "csv pandas (naive)": lambda: df.to_csv(path, index=False),
+            "hf save_to_disk": lambda: ef.write_hf_dataset(df, path),
+            "hf from_pandas (naive)": lambda: _naive_hf(df, path),
+        }
+        _, secs = timed(writers[fmt])
+        mb = _out_bytes(path) / 2**20
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "case": fmt,
+        "rows": n,
+        "rows_per_s": round(n / secs),
+        "MB_per_s": round(mb / secs, 1),
+        "seconds": round(secs, 2),
+        "rss_before_mb": round(before),
+    }
+
+
+def _naive_json(df: pd.DataFrame, path: str) -> int:
+    import json
+
+    with open(path, "w") as f:
+        for p, r, s, v in zip(
+            df["prompt"], df["response"], df["curation_source"], df["curation_score"], strict=True
+        ):
+            f.write(json.dumps({"prompt": p, "response": r, "source": s, "score": v}) + "\n")
+    return len(df)
+
+
+def _naive_hf(df: pd.DataFrame, path: str) -> None:
+    from datasets import Dataset
+
+    Dataset.from_pandas(df, preserve_index=False).train_test_split(0.1, seed=0).save_to_disk(path)
+
+
+def events_frame(n: int, dup_rate: float = 0.05, seed: int = 1) -> pd.DataFrame:
+    texts = synthetic_texts(n, seed=seed, min_bytes=800, max_bytes=1200)
+    rng = np.random.default_rng(seed)
+    # Inject near-duplicates: a copy of an earlier row with its last word changed.
+    dup = np.flatnonzero(rng.random(n) < dup_rate)
+    dup = dup[dup > 0]
+    src = rng.integers(0, dup)
+    for i, j in zip(dup, src, strict=True):
+        texts[i] = texts[j].rsplit(" ", 1)[0] + " changed."
+    return pd.DataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(n)],
+            "deployment_id": "dep",
+            "model_version_id": "m1",
+            "prompt": [t[:150] for t in texts],
+            "response": texts,
+        }
+    )
+
+
+def curation_case(kind: str, n: int) -> dict[str, Any]:
+    from feedback_assets.domain.curation import curate, dedupe
+
+    ev = events_frame(n)
+    rng = np.random.default_rng(0)
+    q = pd.DataFrame({"event_id": ev["event_id"], "score": rng.random(n), "refusal_passed": True})
+    k = n // 5
+    sig = pd.DataFrame(
+        {
+            "signal_id": [f"s{i}" for i in range(k)],
+            "event_id": ev["event_id"].sample(k, random_state=0).to_numpy(),
+            "signal_type": rng.choice(["thumbs_up", "thumbs_down", "copy", "report", "edit"], k),
+            "user_id": "u",
+            "edited_response": "an edited answer",
+            "metadata": "{}",
+            "timestamp": pd.Timestamp("2026-01-01", tz="UTC"),
+        }
+    )
+    before = _rss_now_mb()
+    rows = n
+    if kind == "curate (limit 1000)":
+        out, secs = timed(curate, ev, q, sig)
+        kept = len(out)
+    elif kind == "dedupe all rows (OPH MinHash + datasketch LSH)":
+        out, secs = timed(dedupe, ev)
+        kept = len(out)
+    else:
+        rows = min(n, 20_000)
+        kept, secs = timed(_naive_dedupe, ev.iloc[:rows])
+    return {
+        "case": kind,
+        "rows": rows,
+        "rows_per_s": round(rows / secs),
+        "MB_per_s": round(_text_mb(ev.iloc[:rows]) / secs, 1),
+        "seconds": round(secs, 2),
+        "kept": kept,
+        "rss_before_mb": round(before),
+    }
+
+
+def _text_mb(df: pd.DataFrame) -> float:
+    return float(df["prompt"].str.len().sum() + df["response"].str.len().sum()) / 2**20
+
+
+def _naive_dedupe(df: pd.DataFrame) -> int:
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=0.85, num_perm=64)
+    kept = 0
+    for i, (p, r) in enumerate(zip(df["prompt"], df["response"], strict=True)):
+        words = (p + "\n" + r).casefold().split()
+        m = MinHash(num_perm=64)
+        m.update_batch(" ".join(words[j : j + 3]).encode() for j in range(len(words) - 2))
+        if not lsh.query(m):
+            lsh.insert(str(i), m)
+            kept += 1
+    return kept
+
+
+EXPORT_CASES = (
+    "jsonl (orjson)",
+    "jsonl stdlib json (naive)",
+    "openai_chat",
+    "parquet",
+    "parquet pandas (naive)",
+    "csv",
+    "csv pandas (naive)",
+    "hf save_to_disk",
+    "hf from_pandas (naive)",
+)
+CURATION_CASES = (
+    "curate (limit 1000)",
+    "dedupe all rows (OPH MinHash + datasketch LSH)",
+    "dedupe datasketch per-document MinHash (naive, <=20k rows)",
+)
+
+
+def main(argv: list[str]) -> None:
+    quick = "--quick" in argv
+    sizes = [10_000] if quick else [100_000, 1_000_000]
+    export_rows = []
+    for n in sizes:
+        for case in EXPORT_CASES:
+            if case == "hf from_pandas (naive)" and n > 100_000:
+                continue  # peaks at ~6 GB at 1M on a shared 2-core box
+            export_rows.append(
+                run_isolated("bench.bench_curation_export:export_case", fmt=case, n=n)
+            )
+            print_table("exports (so far)", export_rows[-1:])
+    print_table("exports", export_rows)
+    cur_rows = []
+    for n in sizes:
+        for case in CURATION_CASES:
+            if case.startswith("dedupe datasketch") and n > 100_000:
+                continue
+            cur_rows.append(
+                run_isolated("bench.bench_curation_export:curation_case", kind=case, n=n)
+            )
+            print_table("curation (so far)", cur_rows[-1:])
+    print_table("curation", cur_rows)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,328 @@
+"""FeedbackClient: the SDK apps use. Batched, non-blocking, durable.
+
+log_inference validates, sanitizes and appends to the local spool (one unbuffered write), then
+returns; a background thread moves spooled segments into the feedback store by size
+(max_batch_size) and by time (flush_interval), on flush(), on close() and at exit. A store outage
+only delays delivery: segments stay on disk and are retried with backoff, and leftovers of a
+killed app are replayed by the next client on the same data directory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import orjson
+
+from feedback_assets.client.delivery import deliver_segment
+from feedback_assets.client.spool import Spool
+from feedback_assets.client.telemetry import Telemetry
+from feedback_assets.client.telemetry import telemetry as default_telemetry
+from feedback_assets.domain.sanitize import (
+    hash_user_id,
+    parse_custom_patterns,
+    sanitize_text,
+    sanitize_value,
+)
+from feedback_assets.domain.validate import ValidationError, validate_event, validate_signal
+from feedback_assets.settings import Settings, load_settings, resolve_hash_key
+
+Overflow = Literal["block", "drop_oldest"]
+
+
+def _us(ts: datetime) -> int:
+    return int(ts.timestamp() * 1_000_000)
+
+
+class FeedbackClient:
+    def __init__(
+        self,
+        store_url: str | None = None,
+        *,
+        data_dir: str | Path | None = None,
+        max_batch_size: int = 1000,
+        flush_interval: float = 5.0,
+        max_spool_bytes: int = 1 << 30,
+        overflow: Overflow = "block",
+        sanitize_at_source: bool = True,
+        raise_on_invalid: bool = True,
+        spool_fsync: bool = False,
+        telemetry: Telemetry | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        settings = settings or load_settings()
+        self.settings = settings
+        self.store_url = store_url or settings.store_url
+        data_dir = Path(data_dir) if data_dir else settings.data_dir
+        if overflow not in ("block", "drop_oldest"):
+            raise ValueError(f"overflow: must be 'block' or 'drop_oldest', got {overflow!r}")
+        self.max_batch_size = max_batch_size
+        self.flush_interval = flush_interval
+        self.max_spool_bytes = max_spool_bytes
+        self.overflow = overflow
+        self.sanitize_at_source = sanitize_at_source
+        self.raise_on_invalid = raise_on_invalid
+        self.telemetry = telemetry or default_telemetry
+        self._patterns = parse_custom_patterns(settings.pii_patterns)
+        self._hash_key = resolve_hash_key(data_dir, settings.production)
+        self.stats: Counter[str] = Counter()
+        self._spool = Spool(data_dir / "spool", fsync=spool_fsync)
+        self._store: Any = None
+        self._wake = threading.Event()
+        self._space = threading.Condition()
+        self._flushed = threading.Condition()
+        self._closed = False
+        self._stop = False
+        adopted = self._spool.adopt_orphans()
+        if adopted:
+            self.telemetry.emit("ingestion.replay", count=adopted, segments=adopted)
+        self._thread = threading.Thread(target=self._run, name="feedback-flusher", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    # -- public API -------------------------------------------------------------------------------
+    def log_inference(self, event: Mapping[str, Any] | None = None, /, **fields: Any) -> str:
+        """Accept one inference event; returns its event_id. Never waits on the store."""
+        payload = {**(event or {}), **fields}
+        try:
+            record = validate_event(payload)
+        except ValidationError as exc:
+            return self._dead_letter("event", payload, exc, id_field="event_id")
+        self._append([self._event_line(record)])
+        return str(record["event_id"])
+
+    def log_inferences(self, events: Iterable[Mapping[str, Any]]) -> list[str | None]:
+        """Accept many events in one spool write. Invalid ones are dead-lettered (None in the result)."""
+        lines, ids = [], []
+        for payload in events:
+            try:
+                record = validate_event(payload)
+            except ValidationError as exc:
+                self._dead_letter("event", payload, exc, id_field="event_id", raise_=False)
+                ids.append(None)
+                continue
+            lines.append(self._event_line(record))
+            ids.append(str(record["event_id"]))
+        self._append(lines)
+        return ids
+
+    def record_signal(
+        self,
+        event_id: str,
+        signal_type: str,
+        metadata: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> str:
+        """Accept a user signal (thumbs_up, thumbs_down, regenerate, edit, copy, share, report)."""
+        payload = {"event_id": event_id, "signal_type": signal_type, "metadata": metadata, **fields}
+        try:
+            record = validate_signal(payload)
+        except ValidationError as exc:
+            return self._dead_letter("signal", payload, exc, id_field="signal_id")
+        self._append([self._signal_line(record)])
+        return str(record["signal_id"])
+
+    def record_user_edit(
+        self,
+        event_id: str,
+        edited_response: str,
+        metadata: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> str:
+        return self.record_signal(
+            event_id, "edit", metadata, edited_response=edited_response, **fields
+        )
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Deliver everything accepted so far; True when the spool is empty."""
+        self._spool.rotate()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._flushed:
+            while self._spool.has_data():
+                self._wake.set()
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._flushed.wait(0.05 if remaining is None else min(remaining, 0.05))
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        delivered = self.flush(timeout)
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout=5)
+        # Undelivered segments stay on disk for the next client to replay.
+        self._spool.release()
+        if not delivered:
+            self.telemetry.emit("ingestion.undelivered_at_close", count=1)
+        if self._store is not None:
+            self._store.dispose()
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> FeedbackClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- caller side ------------------------------------------------------------------------------
+    def _clean(self, value: Any) -> Any:
+        if not self.sanitize_at_source or value is None:
+            return value
+        cleaned, counts = (
+            sanitize_text(value, self._patterns)
+            if isinstance(value, str)
+            else sanitize_value(value, self._patterns)
+        )
+        if counts:
+            self.stats.update({f"redacted.{k}": v for k, v in counts.items()})
+        return cleaned
+
+    def _hash(self, user_id: str | None) -> str | None:
+        return None if user_id is None else hash_user_id(user_id, self._hash_key)
+
+    def _event_line(self, r: dict[str, Any]) -> bytes:
+        r = {
+            **r,
+            "k": "e",
+            "prompt": self._clean(r["prompt"]),
+            "response": self._clean(r["response"]),
+            "user_id": self._hash(r["user_id"]),
+            "metadata": orjson.dumps(self._clean(r["metadata"])).decode(),
+            "timestamp_us": _us(r.pop("timestamp")),
+        }
+        return orjson.dumps(r) + b"\n"
+
+    def _signal_line(self, r: dict[str, Any]) -> bytes:
+        r = {
+            **r,
+            "k": "s",
+            "edited_response": self._clean(r["edited_response"]),
+            "user_id": self._hash(r["user_id"]),
+            "metadata": orjson.dumps(self._clean(r["metadata"])).decode(),
+            "timestamp_us": _us(r.pop("timestamp")),
+        }
+        return orjson.dumps(r) + b"\n"
+
+    def _dead_letter(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        exc: ValidationError,
+        id_field: str,
+        raise_: bool | None = None,
+    ) -> str:
+        record_id = str(uuid.uuid4())
+        safe = {str(k): self._safe_payload_value(str(k), v) for k, v in payload.items()}
+        line = {
+            "k": "d",
+            "id": record_id,
+            "kind": kind,
+            "reason": self._clean(str(exc)),  # reasons quote bad values, which may hold PII
+            "payload": self._payload_json(safe),
+            "received_us": time.time_ns() // 1000,
+        }
+        self._append([orjson.dumps(line) + b"\n"])
+        self.stats[f"invalid.{kind}"] += 1
+        self.telemetry.emit("ingestion.invalid", count=1, kind=kind, fields=exc.fields)
+        if self.raise_on_invalid if raise_ is None else raise_:
+            raise exc
+        return str(payload.get(id_field) or record_id)
+
+    def _safe_payload_value(self, key: str, value: Any) -> Any:
+        if key == "user_id" and isinstance(value, str):
+            return self._hash(value)
+        if isinstance(value, str | Mapping | list):
+            return self._clean(value) if self.sanitize_at_source else value
+        if isinstance(value, int | float | bool) or value is None:
+            return value
+        return self._clean(repr(value))[:200]
+
+    def _payload_json(self, safe: dict[str, Any]) -> str:
+        def fallback(value: Any) -> Any:
+            return self._clean(str(value))
+
+        try:
+            return orjson.dumps(safe, default=fallback, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # keys orjson cannot encode (tuples, ...) or nesting past its limit
+            return orjson.dumps({k: self._clean(repr(v)) for k, v in safe.items()}).decode()
+
+    def _append(self, lines: list[bytes]) -> None:
+        if not lines:
+            return
+        if self._closed:
+            raise RuntimeError("FeedbackClient is closed")
+        self._make_room()
+        count = self._spool.append(b"".join(lines), len(lines))
+        self.stats["accepted"] += len(lines)
+        if count >= self.max_batch_size:
+            self._wake.set()
+
+    def _make_room(self) -> None:
+        while self._spool.total_bytes() >= self.max_spool_bytes:
+            if self.overflow == "drop_oldest":
+                self._spool.rotate()
+                dropped = self._spool.drop_oldest()
+                if dropped is None:
+                    return
+                self.stats["dropped_segments"] += 1
+                self.telemetry.emit("ingestion.dropped", count=1, bytes=dropped.bytes)
+            else:
+                self.stats["blocked"] += 1
+                self._wake.set()
+                with self._space:
+                    self._space.wait(0.05)
+
+    # -- flusher thread -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            self._spool.rotate()
+            try:
+                self._deliver_pending()
+                backoff = 0.1
+            except Exception as exc:  # store outage: keep segments, retry with backoff
+                self.stats["store_errors"] += 1
+                self.telemetry.emit("ingestion.store_error", count=1, error=type(exc).__name__)
+                self._store = None
+                if self._stop:
+                    return
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                self._wake.set()
+            if self._stop:
+                return
+
+    def _deliver_pending(self) -> None:
+        while self._spool.pending:
+            segment = self._spool.pending[0]
+            if self._store is None:
+                from feedback_assets.store import FeedbackStore
+
+                self._store = FeedbackStore(self.store_url)
+            counts = deliver_segment(self._store, segment.path)
+            self._spool.done(segment)
+            self.stats.update(counts)
+            self.telemetry.emit("ingestion.flush", count=counts.get("events", 0), **counts)
+            with self._space:
+                self._space.notify_all()
+            with self._flushed:
+                self._flushed.notify_all()

@@ -1,0 +1,361 @@
+"""PII redaction (scalar and vectorized, one behaviour) and keyed user-id hashing.
+
+Order of application: custom patterns first (they are the operator's most specific intent),
+then ENTITY_TYPES in order (secret -> card -> IBAN -> SSN -> email -> IP -> phone). Each match
+becomes a typed placeholder such as `[EMAIL]`; placeholders contain no digits, so later stages
+never match inside them. See `pii_patterns` for the patterns and the rules behind them.
+
+The vectorized path runs the same regexes in polars' Rust engine (same leftmost-first
+semantics). Cheap superset prefilters, one pass each over the column, pick the few rows any
+stage could change; on those rows, regex-only stages replace in Rust; card candidates are extracted and validated in bulk (network prefix + Luhn);
+only rows holding a valid card, or an IBAN/IP candidate (rare), run the scalar stage, so both
+paths agree by construction.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+
+from feedback_assets.domain.pii_patterns import (
+    BUILTIN_STAGES,
+    ENTITY_TYPES,
+    PiiPattern,
+    card_ok,
+    cards_ok,
+    iban_prefix_len,
+    ip_ok,
+    parse_custom_patterns,
+    python_pattern,
+    rust_pattern,
+)
+
+__all__ = [
+    "CHUNK_ROWS",
+    "ENTITY_TYPES",
+    "PiiPattern",
+    "hash_user_id",
+    "hash_user_ids",
+    "parse_custom_patterns",
+    "sanitize_column",
+    "sanitize_json_column",
+    "sanitize_text",
+    "sanitize_value",
+    "scan_pii",
+]
+
+CHUNK_ROWS = 50_000  # rows per vectorized batch: bounds the working set
+
+ColumnInput: TypeAlias = pa.Array | pa.ChunkedArray | pd.Series | pl.Series | Sequence[str | None]
+
+
+@dataclass(frozen=True)
+class _Stage:
+    name: str
+    py: re.Pattern[str]
+    rust: str
+    kind: str  # "replace" | "card" | "rows", see pii_patterns.StageSpec
+    prefilters: tuple[str, ...]
+    gates: tuple[str, ...]
+
+    @property
+    def placeholder(self) -> str:
+        return f"[{self.name}]"
+
+
+@functools.lru_cache(maxsize=64)
+def _stages(custom: tuple[PiiPattern, ...]) -> tuple[_Stage, ...]:
+    out = [_Stage(p.name, re.compile(p.regex), p.regex, "replace", (), ()) for p in custom]
+    for spec in BUILTIN_STAGES:
+        out.append(
+            _Stage(
+                spec.name,
+                python_pattern(spec.regex),
+                rust_pattern(spec.regex),
+                spec.kind,
+                tuple(rust_pattern(p) for p in spec.prefilters),
+                spec.gates,
+            )
+        )
+    return tuple(out)
+
+
+# --- scalar path ---------------------------------------------------------------------------
+
+
+def _scalar_stage(stage: _Stage, text: str) -> tuple[str, int]:
+    if stage.gates and not any(g in text for g in stage.gates):
+        return text, 0
+    if stage.kind == "replace":
+        return stage.py.subn(stage.placeholder, text)
+    hits = 0
+
+    def repl(m: re.Match[str]) -> str:
+        nonlocal hits
+        cand = m.group(0)
+        if stage.name == "IBAN":
+            keep = iban_prefix_len(cand)
+            if keep:
+                hits += 1
+                return stage.placeholder + cand[keep:]
+            return cand
+        if stage.name == "CREDIT_CARD":
+            ok = card_ok(cand)
+        else:
+            ok = ip_ok(cand, text[m.start() - 1] if m.start() else "")
+        hits += ok
+        return stage.placeholder if ok else cand
+
+    return stage.py.sub(repl, text), hits
+
+
+def sanitize_text(text: str, custom: Sequence[PiiPattern] = ()) -> tuple[str, Counter[str]]:
+    """Redact one string; returns the text and the redaction count per entity (non-zero only)."""
+    counts: Counter[str] = Counter()
+    for stage in _stages(tuple(custom)):
+        text, n = _scalar_stage(stage, text)
+        if n:
+            counts[stage.name] += n
+    return text, counts
+
+
+def sanitize_value(value: Any, custom: Sequence[PiiPattern] = ()) -> tuple[Any, Counter[str]]:
+    """Redact every string inside dicts/lists/tuples (metadata); keys and non-strings untouched."""
+    counts: Counter[str] = Counter()
+    return _walk(value, tuple(custom), counts), counts
+
+
+def _walk(value: Any, custom: tuple[PiiPattern, ...], counts: Counter[str]) -> Any:
+    if isinstance(value, str):
+        text, c = sanitize_text(value, custom)
+        counts.update(c)
+        return text
+    if isinstance(value, dict):
+        return {k: _walk(v, custom, counts) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_walk(v, custom, counts) for v in value)
+    return value
+
+
+# --- vectorized path -----------------------------------------------------------------------
+
+
+def _to_arrow(values: ColumnInput) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values, pl.Series):
+        values = values.to_arrow()
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        if pa.types.is_null(values.type):
+            return pa.nulls(len(values), pa.large_string())
+        if not (
+            pa.types.is_string(values.type)
+            or pa.types.is_large_string(values.type)
+            or pa.types.is_string_view(values.type)
+        ):
+            raise TypeError(f"sanitize: expected a string column, got Arrow type {values.type}")
+        return values.cast(pa.large_string())
+    try:
+        return pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid) as exc:
+        items = values.tolist() if isinstance(values, pd.Series) else list(values)
+        bad = next(
+            (i, v)
+            for i, v in enumerate(items)
+            if not (v is None or isinstance(v, str) or (isinstance(v, float) and math.isnan(v)))
+        )
+        raise TypeError(
+            f"sanitize: row {bad[0]} is {type(bad[1]).__name__}, expected str or None"
+        ) from exc
+
+
+def _chunks(values: ColumnInput) -> list[pl.Series]:
+    arr = _to_arrow(values)
+    series = pl.Series("v", arr, dtype=pl.String)
+    return [series.slice(i, CHUNK_ROWS) for i in range(0, max(len(series), 1), CHUNK_ROWS)]
+
+
+def _rows_matching(patterns: Sequence[str], sub: pl.Series) -> pl.Series:
+    """Positions of rows matching any pattern; one `contains` per pattern keeps each fast."""
+    hit = sub.str.contains(patterns[0])
+    for pattern in patterns[1:]:
+        hit = hit | sub.str.contains(pattern)
+    return hit.fill_null(False).arg_true()
+
+
+def _valid_card_rows(stage: _Stage, part: pl.Series) -> np.ndarray:
+    """Positions in `part` holding at least one valid card candidate."""
+    frame = pl.DataFrame(
+        {"row": np.arange(len(part)), "cand": part.str.extract_all(stage.rust)}
+    ).explode("cand")
+    frame = frame.filter(pl.col("cand").is_not_null())
+    ok = cards_ok(frame["cand"])
+    return np.unique(frame["row"].to_numpy()[ok])
+
+
+def _vector_stage(stage: _Stage, sub: pl.Series, counts: dict[str, int]) -> pl.Series:
+    idx = _rows_matching(stage.prefilters or (stage.rust,), sub)
+    if stage.prefilters and idx.len():
+        idx = idx.gather(_rows_matching((stage.rust,), sub.gather(idx)))
+    if idx.len() == 0:
+        return sub
+    part = sub.gather(idx)
+    if stage.kind == "replace":
+        counts[stage.name] += int(part.str.count_matches(stage.rust).sum())
+        return sub.scatter(idx, part.str.replace_all(stage.rust, stage.placeholder))
+    if stage.kind == "card":
+        rows = _valid_card_rows(stage, part)
+        if rows.size == 0:
+            return sub
+        idx, part = idx.gather(rows), part.gather(rows)
+    redacted: list[str] = []
+    for text in part.to_list():
+        new, n = _scalar_stage(stage, text)
+        counts[stage.name] += n
+        redacted.append(new)
+    return sub.scatter(idx, pl.Series(redacted, dtype=pl.String))
+
+
+def _touched_rows(series: pl.Series, stages: Sequence[_Stage]) -> np.ndarray:
+    """Rows some stage could change, judged on the original text (one pass per prefilter).
+
+    A row outside this set is never changed: each stage sees it unchanged by the stages before,
+    and its superset prefilter (or, for cards, its exact valid-candidate test) is negative.
+    """
+    mask = np.zeros(len(series), dtype=bool)
+    for stage in stages:
+        if stage.kind == "card":
+            idx = _rows_matching((stage.rust,), series)
+            if idx.len():
+                mask[idx.to_numpy()[_valid_card_rows(stage, series.gather(idx))]] = True
+            continue
+        for pattern in stage.prefilters or (stage.rust,):
+            mask |= series.str.contains(pattern).fill_null(False).to_numpy()
+    return np.flatnonzero(mask)
+
+
+def _sanitize_series(
+    series: pl.Series, custom: tuple[PiiPattern, ...], counts: dict[str, int]
+) -> pl.Series:
+    stages = _stages(custom)
+    idx = _touched_rows(series, stages)
+    if idx.size == 0:
+        return series
+    sub = series.gather(idx)
+    for stage in stages:
+        sub = _vector_stage(stage, sub, counts)
+    return series.clone().scatter(idx, sub)
+
+
+def _zero_counts(custom: tuple[PiiPattern, ...]) -> dict[str, int]:
+    return dict.fromkeys((*ENTITY_TYPES, *(p.name for p in custom)), 0)
+
+
+def _concat(parts: list[pl.Series]) -> pa.Array:
+    arrays = [p.to_arrow().cast(pa.large_string()) for p in parts]
+    return pa.concat_arrays(arrays) if arrays else pa.array([], pa.large_string())
+
+
+def sanitize_column(
+    values: ColumnInput, custom: Sequence[PiiPattern] = ()
+) -> tuple[pa.Array, dict[str, int]]:
+    """Vectorized `sanitize_text` over a column; nulls stay null. Output is large_string.
+
+    Counts cover every entity (zero included). Raises TypeError naming the first non-string row.
+    """
+    key = tuple(custom)
+    counts = _zero_counts(key)
+    out = [_sanitize_series(chunk, key, counts) for chunk in _chunks(values)]
+    return _concat(out), counts
+
+
+def scan_pii(values: ColumnInput, custom: Sequence[PiiPattern] = ()) -> dict[str, int]:
+    """Hits per entity still present in a column (all zero for a fully sanitized column)."""
+    return sanitize_column(values, custom)[1]
+
+
+_ANCHOR = re.compile(r"\^|\$|\\[AzZ]")
+
+
+def sanitize_json_column(
+    values: ColumnInput, custom: Sequence[PiiPattern] = ()
+) -> tuple[pa.Array, dict[str, int]]:
+    """Redact every string value inside a column of JSON text (metadata); keys untouched.
+
+    Rows stay byte-identical unless something was redacted (then re-serialized compactly).
+    A row that is not valid JSON is redacted as plain text, so nothing leaks.
+    Pre-filter: without backslash escapes, each string value appears verbatim in the raw text
+    between quotes (non-word, like a string edge), so a row the text pipeline leaves unchanged
+    holds no PII in any value. Custom patterns with anchors disable this shortcut.
+    """
+    key = tuple(custom)
+    counts = _zero_counts(key)
+    anchored = any(_ANCHOR.search(p.regex) for p in key)
+    out: list[pl.Series] = []
+    for chunk in _chunks(values):
+        if anchored:
+            flagged = chunk.is_not_null()
+        else:
+            as_text = _sanitize_series(chunk, key, _zero_counts(key))
+            escaped = chunk.str.contains("\\", literal=True).fill_null(False)
+            flagged = (as_text != chunk).fill_null(False) | escaped
+        idx = flagged.arg_true()
+        if idx.len():
+            fixed = [_json_row(t, key, counts) for t in chunk.gather(idx).to_list()]
+            chunk = chunk.clone().scatter(idx, pl.Series(fixed, dtype=pl.String))
+        out.append(chunk)
+    return _concat(out), counts
+
+
+def _json_row(raw: str, custom: tuple[PiiPattern, ...], counts: dict[str, int]) -> str:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        text, c = sanitize_text(raw, custom)
+    else:
+        clean, c = sanitize_value(doc, custom)
+        text = json.dumps(clean, ensure_ascii=False, separators=(",", ":")) if c else raw
+    for name, n in c.items():
+        counts[name] += n
+    return text
+
+
+# --- user ids ------------------------------------------------------------------------------
+
+
+def hash_user_id(user_id: str, key: bytes) -> str:
+    """HMAC-SHA256 of the user id under a secret key, as 64 hex chars."""
+    if not key:
+        raise ValueError("hash key must be non-empty (set FEEDBACK_HASH_KEY)")
+    return hmac.new(key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def hash_user_ids(values: pd.Series, key: bytes) -> pd.Series:
+    """`hash_user_id` over a column; None/NaN stay None. Each distinct id is hashed once."""
+    if not key:
+        raise ValueError("hash key must be non-empty (set FEEDBACK_HASH_KEY)")
+    base = hmac.new(key, digestmod=hashlib.sha256)
+    present = values.notna()
+    uniques = pd.unique(values[present].astype(str))
+    digest: Callable[[str], str] = functools.partial(_digest, base)
+    table = dict(zip(uniques, map(digest, uniques), strict=True))
+    out = pd.Series([None] * len(values), index=values.index, dtype=object)
+    out[present] = values[present].astype(str).map(table).to_numpy()
+    return out
+
+
+def _digest(base: hmac.HMAC, user_id: str) -> str:
+    h = base.copy()
+    h.update(user_id.encode("utf-8"))
+    return h.hexdigest()

@@ -1,0 +1,257 @@
+"""Event and signal validation: one exception naming every bad field and why.
+
+Returns normalized plain dicts (the SDK's hot path), shaped like EVENT_COLUMNS / SIGNAL_COLUMNS
+with `metadata` still a dict.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from feedback_assets.domain.records import (
+    MAX_ID_CHARS,
+    MAX_METADATA_DEPTH,
+    MAX_TEXT_BYTES,
+    SIGNAL_TYPES,
+)
+
+_EVENT_FIELDS = frozenset(
+    {
+        "event_id",
+        "deployment_id",
+        "model_version_id",
+        "user_id",
+        "prompt",
+        "response",
+        "latency_ms",
+        "token_count",
+        "input_tokens",
+        "output_tokens",
+        "trace_id",
+        "session_id",
+        "metadata",
+        "timestamp",
+    }
+)
+_SIGNAL_FIELDS = frozenset(
+    {"signal_id", "event_id", "signal_type", "user_id", "edited_response", "metadata", "timestamp"}
+)
+_OPTIONAL_IDS = ("model_version_id", "user_id", "trace_id", "session_id")
+_COUNTS = ("token_count", "input_tokens", "output_tokens")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+class ValidationError(ValueError):
+    """Every bad field of one payload, with the reason for each."""
+
+    def __init__(self, kind: str, errors: list[FieldError]) -> None:
+        self.kind = kind
+        self.errors = errors
+        super().__init__(f"invalid {kind}: " + "; ".join(str(e) for e in errors))
+
+    @property
+    def fields(self) -> list[str]:
+        return [e.field for e in self.errors]
+
+
+def _check_text(
+    payload: Mapping[str, Any], name: str, errors: list[FieldError], required: bool
+) -> None:
+    value = payload.get(name)
+    if value is None:
+        if required:
+            errors.append(FieldError(name, "is required"))
+        return
+    if not isinstance(value, str):
+        errors.append(FieldError(name, f"must be a string, got {type(value).__name__}"))
+    elif required and not value.strip():
+        errors.append(FieldError(name, "must not be empty"))
+    elif len(value) > MAX_TEXT_BYTES // 4 and len(value.encode()) > MAX_TEXT_BYTES:
+        errors.append(FieldError(name, f"exceeds {MAX_TEXT_BYTES} bytes"))
+
+
+def _check_id(
+    payload: Mapping[str, Any], name: str, errors: list[FieldError], required: bool
+) -> None:
+    value = payload.get(name)
+    if value is None:
+        if required:
+            errors.append(FieldError(name, "is required"))
+        return
+    if not isinstance(value, str) or not value.strip():
+        errors.append(FieldError(name, "must be a non-empty string"))
+    elif len(value) > MAX_ID_CHARS:
+        errors.append(FieldError(name, f"exceeds {MAX_ID_CHARS} characters"))
+
+
+def _check_metadata(payload: Mapping[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    value = payload.get("metadata")
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        errors.append(FieldError("metadata", f"must be a JSON object, got {type(value).__name__}"))
+        return {}
+    problem = _json_problem(value, 1)
+    if problem:
+        errors.append(FieldError("metadata", problem))
+    return dict(value)
+
+
+def _json_problem(value: Any, depth: int) -> str | None:
+    if depth > MAX_METADATA_DEPTH:
+        return f"nested deeper than {MAX_METADATA_DEPTH} levels"
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return f"keys must be strings, got {type(k).__name__}"
+            problem = _json_problem(v, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list | tuple):
+        for v in value:
+            problem = _json_problem(v, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, float) and not math.isfinite(value):
+        return "numbers must be finite"
+    elif not (value is None or isinstance(value, str | int | float | bool)):
+        return f"values must be JSON (got {type(value).__name__})"
+    return None
+
+
+def _check_time(payload: Mapping[str, Any], errors: list[FieldError], now: datetime) -> datetime:
+    value = payload.get("timestamp")
+    if value is None:
+        return now
+    try:
+        if isinstance(value, datetime):
+            ts = value
+        elif isinstance(value, str):
+            ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            ts = datetime.fromtimestamp(float(value), UTC)
+        else:
+            raise TypeError(type(value).__name__)
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        errors.append(
+            FieldError("timestamp", f"must be a datetime, ISO-8601 string or epoch seconds ({exc})")
+        )
+        return now
+    # Naive datetimes are taken as UTC: backfilled history is loggable.
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _check_uuid(
+    payload: Mapping[str, Any], name: str, errors: list[FieldError], required: bool
+) -> str:
+    value = payload.get(name)
+    if value is None:
+        if required:
+            errors.append(FieldError(name, "is required"))
+            return ""
+        return str(uuid.uuid4())
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str) or not value or len(value) > 64:
+        errors.append(FieldError(name, "must be a string of 1-64 characters (a UUID)"))
+        return ""
+    return value
+
+
+def _unknown(payload: Mapping[str, Any], allowed: frozenset[str], errors: list[FieldError]) -> None:
+    for key in payload:
+        if key not in allowed:
+            errors.append(FieldError(str(key), "unknown field"))
+
+
+def validate_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """A normalized event dict, or ValidationError naming every bad field."""
+    errors: list[FieldError] = []
+    _unknown(payload, _EVENT_FIELDS, errors)
+    event_id = _check_uuid(payload, "event_id", errors, required=False)
+    _check_id(payload, "deployment_id", errors, required=True)
+    for name in _OPTIONAL_IDS:
+        _check_id(payload, name, errors, required=False)
+    _check_text(payload, "prompt", errors, required=True)
+    _check_text(payload, "response", errors, required=True)
+    latency = payload.get("latency_ms")
+    if latency is not None and (
+        isinstance(latency, bool)
+        or not isinstance(latency, int | float)
+        or not math.isfinite(latency)
+        or latency < 0
+    ):
+        errors.append(FieldError("latency_ms", f"must be a finite number >= 0, got {latency!r}"))
+    for name in _COUNTS:
+        value = payload.get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            errors.append(FieldError(name, f"must be an integer >= 0, got {value!r}"))
+    metadata = _check_metadata(payload, errors)
+    ts = _check_time(payload, errors, now or datetime.now(UTC))
+    if errors:
+        raise ValidationError("event", errors)
+    return {
+        "event_id": event_id,
+        "deployment_id": payload["deployment_id"],
+        "model_version_id": payload.get("model_version_id"),
+        "user_id": payload.get("user_id"),
+        "prompt": payload["prompt"],
+        "response": payload["response"],
+        "latency_ms": None if latency is None else float(latency),
+        "token_count": payload.get("token_count"),
+        "input_tokens": payload.get("input_tokens"),
+        "output_tokens": payload.get("output_tokens"),
+        "trace_id": payload.get("trace_id"),
+        "session_id": payload.get("session_id"),
+        "metadata": metadata,
+        "timestamp": ts,
+    }
+
+
+def validate_signal(payload: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """A normalized signal dict, or ValidationError naming every bad field."""
+    errors: list[FieldError] = []
+    _unknown(payload, _SIGNAL_FIELDS, errors)
+    signal_id = _check_uuid(payload, "signal_id", errors, required=False)
+    event_id = _check_uuid(payload, "event_id", errors, required=True)
+    signal_type = payload.get("signal_type")
+    if signal_type is None:
+        errors.append(FieldError("signal_type", "is required"))
+    elif signal_type not in SIGNAL_TYPES:
+        errors.append(
+            FieldError(
+                "signal_type", f"must be one of {', '.join(SIGNAL_TYPES)}; got {signal_type!r}"
+            )
+        )
+    _check_id(payload, "user_id", errors, required=False)
+    _check_text(payload, "edited_response", errors, required=signal_type == "edit")
+    if signal_type not in (None, "edit") and payload.get("edited_response") is not None:
+        errors.append(FieldError("edited_response", "only allowed on 'edit' signals"))
+    metadata = _check_metadata(payload, errors)
+    ts = _check_time(payload, errors, now or datetime.now(UTC))
+    if errors:
+        raise ValidationError("signal", errors)
+    return {
+        "signal_id": signal_id,
+        "event_id": event_id,
+        "signal_type": signal_type,
+        "user_id": payload.get("user_id"),
+        "edited_response": payload.get("edited_response"),
+        "metadata": metadata,
+        "timestamp": ts,
+    }

@@ -1,0 +1,1 @@
+"""Store-side helpers behind feedback_assets.api (no Dagster)."""

@@ -1,0 +1,88 @@
+"""Windows and history for the detect_drift / get_drift_history facade."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pandas as pd
+
+from feedback_assets.domain.drift_reports import Window
+from feedback_assets.domain.quality import score_batch
+from feedback_assets.domain.records import DriftReport
+from feedback_assets.store import FeedbackStore, now_us
+from feedback_assets.store.references import ensure_reference
+
+MAX_REFERENCE_EVENTS = 50_000
+
+
+def scored(events: pd.DataFrame) -> pd.DataFrame:
+    """Quality computed on the fly (the facade works on a store of raw events)."""
+    if events.empty:
+        return pd.DataFrame({"event_id": pd.Series(dtype=object), "score": pd.Series(dtype=float)})
+    quality = score_batch(events["response"]).reset_index(drop=True)
+    return quality.assign(event_id=events["event_id"].to_numpy())
+
+
+def _window(store: FeedbackStore, events: pd.DataFrame) -> Window:
+    signals = store.read_signals(event_ids=events["event_id"].tolist())
+    return Window(events, scored(events), signals)
+
+
+def windows(
+    store: FeedbackStore, deployment_id: str, window_size: int
+) -> tuple[Window, Window, str | None]:
+    ref = ensure_reference(store, deployment_id)
+    current = store.read_events(deployment_id=deployment_id, latest=window_size)
+    if ref is None:
+        return _window(store, current.head(0)), _window(store, current), None
+    reference = store.read_events(
+        deployment_id=deployment_id, start_us=int(ref["start_us"]), end_us=int(ref["end_us"])
+    ).head(MAX_REFERENCE_EVENTS)
+    return _window(store, reference), _window(store, current), str(ref["reference_id"])
+
+
+def persist(
+    store: FeedbackStore,
+    report: DriftReport,
+    reference_id: str | None,
+    current: Window,
+    source: str,
+) -> None:
+    ts = current.events["timestamp_us"] if len(current.events) else pd.Series(dtype="int64")
+    store.append(
+        "drift_history",
+        [
+            {
+                "id": uuid.uuid4().hex,
+                "deployment_id": report.deployment_id,
+                "partition_key": None,
+                "source": source,
+                "window_start_us": int(ts.min()) if len(ts) else None,
+                "window_end_us": int(ts.max()) + 1 if len(ts) else None,
+                "drifted": report.drifted,
+                "severity": report.severity,
+                "score": report.score,
+                "reasons": json.dumps(report.reasons),
+                "reference_id": reference_id,
+                "reference_size": report.reference_size,
+                "current_size": report.current_size,
+                "created_us": now_us(),
+            }
+        ],
+    )
+
+
+def history(store: FeedbackStore, deployment_id: str, limit: int) -> list[dict[str, Any]]:
+    frame = store.read_table(
+        "drift_history",
+        deployment_id=deployment_id,
+        order_by=["created_us"],
+        descending=True,
+        limit=limit,
+    )
+    rows = frame.drop(columns=["timestamp"], errors="ignore").to_dict("records")
+    for row in rows:
+        row["reasons"] = json.loads(row["reasons"])
+    return rows

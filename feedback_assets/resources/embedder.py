@@ -1,0 +1,79 @@
+"""Text embedder resource: offline hashing (default), OpenAI-compatible API, sentence-transformers.
+
+Every kind returns L2-normalized float32 vectors, one row per input text.
+"""
+
+from collections.abc import Sequence
+
+import dagster as dg
+import numpy as np
+from pydantic import Field
+
+from feedback_assets.domain.embedding import hashing_embed
+
+KINDS = ("hashing", "openai", "sentence_transformers")
+
+
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    arr = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    return np.divide(arr, norms, out=np.zeros_like(arr), where=norms > 0)
+
+
+class EmbedderResource(dg.ConfigurableResource):
+    """Pluggable embedder for drift detection and diversity curation."""
+
+    kind: str = Field(default="hashing", description="hashing | openai | sentence_transformers")
+    dim: int = Field(default=256, description="Output dimension of the hashing embedder.")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible API base URL.")
+    api_key: str | None = Field(default=None, description="API key; pass dg.EnvVar(...).")
+    model: str = Field(default="text-embedding-3-small", description="Embedding model name.")
+    batch_size: int = Field(default=256, description="Texts per API / model call.")
+    seed: int = Field(default=0, description="Seed of the hashing embedder's projection.")
+    timeout_s: float = Field(default=60.0, description="Per-request timeout (openai kind).")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind: must be one of {KINDS}, got {self.kind!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
+        if self.kind == "hashing":
+            return hashing_embed(texts, dim=self.dim, seed=self.seed)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self.kind == "openai":
+            return self._openai(texts)
+        return self._sentence_transformers(texts)
+
+    def _batches(self, texts: Sequence[str]) -> list[list[str]]:
+        step = self.batch_size
+        return [list(texts[i : i + step]) for i in range(0, len(texts), step)]
+
+    def _openai(self, texts: list[str]) -> np.ndarray:
+        import openai
+
+        client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s)
+        rows: list[list[float]] = []
+        for batch in self._batches(texts):
+            # The API rejects empty strings; a space embeds as "nothing said".
+            cleaned = [t if t else " " for t in batch]
+            response = client.embeddings.create(model=self.model, input=cleaned)
+            ordered = sorted(response.data, key=lambda d: d.index)
+            if len(ordered) != len(batch):
+                raise RuntimeError(
+                    f"embeddings: API returned {len(ordered)} vectors for {len(batch)} inputs"
+                )
+            rows.extend(list(d.embedding) for d in ordered)
+        return _normalize(np.asarray(rows, dtype=np.float32))
+
+    def _sentence_transformers(self, texts: list[str]) -> np.ndarray:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise RuntimeError(
+                "kind: 'sentence_transformers' needs the sentence-transformers package "
+                "(pip install sentence-transformers) and a locally available model"
+            ) from exc
+        model = SentenceTransformer(self.model)
+        vectors = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True)
+        return _normalize(np.asarray(vectors))

@@ -1,0 +1,1 @@
+"""Retraining launchers behind `RetrainingLauncher`: command, OpenAI fine-tune, webhook."""

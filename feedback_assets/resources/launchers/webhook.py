@@ -1,0 +1,105 @@
+"""Webhook launcher: POSTs the export manifest as JSON and expects `{"job_id": ...}` back.
+
+A 2xx with a job id means the remote trainer accepted the job; the new model version is the
+one the request names unless the reply names another (`model_version_id`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from feedback_assets.resources.launchers.base import (
+    LaunchRequest,
+    LaunchResult,
+    Redactor,
+    Retrier,
+    TransientError,
+    failed,
+    truncate,
+    utcnow,
+)
+
+
+def webhook_payload(request: LaunchRequest) -> dict[str, Any]:
+    """Request fields plus the manifest content, so the receiver needs no access to our disk."""
+    payload = asdict(request)
+    payload["files"] = dict(request.files)
+    payload["reasons"] = list(request.reasons)
+    payload["manifest"] = json.loads(Path(request.manifest_path).read_text(encoding="utf-8"))
+    return payload
+
+
+def run_webhook(
+    request: LaunchRequest,
+    *,
+    url: str | None,
+    token: str | None,
+    timeout_s: float,
+    max_retries: int,
+    backoff_s: float,
+    redact: Redactor,
+    sleep: Callable[[float], None] = time.sleep,
+) -> LaunchResult:
+    started = utcnow()
+    if not url:
+        return failed(started, "webhook_url: not configured", attempts=0)
+    try:
+        payload = webhook_payload(request)
+    except (OSError, ValueError) as exc:
+        error = f"manifest_path: cannot read {request.manifest_path} as JSON: {exc}"
+        return failed(started, error, attempts=0)
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    retrier = Retrier(max_retries, backoff_s, sleep)
+    log: list[str] = []
+
+    def post(client: httpx.Client) -> httpx.Response:
+        try:
+            resp = client.post(url, json=payload, headers=headers)
+        except httpx.TransportError as exc:  # connect errors and timeouts
+            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+        log.append(f"POST {url} -> HTTP {resp.status_code}")
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise TransientError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+        return resp
+
+    def out() -> str:
+        return redact(truncate("\n".join(retrier.log + log)))
+
+    try:
+        with httpx.Client(timeout=min(60.0, max(1.0, timeout_s))) as client:
+            resp = retrier.call("webhook POST", lambda: post(client))
+    except TransientError as exc:
+        error = f"webhook still failing after {retrier.attempts} attempt(s): {exc}"
+        return failed(started, redact(error), out(), retrier.attempts)
+    if not resp.is_success:
+        error = f"webhook rejected the launch: HTTP {resp.status_code}: {resp.text[:300]}"
+        return failed(started, redact(error), out(), retrier.attempts)
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not body.get("job_id"):
+        error = f"webhook reply has no job_id (HTTP {resp.status_code}): {resp.text[:300]}"
+        return failed(started, redact(error), out(), retrier.attempts)
+    job_id = body["job_id"]
+    log.append(f"accepted as job {job_id}")
+    version = body.get("model_version_id") or request.new_model_version_id
+    return LaunchResult(
+        status="succeeded",
+        job_id=str(job_id),
+        new_model_version_id=str(version),
+        started_at=started,
+        finished_at=utcnow(),
+        output=out(),
+        error=None,
+        attempts=retrier.attempts,
+    )

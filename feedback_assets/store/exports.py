@@ -1,0 +1,99 @@
+"""Export bookkeeping: batches, per-example marks, and what is new since the last retraining."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from feedback_assets.store import schema
+from feedback_assets.store.feedback_store import FeedbackStore, now_us
+
+
+def record_batch(
+    store: FeedbackStore,
+    manifest: dict[str, Any],
+    *,
+    deployment_id: str,
+    root: str,
+    event_ids: Sequence[str],
+    kind: str = "export",
+    partition_key: str | None = None,
+) -> None:
+    """Record a batch and mark its examples, replacing an earlier record of the same batch."""
+    batch_id = manifest["batch_id"]
+    marks = pd.DataFrame(
+        {
+            "event_id": list(dict.fromkeys(event_ids)),
+            "export_batch_id": batch_id,
+            "deployment_id": deployment_id,
+            "kind": kind,
+            "exported_us": now_us(),
+        }
+    )
+    with store.engine.begin() as conn:
+        conn.execute(
+            schema.export_batches.delete().where(
+                schema.export_batches.c.export_batch_id == batch_id
+            )
+        )
+        conn.execute(
+            schema.export_marks.delete().where(schema.export_marks.c.export_batch_id == batch_id)
+        )
+        conn.execute(
+            schema.export_batches.insert().values(
+                export_batch_id=batch_id,
+                deployment_id=deployment_id,
+                partition_key=partition_key,
+                root=root,
+                manifest=json.dumps(manifest, default=str),
+                created_us=now_us(),
+            )
+        )
+        if len(marks):
+            conn.execute(schema.export_marks.insert(), marks.to_dict("records"))
+
+
+def curated_for(
+    store: FeedbackStore,
+    deployment_id: str,
+    *,
+    exclude_kind: str | None = None,
+    except_batch: str | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """A deployment's curated examples, optionally without those already in a batch of `exclude_kind`."""
+    c, m = schema.curated_examples, schema.export_marks
+    query = sa.select(c).where(c.c.deployment_id == deployment_id)
+    if exclude_kind is not None:
+        marked = sa.select(m.c.event_id).where(
+            m.c.deployment_id == deployment_id, m.c.kind == exclude_kind
+        )
+        if except_batch is not None:
+            # Re-running the same batch re-exports its own rows: idempotent.
+            marked = marked.where(m.c.export_batch_id != except_batch)
+        query = query.where(c.c.event_id.not_in(marked))
+    # One row per event (a re-curated event may sit in several partitions): the latest wins.
+    query = query.order_by(c.c.partition_key.desc(), c.c.curation_source, c.c.event_id)
+    frame = store._query(c, query).drop_duplicates("event_id", keep="first")
+    return (
+        frame.head(limit).reset_index(drop=True)
+        if limit is not None
+        else frame.reset_index(drop=True)
+    )
+
+
+def new_curated_count(store: FeedbackStore, deployment_id: str) -> int:
+    """Curated examples not yet in any retraining's training set (resets after each retraining)."""
+    c, m = schema.curated_examples, schema.export_marks
+    marked = sa.select(m.c.event_id).where(
+        m.c.deployment_id == deployment_id, m.c.kind == "retraining"
+    )
+    query = sa.select(sa.func.count(sa.distinct(c.c.event_id))).where(
+        c.c.deployment_id == deployment_id, c.c.event_id.not_in(marked)
+    )
+    with store.engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)

@@ -1,0 +1,317 @@
+"""The feedback store: one interface over SQLite (embedded default) and PostgreSQL.
+
+Bulk paths go through the DBAPI connection (SQLite executemany in one transaction, PostgreSQL
+execute_values); schema and reads go through SQLAlchemy Core and pandas.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from feedback_assets.store import schema
+from feedback_assets.store.frames import from_db_frame, rows_for_insert
+
+
+@dataclass(frozen=True)
+class InsertResult:
+    inserted: int
+    duplicates: int
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _make_engine(url: str) -> sa.Engine:
+    if url.startswith("postgresql://"):
+        # SQLAlchemy 2.1 maps postgresql:// to psycopg v3; we ship psycopg2.
+        url = "postgresql+psycopg2://" + url[len("postgresql://") :]
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql+psycopg2://"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    raise ValueError(
+        f"FEEDBACK_STORE_URL: unsupported scheme in {url.split('://')[0]!r} "
+        "(use sqlite:///path or postgresql://...)"
+    )
+
+
+class FeedbackStore:
+    """System of record for events, signals, dead letters and every derived table."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _make_engine(url)
+        self.dialect = self.engine.dialect.name
+        self.migrate()
+
+    def __repr__(self) -> str:  # never print credentials
+        return f"FeedbackStore({self.engine.url.render_as_string(hide_password=True)})"
+
+    # -- schema -------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Create missing tables and apply pending migrations; return the schema version."""
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # Serialize concurrent first starts (sensors, runs, clients).
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(74201)"))
+            schema.metadata.create_all(conn)
+            current = conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
+            version = current or 0
+            if version == 0:
+                version = 1
+                conn.execute(schema.schema_version.insert().values(version=1, applied_us=now_us()))
+            for target in sorted(v for v in schema.MIGRATIONS if v > version):
+                for statement in schema.MIGRATIONS[target]:
+                    conn.execute(sa.text(statement))
+                conn.execute(
+                    schema.schema_version.insert().values(version=target, applied_us=now_us())
+                )
+                version = target
+        return version
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
+            )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- bulk, idempotent inserts ---------------------------------------------------------------
+    def insert_events(self, frame: pd.DataFrame) -> InsertResult:
+        return self._insert_ignore(schema.events, frame)
+
+    def insert_signals(self, frame: pd.DataFrame) -> InsertResult:
+        return self._insert_ignore(schema.signals, frame)
+
+    def insert_dead_letters(self, frame: pd.DataFrame) -> InsertResult:
+        return self._insert_ignore(schema.dead_letters, frame)
+
+    def _insert_ignore(self, table: sa.Table, frame: pd.DataFrame) -> InsertResult:
+        if frame.empty:
+            return InsertResult(0, 0)
+        columns, rows = rows_for_insert(table, frame, ingested_us=now_us())
+        key = next(iter(table.primary_key.columns)).name
+        col_list = ", ".join(columns)
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            if self.dialect == "sqlite":
+                marks = ", ".join("?" for _ in columns)
+                cur.executemany(
+                    f"INSERT OR IGNORE INTO {table.name} ({col_list}) VALUES ({marks})", rows
+                )
+                inserted = cur.rowcount
+            else:
+                from psycopg2.extras import execute_values
+
+                returned = execute_values(
+                    cur,
+                    f"INSERT INTO {table.name} ({col_list}) VALUES %s "
+                    f"ON CONFLICT ({key}) DO NOTHING RETURNING 1",
+                    rows,
+                    page_size=2000,
+                    fetch=True,
+                )
+                inserted = len(returned)
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()
+        return InsertResult(inserted=inserted, duplicates=len(rows) - inserted)
+
+    # -- raw reads ----------------------------------------------------------------------------
+    def read_events(
+        self,
+        deployment_id: str | None = None,
+        start_us: int | None = None,
+        end_us: int | None = None,
+        latest: int | None = None,
+    ) -> pd.DataFrame:
+        """Events in [start_us, end_us), optionally only the `latest` N, oldest first."""
+        t = schema.events
+        query = sa.select(t).where(*self._window(t.c.timestamp_us, start_us, end_us))
+        if deployment_id is not None:
+            query = query.where(t.c.deployment_id == deployment_id)
+        if latest is not None:
+            query = query.order_by(t.c.timestamp_us.desc(), t.c.event_id.desc()).limit(latest)
+            return self._query(t, query).iloc[::-1].reset_index(drop=True)
+        return self._query(t, query.order_by(t.c.timestamp_us, t.c.event_id))
+
+    def read_signals(
+        self,
+        start_us: int | None = None,
+        end_us: int | None = None,
+        event_ids: Sequence[str] | None = None,
+        deployment_id: str | None = None,
+    ) -> pd.DataFrame:
+        """Signals (with their event's deployment_id joined; NULL while the event is unseen)."""
+        s, e = schema.signals, schema.events
+        query = (
+            sa.select(s, e.c.deployment_id)
+            .select_from(s.outerjoin(e, s.c.event_id == e.c.event_id))
+            .where(*self._window(s.c.timestamp_us, start_us, end_us))
+        )
+        if deployment_id is not None:
+            query = query.where(e.c.deployment_id == deployment_id)
+        if event_ids is not None:
+            frames = [
+                self._query(s, query.where(s.c.event_id.in_(list(chunk))))
+                for chunk in _chunks(event_ids, 5000)
+            ]
+            frames = [f for f in frames if not f.empty]
+            return (
+                pd.concat(frames, ignore_index=True)
+                if frames
+                else self._query(s, query.where(sa.false()))
+            )
+        return self._query(s, query.order_by(s.c.timestamp_us, s.c.signal_id))
+
+    def read_dead_letters(
+        self, start_us: int | None = None, end_us: int | None = None
+    ) -> pd.DataFrame:
+        t = schema.dead_letters
+        query = sa.select(t).where(*self._window(t.c.received_us, start_us, end_us))
+        return self._query(t, query.order_by(t.c.received_us))
+
+    def deployments(self) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(schema.events.c.deployment_id).distinct()).scalars()
+            return sorted(rows)
+
+    def time_range(self) -> tuple[int | None, int | None]:
+        """Earliest and latest event time (epoch us), None when the store is empty."""
+        t = schema.events
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(sa.func.min(t.c.timestamp_us), sa.func.max(t.c.timestamp_us))
+            ).one()
+        return (None if row[0] is None else int(row[0]), None if row[1] is None else int(row[1]))
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {
+                name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+                for name, table in (
+                    ("events", schema.events),
+                    ("signals", schema.signals),
+                    ("dead_letters", schema.dead_letters),
+                )
+            }
+
+    def count(self, table_name: str, **equals: Any) -> int:
+        t = schema.metadata.tables[table_name]
+        query = sa.select(sa.func.count()).select_from(t)
+        query = query.where(*(t.c[k] == v for k, v in equals.items()))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    # -- derived tables -------------------------------------------------------------------------
+    def replace_partition(
+        self,
+        table_name: str,
+        partition_key: str,
+        frame: pd.DataFrame,
+        deployment_ids: Iterable[str] | None = None,
+    ) -> int:
+        """Replace a partition's rows (optionally only some deployments') in one transaction."""
+        t = schema.metadata.tables[table_name]
+        frame = frame.assign(partition_key=partition_key)
+        columns, rows = rows_for_insert(t, frame)
+        delete = t.delete().where(t.c.partition_key == partition_key)
+        if deployment_ids is not None:
+            delete = delete.where(t.c.deployment_id.in_(list(deployment_ids)))
+        with self.engine.begin() as conn:
+            conn.execute(delete)
+            if rows:
+                conn.execute(t.insert(), [dict(zip(columns, r, strict=True)) for r in rows])
+        return len(rows)
+
+    def append(self, table_name: str, records: pd.DataFrame | Sequence[dict[str, Any]]) -> int:
+        t = schema.metadata.tables[table_name]
+        frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+        if frame.empty:
+            return 0
+        columns, rows = rows_for_insert(t, frame)
+        with self.engine.begin() as conn:
+            conn.execute(t.insert(), [dict(zip(columns, r, strict=True)) for r in rows])
+        return len(rows)
+
+    def update(self, table_name: str, key: dict[str, Any], values: dict[str, Any]) -> int:
+        t = schema.metadata.tables[table_name]
+        stmt = t.update().where(*(t.c[k] == v for k, v in key.items())).values(**values)
+        with self.engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount or 0)
+
+    def read_table(
+        self,
+        table_name: str,
+        *,
+        partition_key: str | Sequence[str] | None = None,
+        deployment_id: str | None = None,
+        start_us: int | None = None,
+        end_us: int | None = None,
+        order_by: Sequence[str] = (),
+        descending: bool = False,
+        limit: int | None = None,
+        **equals: Any,
+    ) -> pd.DataFrame:
+        t = schema.metadata.tables[table_name]
+        query = sa.select(t)
+        if partition_key is not None:
+            keys = [partition_key] if isinstance(partition_key, str) else list(partition_key)
+            query = query.where(t.c.partition_key.in_(keys))
+        if deployment_id is not None:
+            query = query.where(t.c.deployment_id == deployment_id)
+        query = query.where(*(t.c[k] == v for k, v in equals.items()))
+        if start_us is not None or end_us is not None:
+            query = query.where(*self._window(t.c.timestamp_us, start_us, end_us))
+        if order_by:
+            cols = [t.c[c].desc() if descending else t.c[c] for c in order_by]
+            query = query.order_by(*cols)
+        if limit is not None:
+            query = query.limit(limit)
+        return self._query(t, query)
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _window(col: sa.ColumnElement[Any], start_us: int | None, end_us: int | None) -> list[Any]:
+        clauses = []
+        if start_us is not None:
+            clauses.append(col >= start_us)
+        if end_us is not None:
+            clauses.append(col < end_us)
+        return clauses
+
+    def _query(self, table: sa.Table, query: sa.Select[Any]) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return from_db_frame(table, frame)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,272 @@
+"""The feedback store's schema: one definition for SQLite and PostgreSQL, versioned.
+
+Times are stored as `*_us` BIGINT epoch microseconds (UTC): portable, indexable, no tz ambiguity.
+JSON is stored as text. Derived tables carry `partition_key` so an asset can replace its partition.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("model_version_id", sa.String(256)),
+    sa.Column("user_id", sa.String(128)),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("latency_ms", sa.Float),
+    sa.Column("token_count", sa.BigInteger),
+    sa.Column("input_tokens", sa.BigInteger),
+    sa.Column("output_tokens", sa.BigInteger),
+    sa.Column("trace_id", sa.String(256)),
+    sa.Column("session_id", sa.String(256)),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("timestamp_us", sa.BigInteger, nullable=False),
+    sa.Column("ingested_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_events_deployment_time", "deployment_id", "timestamp_us"),
+    sa.Index("ix_events_time", "timestamp_us"),
+)
+
+signals = sa.Table(
+    "signals",
+    metadata,
+    sa.Column("signal_id", sa.String(64), primary_key=True),
+    # No foreign key: a signal may arrive before its event is flushed; joined later.
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("signal_type", sa.String(32), nullable=False),
+    sa.Column("user_id", sa.String(128)),
+    sa.Column("edited_response", sa.Text),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("timestamp_us", sa.BigInteger, nullable=False),
+    sa.Column("ingested_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_signals_event", "event_id"),
+    sa.Index("ix_signals_time", "timestamp_us"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # sanitized original payload, JSON
+    sa.Column("received_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_dead_letters_time", "received_us"),
+)
+
+
+def _partitioned(name: str, *columns: sa.Column) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("partition_key", sa.String(32), nullable=False),
+        sa.Column("deployment_id", sa.String(256), nullable=False),
+        *columns,
+        sa.Index(f"ix_{name}_partition", "partition_key", "deployment_id"),
+    )
+
+
+sanitized_logs = _partitioned(
+    "sanitized_logs",
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("model_version_id", sa.String(256)),
+    sa.Column("user_id", sa.String(128)),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("latency_ms", sa.Float),
+    sa.Column("token_count", sa.BigInteger),
+    sa.Column("input_tokens", sa.BigInteger),
+    sa.Column("output_tokens", sa.BigInteger),
+    sa.Column("trace_id", sa.String(256)),
+    sa.Column("session_id", sa.String(256)),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("timestamp_us", sa.BigInteger, nullable=False),
+    sa.Column("redacted", sa.Boolean, nullable=False),  # the re-scan changed this row
+)
+
+sanitized_signals = _partitioned(
+    "sanitized_signals",
+    sa.Column("signal_id", sa.String(64), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("signal_type", sa.String(32), nullable=False),
+    sa.Column("user_id", sa.String(128)),
+    sa.Column("edited_response", sa.Text),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("timestamp_us", sa.BigInteger, nullable=False),
+)
+
+quality_scores = _partitioned(
+    "quality_scores",
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("model_version_id", sa.String(256)),
+    sa.Column("timestamp_us", sa.BigInteger, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("hard_fail", sa.Boolean, nullable=False),
+    sa.Column("format_kind", sa.String(16)),
+    sa.Column("format_score", sa.Float),
+    sa.Column("format_passed", sa.Boolean),
+    sa.Column("length_score", sa.Float),
+    sa.Column("length_passed", sa.Boolean),
+    sa.Column("refusal_score", sa.Float),
+    sa.Column("refusal_passed", sa.Boolean),
+    sa.Column("repetition_score", sa.Float),
+    sa.Column("repetition_passed", sa.Boolean),
+    sa.Column("judge_score", sa.Float),  # NULL = not judged; never counted as 1.0
+    sa.Column("judge_status", sa.String(32)),
+    sa.Column("details", sa.Text),
+)
+
+judge_cache = sa.Table(
+    "judge_cache",
+    metadata,
+    sa.Column("cache_key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+)
+
+drift_results = _partitioned(
+    "drift_results",
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("feature", sa.String(128), nullable=False),
+    sa.Column("test", sa.String(64), nullable=False),
+    sa.Column("statistic", sa.Float),
+    sa.Column("p_value", sa.Float),
+    sa.Column("threshold", sa.Float),
+    sa.Column("score", sa.Float),
+    sa.Column("drifted", sa.Boolean, nullable=False),
+    sa.Column("severity", sa.String(24), nullable=False),
+    sa.Column("details", sa.Text),
+)
+
+# Every drift verdict ever computed (assets, facade, sensors): get_drift_history reads this.
+drift_history = sa.Table(
+    "drift_history",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("partition_key", sa.String(32)),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("window_start_us", sa.BigInteger),
+    sa.Column("window_end_us", sa.BigInteger),
+    sa.Column("drifted", sa.Boolean, nullable=False),
+    sa.Column("severity", sa.String(24), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("reference_id", sa.String(64)),
+    sa.Column("reference_size", sa.Integer),
+    sa.Column("current_size", sa.Integer),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_drift_history_deployment", "deployment_id", "created_us"),
+)
+
+drift_references = sa.Table(
+    "drift_references",
+    metadata,
+    sa.Column("reference_id", sa.String(64), primary_key=True),
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("model_version_id", sa.String(256)),
+    sa.Column("start_us", sa.BigInteger),
+    sa.Column("end_us", sa.BigInteger),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_drift_references_deployment", "deployment_id", "active"),
+)
+
+curated_examples = _partitioned(
+    "curated_examples",
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("model_version_id", sa.String(256)),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("original_response", sa.Text),
+    sa.Column("curation_source", sa.String(32), nullable=False),
+    sa.Column("curation_score", sa.Float, nullable=False),
+    sa.Column("quality_score", sa.Float),
+    sa.Column("signal_score", sa.Float),
+)
+
+# Kept apart from curated_examples so re-curating a partition never forgets what was exported.
+export_marks = sa.Table(
+    "export_marks",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("export_batch_id", sa.String(128), primary_key=True),
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # "export" | "retraining"
+    sa.Column("exported_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_export_marks_deployment", "deployment_id", "kind"),
+)
+
+export_batches = sa.Table(
+    "export_batches",
+    metadata,
+    sa.Column("export_batch_id", sa.String(128), primary_key=True),
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("partition_key", sa.String(32)),
+    sa.Column("root", sa.Text, nullable=False),
+    sa.Column("manifest", sa.Text, nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+)
+
+retraining_runs = sa.Table(
+    "retraining_runs",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("trigger_types", sa.Text, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("export_batch_id", sa.String(128)),
+    sa.Column("launcher", sa.String(32), nullable=False),
+    sa.Column("launcher_job_id", sa.String(256)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("base_model_version_id", sa.String(256)),
+    sa.Column("new_model_version_id", sa.String(256)),
+    sa.Column("started_us", sa.BigInteger, nullable=False),
+    sa.Column("finished_us", sa.BigInteger),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_retraining_runs_deployment", "deployment_id", "started_us"),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("model_version_id", sa.String(256), primary_key=True),
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("parent_model_version_id", sa.String(256)),
+    sa.Column("retraining_run_id", sa.String(64)),
+    sa.Column("registered_us", sa.BigInteger, nullable=False),
+)
+
+trigger_history = sa.Table(
+    "trigger_history",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("trigger_type", sa.String(32), nullable=False),
+    sa.Column("fired", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("trigger_values", sa.Text, nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("run_key", sa.String(256)),
+    sa.Column("evaluated_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_trigger_history_deployment", "deployment_id", "evaluated_us"),
+)
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_us", sa.BigInteger, nullable=False),
+)
+
+# Ordered migrations: version -> list of SQL statements applied after create_all of version 1.
+MIGRATIONS: dict[int, list[str]] = {}

@@ -1,0 +1,409 @@
+"""FeedbackClient end to end against real stores (SQLite file and a throwaway PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feedback_assets.client import FeedbackClient, Telemetry
+from feedback_assets.domain.sanitize import hash_user_id
+from feedback_assets.domain.validate import ValidationError
+from feedback_assets.settings import resolve_hash_key
+from feedback_assets.store import FeedbackStore
+
+EMAIL = "jane.doe@example.com"
+CARD = "4111 1111 1111 1111"
+PHONE = "+1 (415) 555-0134"
+USER = "alice.user@example.org"
+RAW_PII = (EMAIL, CARD, PHONE, USER, "4111111111111111")
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def _files_bytes(root: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Nothing listens there once the socket is closed: every connect is refused.
+    return f"postgresql://nobody:nothing@127.0.0.1:{port}/none"
+
+
+class Recorder:
+    """A telemetry handler that keeps every (name, payload) it receives."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str, payload: dict[str, Any]) -> None:
+        with self._lock:
+            self.events.append((name, dict(payload)))
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [p for n, p in self.events if n == name]
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def telemetry(recorder: Recorder) -> Telemetry:
+    tel = Telemetry()
+    tel.register(recorder)
+    return tel
+
+
+@pytest.fixture
+def reader(store_url: str) -> Iterator[FeedbackStore]:
+    s = FeedbackStore(store_url)
+    yield s
+    s.dispose()
+
+
+def _event(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "deployment_id": "dep-a",
+        "model_version_id": "m1",
+        "prompt": "How do I reset my password?",
+        "response": "Open settings and choose reset.",
+        "latency_ms": 12.5,
+        "token_count": 42,
+    }
+    return {**base, **overrides}
+
+
+# -- privacy by default ------------------------------------------------------------------------
+
+
+def test_log_inference_stores_sanitized_event_and_hashed_user(
+    store_url: str, tmp_path: Path, reader: FeedbackStore
+) -> None:
+    with FeedbackClient(store_url, data_dir=tmp_path, flush_interval=0.1) as client:
+        event_id = client.log_inference(
+            _event(
+                prompt=f"Email {EMAIL} about card {CARD}",
+                response=f"Call {PHONE} please",
+                user_id=USER,
+                metadata={"contact": {"mail": EMAIL}, "tags": [f"phone {PHONE}", 7]},
+            )
+        )
+        assert isinstance(event_id, str) and uuid.UUID(event_id)
+        assert client.flush(timeout=10)
+        stats = dict(client.stats)
+
+    rows = reader.read_events()
+    assert list(rows["event_id"]) == [event_id]
+    row = rows.iloc[0]
+    assert row["prompt"] == "Email [EMAIL] about card [CREDIT_CARD]"
+    assert row["response"] == "Call [PHONE] please"
+    key = resolve_hash_key(tmp_path, production=False)
+    assert row["user_id"] == hash_user_id(USER, key)
+    assert row["user_id"] != USER
+    assert json.loads(row["metadata"]) == {
+        "contact": {"mail": "[EMAIL]"},
+        "tags": ["phone [PHONE]", 7],
+    }
+    assert row["latency_ms"] == 12.5 and row["token_count"] == 42
+    assert stats["events"] == 1
+    assert stats["redacted.EMAIL"] == 2 and stats["redacted.PHONE"] == 2
+
+    # Nothing under the data dir (spool, hash key, the SQLite file and its WAL) holds raw PII.
+    for path, data in _files_bytes(tmp_path).items():
+        for raw in RAW_PII:
+            assert raw.encode() not in data, f"{raw!r} found in {path}"
+
+
+def test_spool_holds_no_raw_pii_before_any_flush(sqlite_url: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    client = FeedbackClient(
+        sqlite_url, data_dir=data_dir, flush_interval=3600, max_batch_size=10**6
+    )
+    try:
+        event_id = client.log_inference(
+            _event(prompt=f"my mail is {EMAIL}", response=f"card {CARD} ok", user_id=USER)
+        )
+        # Read the spool right after log_inference returned, before any flush happened.
+        spooled = b"".join(_files_bytes(data_dir / "spool").values())
+        assert event_id.encode() in spooled  # the record really is on disk already
+        assert b"[EMAIL]" in spooled and b"[CREDIT_CARD]" in spooled
+        for raw in RAW_PII:
+            assert raw.encode() not in spooled
+        assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()  # not delivered yet
+    finally:
+        client.close(timeout=10)
+
+
+def test_sanitize_at_source_false_stores_raw_text(
+    store_url: str, tmp_path: Path, reader: FeedbackStore
+) -> None:
+    with FeedbackClient(store_url, data_dir=tmp_path, sanitize_at_source=False) as client:
+        client.log_inference(_event(prompt=f"mail {EMAIL}", metadata={"card": CARD}, user_id=USER))
+    row = reader.read_events().iloc[0]
+    assert row["prompt"] == f"mail {EMAIL}"
+    assert json.loads(row["metadata"]) == {"card": CARD}
+    assert row["user_id"] != USER  # ids are always hashed
+
+
+# -- validation and the dead letter -----------------------------------------------------------
+
+
+def test_invalid_event_raises_naming_fields_and_is_dead_lettered(
+    store_url: str, tmp_path: Path, reader: FeedbackStore, telemetry: Telemetry, recorder: Recorder
+) -> None:
+    with FeedbackClient(store_url, data_dir=tmp_path, telemetry=telemetry) as client:
+        with pytest.raises(ValidationError) as info:
+            client.log_inference(
+                deployment_id="",
+                prompt=None,
+                response=f"reach me at {EMAIL}",
+                latency_ms=-3,
+                user_id=USER,
+            )
+        assert set(info.value.fields) == {"deployment_id", "prompt", "latency_ms"}
+        assert "latency_ms" in str(info.value) and "prompt: is required" in str(info.value)
+        assert client.flush(timeout=10)
+        assert client.stats["invalid.event"] == 1
+
+    dead = reader.read_dead_letters()
+    assert len(dead) == 1 and reader.counts()["events"] == 0
+    letter = dead.iloc[0]
+    assert letter["kind"] == "event"
+    assert "deployment_id" in letter["reason"] and "latency_ms" in letter["reason"]
+    payload = json.loads(letter["payload"])
+    assert payload["response"] == "reach me at [EMAIL]"
+    assert payload["latency_ms"] == -3
+    assert payload["user_id"] != USER
+    assert EMAIL not in letter["payload"] and USER not in letter["payload"]
+
+    invalid = recorder.named("ingestion.invalid")
+    assert len(invalid) == 1 and invalid[0]["count"] == 1
+    assert set(invalid[0]["fields"]) == {"deployment_id", "prompt", "latency_ms"}
+    # Telemetry carries counts and reasons only, never the text.
+    assert EMAIL not in repr(recorder.events)
+
+
+def test_invalid_signal_is_dead_lettered_without_raising_when_asked(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with FeedbackClient(sqlite_url, data_dir=tmp_path, raise_on_invalid=False) as client:
+        returned = client.record_signal("evt-1", "love_it")
+        client.record_user_edit("evt-1", "")  # edit needs a non-empty edited_response
+        assert isinstance(returned, str) and returned
+    store = FeedbackStore(sqlite_url)
+    dead = store.read_dead_letters()
+    store.dispose()
+    assert sorted(dead["kind"]) == ["signal", "signal"]
+    reasons = " | ".join(dead["reason"])
+    assert "signal_type" in reasons and "edited_response" in reasons
+
+
+def test_batch_keeps_valid_events_and_dead_letters_invalid_ones(
+    store_url: str, tmp_path: Path, reader: FeedbackStore, telemetry: Telemetry, recorder: Recorder
+) -> None:
+    with FeedbackClient(store_url, data_dir=tmp_path, telemetry=telemetry) as client:
+        ids = client.log_inferences(
+            [_event(prompt="first"), _event(token_count=-1, response=""), _event(prompt="third")]
+        )
+        assert ids[1] is None and ids[0] and ids[2]
+        assert client.flush(timeout=10)
+
+    assert sorted(reader.read_events()["event_id"]) == sorted([ids[0], ids[2]])
+    dead = reader.read_dead_letters()
+    assert len(dead) == 1
+    assert "token_count" in dead.iloc[0]["reason"] and "response" in dead.iloc[0]["reason"]
+    invalid = recorder.named("ingestion.invalid")
+    assert len(invalid) == 1 and sorted(invalid[0]["fields"]) == ["response", "token_count"]
+    flushed = recorder.named("ingestion.flush")
+    assert sum(p["events"] for p in flushed) == 2
+    assert sum(p.get("dead_letters", 0) for p in flushed) == 1
+
+
+# -- flushing ------------------------------------------------------------------------------------
+
+
+def test_size_triggered_flush(store_url: str, tmp_path: Path, reader: FeedbackStore) -> None:
+    client = FeedbackClient(store_url, data_dir=tmp_path, max_batch_size=10, flush_interval=60)
+    try:
+        for i in range(9):
+            client.log_inference(_event(prompt=f"q{i}"))
+        time.sleep(0.3)
+        assert reader.counts()["events"] == 0  # below the batch size, nothing was sent
+        client.log_inference(_event(prompt="q9"))
+        assert _wait_for(lambda: reader.counts()["events"] == 10, timeout=5)
+    finally:
+        client.close(timeout=10)
+
+
+def test_time_triggered_flush(store_url: str, tmp_path: Path, reader: FeedbackStore) -> None:
+    client = FeedbackClient(store_url, data_dir=tmp_path, max_batch_size=1000, flush_interval=0.2)
+    try:
+        event_id = client.log_inference(_event())
+        assert _wait_for(lambda: reader.counts()["events"] == 1, timeout=3)
+        assert list(reader.read_events()["event_id"]) == [event_id]
+    finally:
+        client.close(timeout=10)
+
+
+# -- signals and idempotency ----------------------------------------------------------------------
+
+
+def test_signal_before_its_event_is_kept_and_joined_later(
+    store_url: str, tmp_path: Path, reader: FeedbackStore
+) -> None:
+    event_id = str(uuid.uuid4())
+    with FeedbackClient(store_url, data_dir=tmp_path) as client:
+        client.record_signal(event_id, "thumbs_up", {"source": "widget"})
+        assert client.flush(timeout=10)
+        early = reader.read_signals()
+        assert list(early["event_id"]) == [event_id]
+        assert early["deployment_id"].isna().all()  # event not seen yet
+
+        assert client.log_inference(_event(event_id=event_id)) == event_id
+        assert client.flush(timeout=10)
+
+    signals = reader.read_signals()
+    assert len(signals) == 1
+    assert signals.iloc[0]["signal_type"] == "thumbs_up"
+    assert signals.iloc[0]["deployment_id"] == "dep-a"
+    assert json.loads(signals.iloc[0]["metadata"]) == {"source": "widget"}
+
+
+def test_duplicate_event_ids_are_stored_once(
+    store_url: str, tmp_path: Path, reader: FeedbackStore
+) -> None:
+    event_id = str(uuid.uuid4())
+    with FeedbackClient(store_url, data_dir=tmp_path) as client:
+        client.log_inference(_event(event_id=event_id, prompt="original"))
+        client.log_inference(_event(event_id=event_id, prompt="same batch retry"))
+        assert client.flush(timeout=10)
+        client.log_inference(_event(event_id=event_id, prompt="later retry"))
+        assert client.flush(timeout=10)
+        stats = dict(client.stats)
+    rows = reader.read_events()
+    assert list(rows["event_id"]) == [event_id]
+    assert rows.iloc[0]["prompt"] == "original"
+    assert stats["events"] == 1 and stats["events_duplicates"] == 2
+
+
+def test_record_user_edit_stores_sanitized_edit(
+    store_url: str, tmp_path: Path, reader: FeedbackStore
+) -> None:
+    with FeedbackClient(store_url, data_dir=tmp_path) as client:
+        event_id = client.log_inference(_event())
+        signal_id = client.record_user_edit(event_id, f"Better: write to {EMAIL}", user_id=USER)
+    signals = reader.read_signals()
+    assert list(signals["signal_id"]) == [signal_id]
+    row = signals.iloc[0]
+    assert row["signal_type"] == "edit" and row["event_id"] == event_id
+    assert row["edited_response"] == "Better: write to [EMAIL]"
+    assert row["user_id"] not in (None, USER)
+
+
+# -- bounded spool ---------------------------------------------------------------------------
+
+
+def test_drop_oldest_bounds_the_spool_and_counts_drops(
+    tmp_path: Path, telemetry: Telemetry, recorder: Recorder
+) -> None:
+    limit = 4_000
+    client = FeedbackClient(
+        _closed_port_url(),
+        data_dir=tmp_path,
+        max_batch_size=2,
+        flush_interval=0.05,
+        max_spool_bytes=limit,
+        overflow="drop_oldest",
+        telemetry=telemetry,
+    )
+    try:
+        started = time.perf_counter()
+        for i in range(60):
+            client.log_inference(_event(prompt=f"question {i} " + "x" * 400))
+        assert time.perf_counter() - started < 5  # never waits for the dead store
+        spool_bytes = sum(len(b) for b in _files_bytes(tmp_path / "spool").values())
+        assert spool_bytes <= limit + 1_000  # bounded: at most one record over the limit
+        assert client.stats["dropped_segments"] > 0
+        dropped = recorder.named("ingestion.dropped")
+        assert len(dropped) == client.stats["dropped_segments"]
+        assert all(p["bytes"] > 0 for p in dropped)
+        assert _wait_for(lambda: client.stats["store_errors"] > 0, timeout=3)
+    finally:
+        client.close(timeout=0.5)
+    assert recorder.named("ingestion.undelivered_at_close")
+
+
+def test_block_waits_while_store_is_down_then_proceeds(tmp_path: Path) -> None:
+    # The SQLite file's parent is a regular file, so the store cannot open until it is removed.
+    blocker = tmp_path / "db"
+    blocker.write_text("not a directory")
+    url = f"sqlite:///{blocker / 'feedback.db'}"
+    client = FeedbackClient(
+        url,
+        data_dir=tmp_path / "data",
+        max_batch_size=2,
+        flush_interval=0.05,
+        max_spool_bytes=3_000,
+        overflow="block",
+    )
+    done = threading.Event()
+    ids: list[str] = []
+
+    def produce() -> None:
+        for i in range(20):
+            ids.append(client.log_inference(_event(prompt=f"q{i} " + "y" * 400)))
+        done.set()
+
+    producer = threading.Thread(target=produce, daemon=True)
+    try:
+        producer.start()
+        assert not done.wait(1.0)  # blocked: the spool is full and the store is down
+        assert client.stats["blocked"] > 0
+        assert client.stats["store_errors"] > 0
+        assert len(ids) < 20
+        blocker.unlink()  # the store comes back
+        assert done.wait(15)
+        assert client.flush(timeout=15)
+    finally:
+        client.close(timeout=10)
+        producer.join(5)
+    store = FeedbackStore(url)
+    assert sorted(store.read_events()["event_id"]) == sorted(ids)
+    store.dispose()
+
+
+# -- lifecycle ------------------------------------------------------------------------------------
+
+
+def test_context_manager_flushes_and_close_is_idempotent(
+    store_url: str, tmp_path: Path, reader: FeedbackStore
+) -> None:
+    with FeedbackClient(store_url, data_dir=tmp_path, flush_interval=3600) as client:
+        ids = [client.log_inference(_event(prompt=f"p{i}")) for i in range(5)]
+    assert sorted(reader.read_events()["event_id"]) == sorted(ids)
+    assert not any((tmp_path / "spool").glob("*.jsonl"))  # delivered segments are deleted
+    client.close()
+    client.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        client.log_inference(_event())

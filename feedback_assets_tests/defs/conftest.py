@@ -1,0 +1,56 @@
+"""A small real feedback loop: demo traffic ingested through the SDK into a real store."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from feedback_assets.client import FeedbackClient, Telemetry
+from feedback_assets.demo.traffic import TrafficConfig, generate_traffic
+from feedback_assets.resources.feedback_store import FeedbackStoreResource
+
+TRAFFIC = TrafficConfig(seed=3, days=4, end_date=date(2026, 11, 4), events_per_day=150, drift_day=3)
+DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
+LOOP_CONFIG = {
+    "ops": {"quality_scores": {"config": {"expected_formats": {"json-extractor": "json"}}}}
+}
+
+
+def ingest(url: str, data_dir: Path, config: TrafficConfig = TRAFFIC) -> None:
+    events, signals = generate_traffic(config)
+    with FeedbackClient(
+        url, data_dir=data_dir, raise_on_invalid=False, telemetry=Telemetry()
+    ) as client:
+        client.log_inferences(events)
+        for s in signals:
+            payload = dict(s)
+            client.record_signal(
+                payload.pop("event_id", None), payload.pop("signal_type", None), **payload
+            )
+        assert client.flush(60)
+
+
+def resources_for(url: str, tmp_path: Path) -> dict:
+    from feedback_assets.defs.resources import build_resources
+
+    return {
+        **build_resources(),
+        "feedback_store": FeedbackStoreResource(url=url, export_root=str(tmp_path / "exports")),
+    }
+
+
+@pytest.fixture
+def loop_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FEEDBACK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FEEDBACK_EXPORT_ROOT", str(tmp_path / "exports"))
+    monkeypatch.delenv("FEEDBACK_STORE_URL", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst

@@ -1,0 +1,104 @@
+"""Sensors, schedule and retraining_job on a real store, through Dagster's own machinery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from feedback_assets.definitions import defs
+from feedback_assets.store import FeedbackStore
+from feedback_assets.store.references import active_reference
+from feedback_assets_tests.defs.conftest import DAYS, LOOP_CONFIG, ingest, resources_for
+
+
+@pytest.fixture
+def looped(loop_env: Path, instance: dg.DagsterInstance) -> tuple[str, dict]:
+    url = f"sqlite:///{loop_env / 'data' / 'feedback.db'}"
+    ingest(url, loop_env / "data")
+    resources = resources_for(url, loop_env)
+    job = defs().resolve_job_def("feedback_loop_job")
+    for day in DAYS:
+        assert job.execute_in_process(
+            partition_key=day, instance=instance, run_config=LOOP_CONFIG, resources=resources
+        ).success
+    return url, resources
+
+
+def _tick(name: str, instance: dg.DagsterInstance, resources: dict):
+    sensor = defs().resolve_sensor_def(name)
+    with dg.build_sensor_context(instance=instance, resources=resources, sensor_name=name) as ctx:
+        return sensor(ctx)
+
+
+def test_drift_sensor_launches_once_for_the_drifted_deployment(
+    looped: tuple[str, dict], instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, resources = looped
+    out = _tick("drift_retraining_sensor", instance, resources)
+    assert isinstance(out, dg.SensorResult)
+    [request] = out.run_requests
+    assert request.tags["feedback/deployment"] == "support-bot"
+    assert "drift_threshold" in request.tags["feedback/triggers"]
+    assert request.run_key.startswith("support-bot:") and "drift_threshold" in request.run_key
+    # Same state, same tick: the same run_key (Dagster launches a key once).
+    again = _tick("drift_retraining_sensor", instance, resources)
+    assert [r.run_key for r in again.run_requests] == [request.run_key]
+
+    job = defs().resolve_job_def("retraining_job")
+    run = job.execute_in_process(
+        run_config=request.run_config, instance=instance, tags=request.tags, resources=resources
+    )
+    assert run.success
+    store = FeedbackStore(url)
+    [row] = store.read_table("retraining_runs").to_dict("records")
+    assert row["status"] == "succeeded" and row["deployment_id"] == "support-bot"
+    assert "drift_threshold" in json.loads(row["trigger_types"])
+    assert row["new_model_version_id"].startswith("support-bot-ft-")
+    assert (
+        Path(resources["retraining_launcher"].model_dir)
+        / row["new_model_version_id"]
+        / "model_card.md"
+    ).exists()
+    versions = store.read_table("model_versions")
+    assert versions["model_version_id"].tolist() == [row["new_model_version_id"]]
+    ref = active_reference(store, "support-bot")
+    assert ref is not None and "reset by retraining" in ref["reason"]
+    # After the reset: drift history restarts, and the cooldown holds any new launch.
+    after = _tick("drift_retraining_sensor", instance, resources)
+    assert isinstance(after, dg.SkipReason)
+    assert "support-bot" in after.skip_message
+    history = store.read_table("trigger_history", deployment_id="support-bot")
+    assert {"launched", "none"} & set(history["action"])
+
+
+def test_suggest_only_records_without_launching(
+    looped: tuple[str, dict], instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, resources = looped
+    monkeypatch.setenv("FEEDBACK_TRIGGER_MODE", "suggest")
+    out = _tick("drift_retraining_sensor", instance, resources)
+    assert isinstance(out, dg.SkipReason) and "would retrain" in out.skip_message
+    history = FeedbackStore(url).read_table("trigger_history", action="suggested")
+    assert set(history["deployment_id"]) == {"support-bot"}
+
+
+def test_schedule_fires_first_time_for_every_deployment(
+    looped: tuple[str, dict], instance: dg.DagsterInstance
+) -> None:
+    _, resources = looped
+    schedule = defs().resolve_schedule_def("scheduled_retraining")
+    with dg.build_schedule_context(
+        instance=instance, resources=resources, scheduled_execution_time=datetime.now(UTC)
+    ) as ctx:
+        out = schedule(ctx)
+    assert sorted(r.tags["feedback/deployment"] for r in out) == [
+        "code-assistant",
+        "json-extractor",
+        "support-bot",
+    ]
+    assert all(r.tags["feedback/triggers"] == "scheduled" for r in out)
