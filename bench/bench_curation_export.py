@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python -m bench.bench_curation_export [--quick]
 Sizes 100k and 1M curated rows of ~1.2 KB (--quick: 10k). Each case runs in a fresh process;
-`rss_before_mb` is the process after building its input, so peak - before is the writer's cost.
+`rss_before_mb` is the process after building its input and `step_peak_mb` the peak RSS during
+the measured step alone (VmHWM reset first); `peak_rss_mb` also covers building the input.
 Naive baselines in the same run: stdlib json, pandas to_parquet/to_csv, HF from_pandas, and
 datasketch's per-document MinHash.
 """
@@ -30,6 +31,20 @@ def _rss_now_mb() -> float:
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _reset_peak() -> None:
+    # Writing 5 to clear_refs resets VmHWM, so the next reading is this step's own peak.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _peak_since_reset_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def curated_frame(n: int, seed: int = 0) -> pd.DataFrame:
@@ -62,13 +77,17 @@ def _out_bytes(path: str) -> int:
 def export_case(fmt: str, n: int) -> dict[str, Any]:
     from feedback_assets.domain import export_formats as ef
 
+    import datasets
+
+    datasets.disable_progress_bars()
     df = curated_frame(n)
     before = _rss_now_mb()
+    _reset_peak()
     tmp = tempfile.mkdtemp(prefix="bench_export_")
     path = os.path.join(tmp, "out")
     try:
         writers = {
-            "jsonl (orjson)": lambda: ef.write_jsonl(df, path),
+            "jsonl (polars ndjson)": lambda: ef.write_jsonl(df, path),
             "jsonl stdlib json (naive)": lambda: _naive_json(df, path),
             "openai_chat": lambda: ef.write_openai_chat(df, path),
             "parquet": lambda: ef.write_parquet(df, path, "bench"),
@@ -79,6 +98,7 @@ def export_case(fmt: str, n: int) -> dict[str, Any]:
             "hf from_pandas (naive)": lambda: _naive_hf(df, path),
         }
         _, secs = timed(writers[fmt])
+        step_peak = _peak_since_reset_mb()
         mb = _out_bytes(path) / 2**20
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -89,6 +109,7 @@ def export_case(fmt: str, n: int) -> dict[str, Any]:
         "MB_per_s": round(mb / secs, 1),
         "seconds": round(secs, 2),
         "rss_before_mb": round(before),
+        "step_peak_mb": round(step_peak),
     }
 
 
@@ -148,6 +169,7 @@ def curation_case(kind: str, n: int) -> dict[str, Any]:
         }
     )
     before = _rss_now_mb()
+    _reset_peak()
     rows = n
     if kind == "curate (limit 1000)":
         out, secs = timed(curate, ev, q, sig)
@@ -166,6 +188,7 @@ def curation_case(kind: str, n: int) -> dict[str, Any]:
         "seconds": round(secs, 2),
         "kept": kept,
         "rss_before_mb": round(before),
+        "step_peak_mb": round(_peak_since_reset_mb()),
     }
 
 
@@ -189,7 +212,7 @@ def _naive_dedupe(df: pd.DataFrame) -> int:
 
 
 EXPORT_CASES = (
-    "jsonl (orjson)",
+    "jsonl (polars ndjson)",
     "jsonl stdlib json (naive)",
     "openai_chat",
     "parquet",

@@ -23,7 +23,12 @@ import polars as pl
 
 from bench.common import print_table
 from feedback_assets.demo.traffic import generate_stream
-from feedback_assets.domain.drift import DriftConfig, build_features, compare_features
+from feedback_assets.domain.drift import (
+    DriftConfig,
+    build_features,
+    compare_features,
+    embedding_texts,
+)
 from feedback_assets.domain.embedding import hashing_embed
 
 REF = 2000
@@ -57,18 +62,11 @@ class Reference:
 
 
 def _texts(events: pd.DataFrame) -> list[str]:
-    return (events["prompt"].astype(str) + "\n" + events["response"].astype(str)).tolist()
-
-
-def _sample(texts: list[str], k: int, seed: int) -> list[str]:
-    if len(texts) <= k:
-        return texts
-    idx = np.random.default_rng(seed).choice(len(texts), size=k, replace=False)
-    return [texts[i] for i in np.sort(idx)]
+    return embedding_texts(events, CONFIG.embedding_max_samples, CONFIG.seed) or []
 
 
 def make_reference(events: pd.DataFrame, signals: pd.DataFrame) -> Reference:
-    texts = _sample(_texts(events), CONFIG.embedding_max_samples, CONFIG.seed)
+    texts = _texts(events)
     feats = build_features(events, quality_frame(events), signals, CONFIG)
     return Reference(feats, hashing_embed(texts), texts)
 

@@ -16,7 +16,6 @@ import pandas as pd
 
 from feedback_assets.client import FeedbackClient
 from feedback_assets.domain.drift_config import DriftConfig
-from feedback_assets.domain.drift_reports import drift_report
 from feedback_assets.domain.quality import (
     QualityConfig,
     assess_response,
@@ -24,7 +23,8 @@ from feedback_assets.domain.quality import (
     score_batch,
 )
 from feedback_assets.domain.records import DriftReport, TriggerDecision
-from feedback_assets.facade import curation_io, drift_io
+from feedback_assets.domain.triggers import fired_only
+from feedback_assets.facade import curation_io, drift_io, triggers_io
 from feedback_assets.resources.feedback_store import shared_store
 from feedback_assets.settings import load_settings
 from feedback_assets.store import FeedbackStore
@@ -104,12 +104,8 @@ def get_quality_stats(deployment_id: str, window_size: int = 1000, **config: Any
 def detect_drift(deployment_id: str, window_size: int = 1000, **config: Any) -> DriftReport:
     """The latest `window_size` events vs the deployment's reference; persisted to the history."""
     store = _store()
-    reference, current, ref_id = drift_io.windows(store, deployment_id, window_size)
-    report, _ = drift_report(
-        reference, current, deployment_id=deployment_id, config=DriftConfig(**config)
-    )
-    drift_io.persist(store, report, ref_id, current, source="facade")
-    return report
+    current = store.read_events(deployment_id=deployment_id, latest=window_size)
+    return drift_io.detect(store, deployment_id, current, DriftConfig(**config), source="facade")
 
 
 def get_drift_history(deployment_id: str, limit: int = 100) -> list[dict[str, Any]]:
@@ -168,6 +164,9 @@ def export_preference_pairs(
 # -- triggers -----------------------------------------------------------------------------------
 def check_triggers(deployment_id: str, **overrides: Any) -> list[TriggerDecision]:
     """The fired trigger decisions (drift_threshold | quality_drop | data_count | scheduled)."""
-    from feedback_assets.facade.triggers_io import fired_triggers
-
-    return fired_triggers(_store(), deployment_id, detect_drift, **overrides)
+    types = overrides.pop("trigger_types", None)
+    window_hours = overrides.pop("window_hours", None)
+    decisions = triggers_io.evaluate_triggers(
+        _store(), deployment_id, types=types, window_hours=window_hours, **overrides
+    )
+    return fired_only(decisions)

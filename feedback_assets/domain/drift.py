@@ -35,6 +35,7 @@ __all__ = [
     "build_features",
     "compare_features",
     "detect_drift_frames",
+    "embedding_texts",
     "plot_drift",
     "results_frame",
     "results_from_frame",
@@ -224,11 +225,20 @@ def _report(
     )
 
 
-def _texts(events: pd.DataFrame, k: int, seed: int) -> list[str] | None:
+def embedding_texts(
+    events: pd.DataFrame, max_samples: int, seed: int, per_user_cap: int = 10
+) -> list[str] | None:
+    """prompt + response texts for the embedding test: at most `per_user_cap` events per user
+    (one heavy user's burst must not read as topic drift), then a seeded sample of max_samples."""
     cols = [c for c in ("prompt", "response") if c in events.columns]
     if not cols or events.empty:
         return None
-    take = events if len(events) <= k else events.sample(n=k, random_state=seed)
+    take = events
+    if "user_id" in events.columns and per_user_cap > 0:
+        users = events["user_id"].astype("string").fillna("")
+        take = events[(users.groupby(users).cumcount() < per_user_cap).to_numpy() | (users == "")]
+    if len(take) > max_samples:
+        take = take.sample(n=max_samples, random_state=seed).sort_index()
     joined = take[cols[0]].astype("string").fillna("")
     for c in cols[1:]:
         joined = joined + "\n" + take[c].astype("string").fillna("")
@@ -253,8 +263,8 @@ def detect_drift_frames(
     ref = build_features(reference_events, reference_quality, reference_signals, config)
     cur = build_features(current_events, current_quality, current_signals, config)
     k = config.embedding_max_samples
-    ref_texts = _texts(reference_events, k, config.seed)
-    cur_texts = _texts(current_events, k, config.seed + 1)
+    ref_texts = embedding_texts(reference_events, k, config.seed)
+    cur_texts = embedding_texts(current_events, k, config.seed + 1)
     ref_emb = cur_emb = None
     if ref_texts is not None and cur_texts is not None:
         ref_emb, cur_emb = embedder(ref_texts), embedder(cur_texts)

@@ -22,8 +22,9 @@ def _numeric(ax: Any, ref: np.ndarray, cur: np.ndarray) -> None:
         return
     lo, hi = np.quantile(both, [0.005, 0.995])
     bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
-    ax.hist(r, bins=bins, density=True, alpha=0.5, label="reference")
-    ax.hist(c, bins=bins, density=True, alpha=0.5, label="current")
+    # stepfilled draws one polygon instead of 40 patches: much faster to render.
+    ax.hist(r, bins=bins, density=True, alpha=0.5, label="reference", histtype="stepfilled")
+    ax.hist(c, bins=bins, density=True, alpha=0.5, label="current", histtype="stepfilled")
 
 
 def _bars(ax: Any, labels: list[str], ref: np.ndarray, cur: np.ndarray) -> None:
@@ -63,7 +64,7 @@ def plot_drift(
             _bars(ax, ["rate"], np.array([np.nanmean(r)]), np.array([np.nanmean(c)]))
         flag = "DRIFT" if res.drifted else res.severity
         ax.set_title(f"{name}\n{res.test} score={res.score:.2f} [{flag}]", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper right")  # "best" scans all data: seconds per plot
     if not ranked:
         axes_list[0].text(0.5, 0.5, "no comparable features", ha="center")
     fig.suptitle(f"{report.deployment_id or 'drift'}: {report.severity}", fontsize=10)

@@ -100,7 +100,10 @@ def _as_bool(value: object) -> bool | None:
 def _normalize(raw: float, denominator: float | None, passed: bool | None) -> float | None:
     """0..1 from "x/d", a 1-5 score, or a 0-1 score; None when out of range."""
     if denominator is not None:
-        return raw / denominator if denominator > 0 and 0 <= raw <= denominator else None
+        if not (denominator > 0 and 0 <= raw <= denominator):
+            return None
+        # "4/5" is the rubric's own 1-5 scale, so it must equal a bare 4
+        return (raw - 1) / 4 if denominator == 5 and raw >= 1 else raw / denominator
     if raw == 1 and passed is True:
         return 1.0  # "1" with pass=true can only mean the 0-1 scale
     if raw in (1, 2, 3, 4, 5):

@@ -99,6 +99,7 @@ class StageSpec:
     prefilters: Rust patterns whose union is a superset of `regex` matches; each one is digit-
     or literal-led so the Rust engine can skip text fast (a single alternation of them cannot).
     gates: substrings of which one must be present for `regex` to match (cheap scalar skip).
+    shapes: the same, looked up in the text's `SHAPE` skeleton (digits -> 0, A-Z -> A).
     """
 
     name: str
@@ -106,21 +107,29 @@ class StageSpec:
     kind: str = "replace"
     prefilters: tuple[str, ...] = ()
     gates: tuple[str, ...] = ()
+    shapes: tuple[str, ...] = ()
+
+
+# Skeleton for the scalar gates. Placeholders are "[" + letters/underscores + "]", so a
+# redaction never creates a shape gate that the original text lacked.
+SHAPE = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0" * 10 + "A" * 26)
 
 
 _SECRET_GATES = ("-----BEGIN", "sk-", "AKIA", "ASIA", "github_pat_", "xox", "earer")
 BUILTIN_STAGES: tuple[StageSpec, ...] = (
     StageSpec("SECRET", _SECRET, gates=(*_SECRET_GATES, *(f"gh{c}_" for c in "opsur"))),
-    StageSpec("CREDIT_CARD", _CARD, kind="card"),
-    StageSpec("IBAN", _IBAN, kind="rows", prefilters=_IBAN_PREFILTERS),
-    StageSpec("SSN", _SSN),
+    StageSpec("CREDIT_CARD", _CARD, kind="card", shapes=("0000",)),
+    StageSpec("IBAN", _IBAN, kind="rows", prefilters=_IBAN_PREFILTERS, shapes=("AA00",)),
+    StageSpec("SSN", _SSN, shapes=("000-00-0000", "000 00 0000")),
     StageSpec("EMAIL", _EMAIL, gates=("@",)),
-    StageSpec("IP", _IP, kind="rows", prefilters=(r"[0-9]\.[0-9]+\.[0-9]+\.[0-9]",)),
+    StageSpec(
+        "IP", _IP, kind="rows", prefilters=(r"[0-9]\.[0-9]+\.[0-9]+\.[0-9]",), shapes=("0.0",)
+    ),
     StageSpec(
         "PHONE",
         _PHONE,
         prefilters=(r"[0-9]{2}[-. ][0-9]{3}", r"\+[1-9]", r"\(0[1-9]"),
-        gates=("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
+        shapes=("00-000", "00.000", "00 000", "+0", "(0"),
     ),
 )
 assert tuple(s.name for s in BUILTIN_STAGES) == ENTITY_TYPES
@@ -212,9 +221,26 @@ def cards_ok(candidates: pl.Series) -> np.ndarray:
     return ok
 
 
+def candidate_verdicts(entity: str, cands: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate: (holds PII, is wholly PII). The context-free part of the scalar checks."""
+    if entity == "CREDIT_CARD":
+        ok = cards_ok(cands)
+        return ok, ok
+    # IBAN and IP candidates are rare: validate each distinct one in Python.
+    uniq = cands.unique().to_list()
+    values = cands.to_list()
+    if entity == "IBAN":
+        keep = {c: iban_prefix_len(c) for c in uniq}
+        some = np.fromiter((keep[c] > 0 for c in values), bool, len(values))
+        return some, np.fromiter((keep[c] == len(c) for c in values), bool, len(values))
+    valid = {c: ip_ok(c) for c in uniq}
+    ok = np.fromiter((valid[c] for c in values), bool, len(values))
+    return ok, ok
+
+
 # --- custom patterns ---------------------------------------------------------------------
 
-_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_NAME = re.compile(r"^[A-Z][A-Z_]*$")  # no digits: placeholders must never look like PII
 _EMPTY_PROBES = ("", "a", " ", "a b", "1-2.3@x_y", "\n")
 
 
@@ -250,7 +276,7 @@ def parse_custom_patterns(
             raise ValueError(f"custom PII pattern #{i}: expected an object with name and regex")
         name, regex = item["name"], item["regex"]
         if not isinstance(name, str) or not _NAME.match(name):
-            raise ValueError(f"custom PII pattern #{i}: name {name!r} must match [A-Z][A-Z0-9_]*")
+            raise ValueError(f"custom PII pattern #{i}: name {name!r} must match [A-Z][A-Z_]*")
         if name in ENTITY_TYPES or name in seen:
             raise ValueError(f"custom PII pattern {name}: name already in use")
         if not isinstance(regex, str) or not regex:

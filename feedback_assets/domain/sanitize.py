@@ -6,10 +6,11 @@ becomes a typed placeholder such as `[EMAIL]`; placeholders contain no digits, s
 never match inside them. See `pii_patterns` for the patterns and the rules behind them.
 
 The vectorized path runs the same regexes in polars' Rust engine (same leftmost-first
-semantics). Cheap superset prefilters, one pass each over the column, pick the few rows any
-stage could change; on those rows, regex-only stages replace in Rust; card candidates are extracted and validated in bulk (network prefix + Luhn);
-only rows holding a valid card, or an IBAN/IP candidate (rare), run the scalar stage, so both
-paths agree by construction.
+semantics). Cheap superset prefilters, one parallel pass each over the column, pick the few
+rows any stage could change; on those rows, regex-only stages replace in Rust. Card, IBAN and IP
+candidates are extracted and validated in bulk: rows whose candidates are all PII are replaced
+in Rust, rows mixing PII and look-alikes run the scalar stage, so both paths agree by
+construction.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from feedback_assets.domain.pii_patterns import (
     BUILTIN_STAGES,
     ENTITY_TYPES,
+    SHAPE,
     PiiPattern,
+    candidate_verdicts,
     card_ok,
-    cards_ok,
     iban_prefix_len,
     ip_ok,
     parse_custom_patterns,
@@ -70,6 +73,7 @@ class _Stage:
     kind: str  # "replace" | "card" | "rows", see pii_patterns.StageSpec
     prefilters: tuple[str, ...]
     gates: tuple[str, ...]
+    shapes: tuple[str, ...]
 
     @property
     def placeholder(self) -> str:
@@ -78,7 +82,7 @@ class _Stage:
 
 @functools.lru_cache(maxsize=64)
 def _stages(custom: tuple[PiiPattern, ...]) -> tuple[_Stage, ...]:
-    out = [_Stage(p.name, re.compile(p.regex), p.regex, "replace", (), ()) for p in custom]
+    out = [_Stage(p.name, re.compile(p.regex), p.regex, "replace", (), (), ()) for p in custom]
     for spec in BUILTIN_STAGES:
         out.append(
             _Stage(
@@ -88,6 +92,7 @@ def _stages(custom: tuple[PiiPattern, ...]) -> tuple[_Stage, ...]:
                 spec.kind,
                 tuple(rust_pattern(p) for p in spec.prefilters),
                 spec.gates,
+                spec.shapes,
             )
         )
     return tuple(out)
@@ -96,8 +101,11 @@ def _stages(custom: tuple[PiiPattern, ...]) -> tuple[_Stage, ...]:
 # --- scalar path ---------------------------------------------------------------------------
 
 
-def _scalar_stage(stage: _Stage, text: str) -> tuple[str, int]:
+def _scalar_stage(stage: _Stage, text: str, shape: str | None = None) -> tuple[str, int]:
+    """One stage on one text; `shape` is the original text's SHAPE skeleton, if computed."""
     if stage.gates and not any(g in text for g in stage.gates):
+        return text, 0
+    if shape is not None and stage.shapes and not any(g in shape for g in stage.shapes):
         return text, 0
     if stage.kind == "replace":
         return stage.py.subn(stage.placeholder, text)
@@ -125,8 +133,9 @@ def _scalar_stage(stage: _Stage, text: str) -> tuple[str, int]:
 def sanitize_text(text: str, custom: Sequence[PiiPattern] = ()) -> tuple[str, Counter[str]]:
     """Redact one string; returns the text and the redaction count per entity (non-zero only)."""
     counts: Counter[str] = Counter()
+    shape = text.translate(SHAPE)
     for stage in _stages(tuple(custom)):
-        text, n = _scalar_stage(stage, text)
+        text, n = _scalar_stage(stage, text, shape)
         if n:
             counts[stage.name] += n
     return text, counts
@@ -180,10 +189,11 @@ def _to_arrow(values: ColumnInput) -> pa.Array | pa.ChunkedArray:
         ) from exc
 
 
-def _chunks(values: ColumnInput) -> list[pl.Series]:
+def _chunks(values: ColumnInput) -> list[pa.Array]:
     arr = _to_arrow(values)
-    series = pl.Series("v", arr, dtype=pl.String)
-    return [series.slice(i, CHUNK_ROWS) for i in range(0, max(len(series), 1), CHUNK_ROWS)]
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return [arr.slice(i, CHUNK_ROWS) for i in range(0, max(len(arr), 1), CHUNK_ROWS)]
 
 
 def _rows_matching(patterns: Sequence[str], sub: pl.Series) -> pl.Series:
@@ -194,14 +204,23 @@ def _rows_matching(patterns: Sequence[str], sub: pl.Series) -> pl.Series:
     return hit.fill_null(False).arg_true()
 
 
-def _valid_card_rows(stage: _Stage, part: pl.Series) -> np.ndarray:
-    """Positions in `part` holding at least one valid card candidate."""
+def _verdicts(stage: _Stage, part: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `part`: (some candidate is PII, every candidate is wholly PII)."""
     frame = pl.DataFrame(
         {"row": np.arange(len(part)), "cand": part.str.extract_all(stage.rust)}
     ).explode("cand")
     frame = frame.filter(pl.col("cand").is_not_null())
-    ok = cards_ok(frame["cand"])
-    return np.unique(frame["row"].to_numpy()[ok])
+    some, whole = candidate_verdicts(stage.name, frame["cand"])
+    rows = frame["row"].to_numpy()
+    any_ok = np.zeros(len(part), dtype=bool)
+    any_ok[rows[some]] = True
+    all_ok = any_ok.copy()
+    all_ok[rows[~whole]] = False
+    return any_ok, all_ok
+
+
+# A dotted quad right after a dot: the IP validator's context rule needs the scalar stage.
+_DOT_QUAD = r"\.[0-9]+(?:\.[0-9]+){3}"
 
 
 def _vector_stage(stage: _Stage, sub: pl.Series, counts: dict[str, int]) -> pl.Series:
@@ -214,17 +233,24 @@ def _vector_stage(stage: _Stage, sub: pl.Series, counts: dict[str, int]) -> pl.S
     if stage.kind == "replace":
         counts[stage.name] += int(part.str.count_matches(stage.rust).sum())
         return sub.scatter(idx, part.str.replace_all(stage.rust, stage.placeholder))
-    if stage.kind == "card":
-        rows = _valid_card_rows(stage, part)
-        if rows.size == 0:
-            return sub
-        idx, part = idx.gather(rows), part.gather(rows)
+    any_ok, all_ok = _verdicts(stage, part)
+    if stage.name == "IP":
+        all_ok &= ~part.str.contains(_DOT_QUAD).to_numpy()
+    # Rows where every candidate is PII: a plain Rust replace gives the scalar result.
+    fast = np.flatnonzero(all_ok)
+    if fast.size:
+        whole = part.gather(fast)
+        counts[stage.name] += int(whole.str.count_matches(stage.rust).sum())
+        sub = sub.scatter(idx.gather(fast), whole.str.replace_all(stage.rust, stage.placeholder))
+    slow = np.flatnonzero(any_ok & ~all_ok)
+    if slow.size == 0:
+        return sub
     redacted: list[str] = []
-    for text in part.to_list():
+    for text in part.gather(slow).to_list():
         new, n = _scalar_stage(stage, text)
         counts[stage.name] += n
         redacted.append(new)
-    return sub.scatter(idx, pl.Series(redacted, dtype=pl.String))
+    return sub.scatter(idx.gather(slow), pl.Series(redacted, dtype=pl.String))
 
 
 def _touched_rows(series: pl.Series, stages: Sequence[_Stage]) -> np.ndarray:
@@ -233,38 +259,51 @@ def _touched_rows(series: pl.Series, stages: Sequence[_Stage]) -> np.ndarray:
     A row outside this set is never changed: each stage sees it unchanged by the stages before,
     and its superset prefilter (or, for cards, its exact valid-candidate test) is negative.
     """
+    scans = [(st, p) for st in stages for p in (st.prefilters or (st.rust,))]
+    # One select: polars evaluates the independent scans in parallel.
+    hits = pl.DataFrame({"v": series}).select(
+        pl.col("v").str.contains(p).fill_null(False).alias(str(i)) for i, (_, p) in enumerate(scans)
+    )
     mask = np.zeros(len(series), dtype=bool)
-    for stage in stages:
-        if stage.kind == "card":
-            idx = _rows_matching((stage.rust,), series)
-            if idx.len():
-                mask[idx.to_numpy()[_valid_card_rows(stage, series.gather(idx))]] = True
+    for (stage, _), col in zip(scans, hits.iter_columns(), strict=True):
+        if stage.kind != "card":
+            mask |= col.to_numpy()
             continue
-        for pattern in stage.prefilters or (stage.rust,):
-            mask |= series.str.contains(pattern).fill_null(False).to_numpy()
+        idx = col.arg_true()
+        if idx.len():
+            mask[idx.to_numpy()[_verdicts(stage, series.gather(idx))[0]]] = True
     return np.flatnonzero(mask)
 
 
-def _sanitize_series(
-    series: pl.Series, custom: tuple[PiiPattern, ...], counts: dict[str, int]
-) -> pl.Series:
+def _changes(
+    chunk: pa.Array, custom: tuple[PiiPattern, ...], counts: dict[str, int]
+) -> tuple[np.ndarray, pl.Series]:
+    """Positions of the rows any stage touched, and their sanitized text."""
+    series = pl.Series("v", chunk, dtype=pl.String)
     stages = _stages(custom)
     idx = _touched_rows(series, stages)
-    if idx.size == 0:
-        return series
     sub = series.gather(idx)
     for stage in stages:
-        sub = _vector_stage(stage, sub, counts)
-    return series.clone().scatter(idx, sub)
+        if len(sub):
+            sub = _vector_stage(stage, sub, counts)
+    return idx, sub
+
+
+def _apply(chunk: pa.Array, idx: np.ndarray, new: pl.Series) -> pa.Array:
+    """Write the changed rows into the chunk; untouched rows are never copied through polars."""
+    if idx.size == 0:
+        return chunk
+    mask = np.zeros(len(chunk), dtype=bool)
+    mask[idx] = True
+    return pc.replace_with_mask(chunk, pa.array(mask), new.to_arrow().cast(pa.large_string()))
 
 
 def _zero_counts(custom: tuple[PiiPattern, ...]) -> dict[str, int]:
     return dict.fromkeys((*ENTITY_TYPES, *(p.name for p in custom)), 0)
 
 
-def _concat(parts: list[pl.Series]) -> pa.Array:
-    arrays = [p.to_arrow().cast(pa.large_string()) for p in parts]
-    return pa.concat_arrays(arrays) if arrays else pa.array([], pa.large_string())
+def _concat(parts: list[pa.Array]) -> pa.Array:
+    return pa.concat_arrays(parts) if len(parts) > 1 else parts[0]
 
 
 def sanitize_column(
@@ -276,13 +315,16 @@ def sanitize_column(
     """
     key = tuple(custom)
     counts = _zero_counts(key)
-    out = [_sanitize_series(chunk, key, counts) for chunk in _chunks(values)]
+    out = [_apply(chunk, *_changes(chunk, key, counts)) for chunk in _chunks(values)]
     return _concat(out), counts
 
 
 def scan_pii(values: ColumnInput, custom: Sequence[PiiPattern] = ()) -> dict[str, int]:
     """Hits per entity still present in a column (all zero for a fully sanitized column)."""
-    return sanitize_column(values, custom)[1]
+    counts = _zero_counts(tuple(custom))
+    for chunk in _chunks(values):
+        _changes(chunk, tuple(custom), counts)
+    return counts
 
 
 _ANCHOR = re.compile(r"\^|\$|\\[AzZ]")
@@ -302,19 +344,21 @@ def sanitize_json_column(
     key = tuple(custom)
     counts = _zero_counts(key)
     anchored = any(_ANCHOR.search(p.regex) for p in key)
-    out: list[pl.Series] = []
+    out: list[pa.Array] = []
     for chunk in _chunks(values):
+        present = chunk.is_valid().to_numpy(zero_copy_only=False)
         if anchored:
-            flagged = chunk.is_not_null()
+            flagged = present
         else:
-            as_text = _sanitize_series(chunk, key, _zero_counts(key))
-            escaped = chunk.str.contains("\\", literal=True).fill_null(False)
-            flagged = (as_text != chunk).fill_null(False) | escaped
-        idx = flagged.arg_true()
-        if idx.len():
-            fixed = [_json_row(t, key, counts) for t in chunk.gather(idx).to_list()]
-            chunk = chunk.clone().scatter(idx, pl.Series(fixed, dtype=pl.String))
-        out.append(chunk)
+            idx, new = _changes(chunk, key, _zero_counts(key))
+            flagged = (
+                pc.match_substring(chunk, "\\").fill_null(False).to_numpy(zero_copy_only=False)
+            )
+            old = pl.Series(chunk.take(pa.array(idx, pa.int64())), dtype=pl.String)
+            flagged[idx[(new != old).to_numpy()]] = True
+        rows = np.flatnonzero(flagged)
+        fixed = [_json_row(t, key, counts) for t in chunk.take(pa.array(rows)).to_pylist()]
+        out.append(_apply(chunk, rows, pl.Series(fixed, dtype=pl.String)))
     return _concat(out), counts
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from feedback_assets.domain.drift_reports import Window
+from feedback_assets.domain.drift_config import DriftConfig
+from feedback_assets.domain.drift_reports import Window, drift_report
 from feedback_assets.domain.quality import score_batch
 from feedback_assets.domain.records import DriftReport
 from feedback_assets.store import FeedbackStore, now_us
@@ -41,6 +42,14 @@ def windows(
         deployment_id=deployment_id, start_us=int(ref["start_us"]), end_us=int(ref["end_us"])
     ).head(MAX_REFERENCE_EVENTS)
     return _window(store, reference), _window(store, current), str(ref["reference_id"])
+
+
+def detect(store: FeedbackStore, deployment_id: str, current: pd.DataFrame, config: DriftConfig, source: str) -> DriftReport:
+    """Compare `current` with the reference and persist the verdict to the drift history."""
+    reference, window, ref_id = windows(store, deployment_id, current)
+    report, _ = drift_report(reference, window, deployment_id=deployment_id, config=config)
+    persist(store, report, ref_id, window, source)
+    return report
 
 
 def persist(

@@ -219,6 +219,38 @@ def test_invalid_signal_is_dead_lettered_without_raising_when_asked(
     assert "signal_type" in reasons and "edited_response" in reasons
 
 
+class _Opaque:
+    def __str__(self) -> str:
+        return f"owner {EMAIL}"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"metadata": {1: "int key"}},  # not JSON: must be dead-lettered, not crash the encoder
+        {"metadata": {"nested": {("t", 1): "tuple key"}}},
+        {"response": f"mail {EMAIL}".encode()},  # bytes: repr would quote the raw email
+        {"metadata": {"owner": _Opaque()}},
+        {"latency_ms": f"from {EMAIL}"},  # the reason quotes the bad value
+    ],
+    ids=["int-key", "tuple-key", "bytes", "object", "reason-quotes-value"],
+)
+def test_unserializable_or_pii_bearing_invalid_payloads_are_dead_lettered_safely(
+    sqlite_url: str, tmp_path: Path, bad: dict[str, Any]
+) -> None:
+    with FeedbackClient(sqlite_url, data_dir=tmp_path) as client:
+        with pytest.raises(ValidationError) as info:
+            client.log_inference(_event(**bad))
+        assert set(info.value.fields) == set(bad)
+    store = FeedbackStore(sqlite_url)
+    dead = store.read_dead_letters()
+    store.dispose()
+    assert len(dead) == 1
+    json.loads(dead.iloc[0]["payload"])  # still valid JSON
+    for path, data in _files_bytes(tmp_path).items():
+        assert EMAIL.encode() not in data, f"raw email in {path}"
+
+
 def test_batch_keeps_valid_events_and_dead_letters_invalid_ones(
     store_url: str, tmp_path: Path, reader: FeedbackStore, telemetry: Telemetry, recorder: Recorder
 ) -> None:
@@ -260,10 +292,31 @@ def test_time_triggered_flush(store_url: str, tmp_path: Path, reader: FeedbackSt
     client = FeedbackClient(store_url, data_dir=tmp_path, max_batch_size=1000, flush_interval=0.2)
     try:
         event_id = client.log_inference(_event())
-        assert _wait_for(lambda: reader.counts()["events"] == 1, timeout=3)
+        assert _wait_for(lambda: reader.counts()["events"] == 1, timeout=5)
         assert list(reader.read_events()["event_id"]) == [event_id]
     finally:
         client.close(timeout=10)
+
+
+def test_concurrent_callers_lose_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    ids: list[list[str]] = [[] for _ in range(4)]
+    with FeedbackClient(sqlite_url, data_dir=tmp_path, max_batch_size=50, flush_interval=0.05) as c:
+
+        def produce(k: int) -> None:
+            for i in range(150):
+                ids[k].append(c.log_inference(_event(prompt=f"t{k} q{i}")))
+
+        threads = [threading.Thread(target=produce, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    store = FeedbackStore(sqlite_url)
+    stored = store.read_events()["event_id"]
+    store.dispose()
+    expected = {i for chunk in ids for i in chunk}
+    assert len(expected) == 600
+    assert len(stored) == 600 and set(stored) == expected
 
 
 # -- signals and idempotency ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from feedback_assets.domain.drift_tests import (
     numeric_test,
     proportion_test,
 )
-from feedback_assets_tests.domain.drift_factory import make_events, make_quality, make_signals
+from feedback_assets_tests.domain.test_drift_factory import make_events, make_quality, make_signals
 
 NO_EMBED = DriftConfig(embedding_permutations=50)
 

@@ -9,7 +9,7 @@ from feedback_assets.domain.drift import (
 )
 from feedback_assets.domain.embedding import hashing_embed
 from feedback_assets.domain.embedding_drift import mmd_test, top_terms
-from feedback_assets_tests.domain.drift_factory import make_events
+from feedback_assets_tests.domain.test_drift_factory import make_events
 
 CFG = DriftConfig(embedding_permutations=100, embedding_max_samples=600)
 

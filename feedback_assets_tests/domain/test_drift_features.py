@@ -14,7 +14,7 @@ from feedback_assets.domain.drift import (
     select_reference,
 )
 from feedback_assets.domain.drift_features import MISSING
-from feedback_assets_tests.domain.drift_factory import make_events, make_quality, make_signals
+from feedback_assets_tests.domain.test_drift_factory import make_events, make_quality, make_signals
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -103,6 +103,7 @@ LOOKALIKES = [
     "sha da39a3ee5e6b4b0d3255bfef95601890afd80709",
     "short sha 4b825dc",
     "ip-ish 256.1.1.1",
+    "dotted x.10.0.0.1 y",
     "invalid luhn 4111 1111 1111 1112",
     "no network 1234 5678 9012 3452",
     "bad iban DE00 3704 0044 0532 0130 00",
@@ -201,6 +202,7 @@ def test_custom_patterns_from_json_and_list() -> None:
         ([{"name": "LOOK", "regex": r"(?<=x)y"}], "LOOK: regex not supported"),
         ([{"name": "EMPTY", "regex": r"x*"}], "EMPTY: regex matches the empty string"),
         ([{"name": "lower", "regex": "x"}], "name 'lower'"),
+        ([{"name": "ID2", "regex": "x"}], "name 'ID2'"),
         ([{"name": "EMAIL", "regex": "x"}], "EMAIL: name already in use"),
         ([{"name": "A", "regex": "x"}, {"name": "A", "regex": "y"}], "A: name already"),
         ([{"regex": "x"}], "#0: expected an object"),
@@ -322,7 +324,8 @@ def test_hmac_user_ids() -> None:
 
 # --- property: scalar and vectorized paths agree ------------------------------------------
 
-_FRAGMENTS = [t for t, _ in PII_CASES] + LOOKALIKES + ["[EMAIL]", "v", ".", "-", "+", "(", ")"]
+_FRAGMENTS = [t for t, _ in PII_CASES] + LOOKALIKES + ["GB82WEST12345698765432 CASH", "[EMAIL]"]
+_FRAGMENTS += ["v", ".", "-", "+", "(", ")", "10.0.0.1", "4111111111111111"]
 
 
 def _luhn_complete(body: str) -> str:

@@ -11,10 +11,34 @@ import pandas as pd
 from feedback_assets.domain.records import EVENT_COLUMNS, SIGNAL_COLUMNS
 
 WORDS = np.array(
-    "the model answer request customer order account invoice latency python function value "
-    "error stack trace database query index table schema service endpoint token budget".split()
+    [
+        "the",
+        "model",
+        "answer",
+        "request",
+        "customer",
+        "order",
+        "account",
+        "invoice",
+        "latency",
+        "python",
+        "function",
+        "value",
+        "error",
+        "stack",
+        "trace",
+        "database",
+        "query",
+        "index",
+        "table",
+        "schema",
+        "service",
+        "endpoint",
+        "token",
+        "budget",
+    ]
 )
-TOPIC = np.array("kubernetes helm chart rollout pod ingress autoscaler node".split())
+TOPIC = np.array(["kubernetes", "helm", "chart", "rollout", "pod", "ingress", "autoscaler", "node"])
 
 
 def _texts(rng: np.random.Generator, lengths: np.ndarray, topic_mask: np.ndarray) -> list[str]:

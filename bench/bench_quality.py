@@ -1,0 +1,99 @@
+"""Heuristic quality scoring throughput: vectorized `score_batch` vs a naive per-event loop.
+
+    .venv/bin/python -m bench.bench_quality [--quick]
+
+The naive baseline is the original library's four checks (JSON / fence format, length,
+four refusal phrases, trigram-uniqueness ratio) in a per-event Python loop. The vectorized
+run does more work (Gopher n-gram shares, duplicated lines, a 13-phrase refusal bank, JSON
+details per row). Texts are generated per 50k chunk outside the timed region, so peak RSS
+shows the scorer's own bounded footprint. The naive loop is linear per event, so it runs at
+the small sizes only (its rate does not change with n).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from bench.common import print_table, run_isolated, synthetic_texts, timed
+
+CHUNK = 50_000
+_ORIGINAL_PHRASES = (
+    "i cannot",
+    "i can't",
+    "i'm unable to",
+    "i apologize, but",
+    "as an ai",
+    "i don't have the ability",
+)
+
+
+def _naive_one(text: str) -> float:
+    try:
+        json.loads(text)
+        fmt = 1.0
+    except ValueError:
+        fmt = 0.9 if "```" in text else 0.7
+    length = 1.0 if 20 <= len(text) <= 4000 else 0.4
+    lower = text.lower()
+    refusal = 0.0 if any(p in lower for p in _ORIGINAL_PHRASES) else 1.0
+    words = text.split()
+    if len(words) < 10:
+        rep = 0.0
+    else:
+        tri = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
+        rep = len(set(tri)) / len(tri)
+    return (fmt + length + refusal + rep) / 4
+
+
+def _chunks(n: int, seed: int) -> Any:
+    for start in range(0, n, CHUNK):
+        yield synthetic_texts(min(CHUNK, n - start), seed=seed + start)
+
+
+def run_naive(n: int, seed: int = 0) -> dict[str, Any]:
+    seconds = 0.0
+    for texts in _chunks(n, seed):
+        _, dt = timed(lambda t=texts: [_naive_one(x) for x in t])
+        seconds += dt
+    return {
+        "case": "naive loop (original 4 checks)",
+        "n": n,
+        "seconds": seconds,
+        "events_per_s": n / seconds,
+    }
+
+
+def run_vectorized(n: int, seed: int = 0) -> dict[str, Any]:
+    from feedback_assets.domain.quality import score_batch
+
+    seconds = 0.0
+    for texts in _chunks(n, seed):
+        _, dt = timed(score_batch, texts)
+        seconds += dt
+    return {
+        "case": "score_batch (vectorized, all checks)",
+        "n": n,
+        "seconds": seconds,
+        "events_per_s": n / seconds,
+    }
+
+
+def main(argv: list[str]) -> None:
+    quick = "--quick" in argv
+    sizes = [10_000] if quick else [100_000, 1_000_000]
+    rows = []
+    naive_rate = None
+    for n in sizes:
+        if naive_rate is None:
+            naive = run_isolated("bench.bench_quality:run_naive", n=n)
+            naive_rate = naive["events_per_s"]
+            rows.append({**naive, "speedup": 1.0})
+        vec = run_isolated("bench.bench_quality:run_vectorized", n=n)
+        rows.append({**vec, "speedup": vec["events_per_s"] / naive_rate})
+    print_table("quality heuristics: events/s (naive measured at the first size only)", rows)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

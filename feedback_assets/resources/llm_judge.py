@@ -1,0 +1,269 @@
+"""LLM judge through any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, ...).
+
+Off unless `enabled`. Judges a deterministic sample of events, reuses cached verdicts,
+bounds concurrency, retries 429/5xx/timeouts with exponential backoff and jitter, and stops
+at a per-run cost cap. A skipped or failed judgement is absent (NaN), never 1.0.
+"""
+
+import contextlib
+import logging
+import os
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import dagster as dg
+import numpy as np
+import openai
+import pandas as pd
+from pydantic import Field
+
+from feedback_assets.domain.judge import (
+    RUBRIC_VERSION,
+    build_messages,
+    cache_key,
+    parse_judge_answer,
+)
+
+log = logging.getLogger(__name__)
+
+JUDGE_STATUSES: tuple[str, ...] = (
+    "ok",
+    "cached",
+    "unparseable",
+    "failed",
+    "skipped_sample",
+    "skipped_cap",
+    "disabled",
+)
+_RETRYABLE = (
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+)
+
+
+class JudgeCache(Protocol):
+    def get_many(self, keys: list[str]) -> dict[str, dict]: ...
+
+    def put_many(self, rows: dict[str, dict]) -> None: ...
+
+
+@dataclass
+class JudgeRun:
+    """results: event_id, judge_score (NaN if absent), judge_passed, judge_status, judge_reason."""
+
+    results: pd.DataFrame
+    calls: int = 0  # judgements sent (one per event, retries excluded)
+    requests: int = 0  # HTTP requests, retries included
+    retries: int = 0
+    tokens: int = 0
+    cap_hit: bool = False
+    cache_hits: int = 0
+    status_counts: dict[str, int] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, Any]:
+        n = len(self.results)
+        judged = int(self.results["judge_score"].notna().sum()) if n else 0
+        return {
+            "judge_calls": self.calls,
+            "judge_requests": self.requests,
+            "judge_retries": self.retries,
+            "judge_tokens": self.tokens,
+            "judge_cap_hit": self.cap_hit,
+            "judge_cache_hits": self.cache_hits,
+            "judge_coverage": judged / n if n else 0.0,
+            "judge_status_counts": dict(self.status_counts),
+            "judge_rubric_version": RUBRIC_VERSION,
+        }
+
+
+@dataclass
+class _Budget:
+    max_tokens: int
+    tokens: int = 0
+    requests: int = 0
+    retries: int = 0
+    cap_hit: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LLMJudgeResource(dg.ConfigurableResource):
+    """Pass the key as `api_key=dg.EnvVar("FEEDBACK_JUDGE_API_KEY")`; it is never logged."""
+
+    enabled: bool = False
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str = "gpt-4o-mini"
+    sample_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+    max_concurrency: int = Field(default=4, ge=1)
+    max_retries: int = Field(default=3, ge=0)
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_calls_per_run: int = Field(default=500, ge=0)
+    max_tokens_per_run: int = Field(default=200_000, ge=0)
+    seed: int = 0
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=8.0, ge=0)
+    max_answer_tokens: int = Field(default=200, ge=1)
+
+    def sample_mask(self, event_ids: pd.Series) -> np.ndarray:
+        """Deterministic: the same event ids and seed pick the same events on every run."""
+        hashes = pd.util.hash_pandas_object(
+            event_ids.astype(str).reset_index(drop=True),
+            index=False,
+            hash_key=f"fbjudge{self.seed % 10**9:09d}",
+        ).to_numpy()
+        return (hashes / 2.0**64) < self.sample_rate
+
+    def _client(self) -> openai.OpenAI:
+        return openai.OpenAI(
+            base_url=self.base_url,
+            api_key=self.api_key or os.environ.get("OPENAI_API_KEY") or "unset",
+            timeout=self.timeout_s,
+            max_retries=0,  # retries are ours, so they are visible and tested
+        )
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self.api_key, "[REDACTED]") if self.api_key else text
+
+    def _backoff(self, attempt: int, exc: Exception) -> float:
+        delay = min(self.backoff_max_s, self.backoff_base_s * 2**attempt)
+        delay *= 0.5 + random.random() / 2  # jitter spreads concurrent retries
+        if isinstance(exc, openai.RateLimitError):
+            after = exc.response.headers.get("retry-after")
+            with contextlib.suppress(ValueError):
+                delay = max(delay, min(float(after), self.backoff_max_s)) if after else delay
+        return delay
+
+    def _judge_one(
+        self, client: openai.OpenAI, prompt: str, response: str, budget: _Budget
+    ) -> dict:
+        est = (len(prompt or "") + len(response or "")) // 4 + self.max_answer_tokens
+        with budget.lock:
+            if budget.tokens + est > budget.max_tokens:
+                budget.cap_hit = True
+                return {"status": "skipped_cap", "reason": "token cap reached"}
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            with budget.lock:
+                budget.requests += 1
+                budget.retries += attempt > 0
+            try:
+                out = client.chat.completions.create(
+                    model=self.model,
+                    messages=build_messages(prompt, response),  # type: ignore[arg-type]
+                    temperature=0,
+                    max_tokens=self.max_answer_tokens,
+                )
+            except _RETRYABLE as exc:
+                last = f"{type(exc).__name__}: {self._redact(str(exc))[:200]}"
+                if attempt < self.max_retries:
+                    time.sleep(self._backoff(attempt, exc))
+                continue
+            except openai.APIError as exc:
+                return {
+                    "status": "failed",
+                    "reason": f"{type(exc).__name__}: {self._redact(str(exc))[:200]}",
+                }
+            with budget.lock:
+                budget.tokens += out.usage.total_tokens if out.usage else est
+            content = out.choices[0].message.content if out.choices else None
+            verdict = parse_judge_answer(content)
+            return {
+                "status": verdict.status,
+                "score": verdict.score,
+                "passed": verdict.passed,
+                "reason": verdict.reason,
+            }
+        return {"status": "failed", "reason": f"gave up after {self.max_retries + 1} tries: {last}"}
+
+    def judge(self, items: pd.DataFrame, cache: JudgeCache) -> JudgeRun:
+        """Judge items[event_id, prompt, response]; one result row per item, same order."""
+        missing = {"event_id", "prompt", "response"} - set(items.columns)
+        if missing:
+            raise ValueError(f"judge: items lack column(s) {sorted(missing)}")
+        n = len(items)
+        status = np.full(n, "disabled" if not self.enabled else "skipped_sample", dtype=object)
+        score = np.full(n, np.nan)
+        passed = np.full(n, None, dtype=object)
+        reason = np.full(n, "", dtype=object)
+        run = JudgeRun(results=pd.DataFrame())
+        if self.enabled and n:
+            self._run(items, cache, status, score, passed, reason, run)
+        run.results = pd.DataFrame(
+            {
+                "event_id": items["event_id"].to_numpy(),
+                "judge_score": score,
+                "judge_passed": passed,
+                "judge_status": status,
+                "judge_reason": reason,
+            }
+        )
+        run.status_counts = {
+            s: int((status == s).sum()) for s in JUDGE_STATUSES if (status == s).any()
+        }
+        return run
+
+    def _run(
+        self,
+        items: pd.DataFrame,
+        cache: JudgeCache,
+        status: np.ndarray,
+        score: np.ndarray,
+        passed: np.ndarray,
+        reason: np.ndarray,
+        run: JudgeRun,
+    ) -> None:
+        picked: list[int] = np.flatnonzero(self.sample_mask(items["event_id"])).tolist()
+        prompts = items["prompt"].to_numpy()
+        responses = items["response"].to_numpy()
+        keys = {
+            int(i): cache_key(prompts[i], responses[i], RUBRIC_VERSION, self.model) for i in picked
+        }
+        cached = cache.get_many(sorted(set(keys.values()))) if keys else {}
+        todo: list[int] = []
+        for i in picked:
+            hit = cached.get(keys[i])
+            if hit is None:
+                todo.append(i)
+                continue
+            run.cache_hits += 1
+            ok = hit.get("status") == "ok"
+            status[i] = "cached" if ok else "unparseable"
+            score[i] = hit.get("score") if ok and hit.get("score") is not None else np.nan
+            passed[i] = hit.get("passed") if ok else None
+            reason[i] = hit.get("reason", "")
+        over = todo[self.max_calls_per_run :]
+        todo = todo[: self.max_calls_per_run]
+        for i in over:
+            status[i], reason[i] = "skipped_cap", "call cap reached"
+        budget = _Budget(max_tokens=self.max_tokens_per_run, cap_hit=bool(over))
+        client = self._client()
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            futures = {
+                i: pool.submit(self._judge_one, client, prompts[i], responses[i], budget)
+                for i in todo
+            }
+        fresh: dict[str, dict] = {}
+        for i, fut in futures.items():
+            res = fut.result()
+            status[i], reason[i] = res["status"], res.get("reason", "")
+            run.calls += int(res["status"] != "skipped_cap")
+            if res["status"] == "ok":
+                score[i], passed[i] = res["score"], res["passed"]
+            if res["status"] in ("ok", "unparseable"):
+                fresh[keys[i]] = {**res, "rubric_version": RUBRIC_VERSION, "model": self.model}
+        client.close()
+        if fresh:
+            cache.put_many(fresh)
+        run.requests, run.retries, run.tokens = budget.requests, budget.retries, budget.tokens
+        run.cap_hit = budget.cap_hit
+        failed = int((status == "failed").sum())
+        if failed:
+            log.warning(
+                "LLM judge: %d of %d judgements failed (absent from scores)", failed, len(todo)
+            )
