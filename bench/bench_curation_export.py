@@ -3,7 +3,8 @@
 Run: .venv/bin/python -m bench.bench_curation_export [--quick]
 Sizes 100k and 1M curated rows of ~1.2 KB (--quick: 10k). Each case runs in a fresh process;
 `rss_before_mb` is the process after building its input and `step_peak_mb` the peak RSS during
-the measured step alone (VmHWM reset first); `peak_rss_mb` also covers building the input.
+the measured step alone (VmHWM reset first; the reset also applies to `peak_rss_mb`). For the HF
+writer the step peak includes page cache of its memory-mapped scratch Arrow file.
 Naive baselines in the same run: stdlib json, pandas to_parquet/to_csv, HF from_pandas, and
 datasketch's per-document MinHash.
 """
@@ -75,9 +76,9 @@ def _out_bytes(path: str) -> int:
 
 
 def export_case(fmt: str, n: int) -> dict[str, Any]:
-    from feedback_assets.domain import export_formats as ef
-
     import datasets
+
+    from feedback_assets.domain import export_formats as ef
 
     datasets.disable_progress_bars()
     df = curated_frame(n)

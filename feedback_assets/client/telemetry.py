@@ -37,7 +37,7 @@ class Telemetry:
         with self._lock:
             self.counters[name] += int(payload.get("count", 1))
             handlers = list(self._handlers)
-        level = logging.WARNING if name.endswith(("invalid", "error", "dropped")) else logging.DEBUG
+        level = logging.WARNING if name.endswith(("error", "dropped")) else logging.DEBUG
         _log.log(level, "%s %s", name, payload)
         for handler in handlers:
             try:

@@ -28,7 +28,11 @@ def _prepare(data_dir: Path, fresh: bool) -> None:
     if fresh:
         for path in (data_dir, Path(os.environ["FEEDBACK_EXPORT_ROOT"])):
             shutil.rmtree(path, ignore_errors=True)
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        # Dagster's SQLite default storage; no telemetry.
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 
 
 def main(argv: list[str] | None = None) -> None:

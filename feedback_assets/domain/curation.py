@@ -165,12 +165,10 @@ def curate(
     picked: list[pd.DataFrame] = []
 
     edits = pool[(pool["n_edit"] > 0) & pool["edited_response"].notna() & ~pool["reported"]]
-    edits = edits[edits["edited_response"].astype(str).str.strip() != ""].copy()
-    edits["original_response"] = edits["response"]
-    edits["response"] = edits["edited_response"]
-    edits["curation_score"] = USER_EDIT_SCORE
+    edits = edits[edits["edited_response"].astype(str).str.contains(r"\S", regex=True)]
+    edits = edits.assign(curation_score=USER_EDIT_SCORE)
     edits = edits.sort_values(["signal_score", "_pos"], ascending=[False, True], kind="stable")
-    picked.append(_take(edits, cfg.limit, deduper, "user_edit"))
+    picked.append(_take(edits, cfg.limit, deduper, "user_edit", events))
     n_edit = len(picked[-1])
 
     budgets = _split_budget(cfg, cfg.limit - n_edit)
@@ -183,7 +181,7 @@ def curate(
         cfg.max_refusal_share_in_positives * (budgets["high_quality"] + budgets["diverse"])
     )
     hq, refusal_left = _cap_refusals(hq, refusal_left)
-    picked.append(_take(hq, budgets["high_quality"], deduper, "high_quality"))
+    picked.append(_take(hq, budgets["high_quality"], deduper, "high_quality", events))
 
     hard_mask = (q <= cfg.max_hard_quality) | (pool["signal_score"] < 0)
     taken_ids = pd.concat([p["event_id"] for p in picked])
@@ -193,7 +191,7 @@ def curate(
     difficulty = (1.0 - hard["quality_score"]).fillna(0.0) + neg
     hard = hard.assign(curation_score=difficulty.astype(float))
     hard = hard.sort_values(["curation_score", "_pos"], ascending=[False, True], kind="stable")
-    picked.append(_take(hard, budgets["hard_example"], deduper, "hard_example"))
+    picked.append(_take(hard, budgets["hard_example"], deduper, "hard_example", events))
 
     used = sum(len(p) for p in picked)
     taken_ids = pd.concat([p["event_id"] for p in picked])
@@ -210,41 +208,69 @@ def curate(
     parts = [p for p in picked if len(p)]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in CURATED_COLUMNS})
-    out = _trim_refusals(pd.concat(parts, ignore_index=True), cfg.max_refusal_share_in_positives)
-    return out[list(CURATED_COLUMNS)].reset_index(drop=True)
+    sel = _trim_refusals(pd.concat(parts, ignore_index=True), cfg.max_refusal_share_in_positives)
+    return _materialize(sel, events)
+
+
+def _materialize(sel: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Fetch text and ids for the selected rows only (the pool carries no text)."""
+    pos = sel["_pos"].to_numpy()
+    out = pd.DataFrame(
+        {
+            "event_id": events["event_id"].iloc[pos].to_numpy(),
+            "deployment_id": events["deployment_id"].iloc[pos].to_numpy(),
+            "model_version_id": (
+                events["model_version_id"].iloc[pos].to_numpy()
+                if "model_version_id" in events
+                else None
+            ),
+            "prompt": events["prompt"].iloc[pos].to_numpy(),
+            "original_response": events["response"].iloc[pos].to_numpy(),
+        }
+    )
+    edit = (sel["curation_source"] == "user_edit").to_numpy()
+    out["response"] = np.where(edit, sel["edited_response"].to_numpy(), out["original_response"])
+    for col in ("curation_source", "curation_score", "quality_score", "signal_score"):
+        out[col] = sel[col].to_numpy()
+    return out[list(CURATED_COLUMNS)]
 
 
 def _candidate_pool(
     events: pd.DataFrame, quality: pd.DataFrame | None, signals: pd.DataFrame | None
 ) -> pd.DataFrame:
-    ev = events.copy()
-    ev["_pos"] = np.arange(len(ev))
-    if "model_version_id" not in ev:
-        ev["model_version_id"] = None
-    valid = ev["event_id"].notna() & ev["prompt"].notna() & ev["response"].notna()
-    valid &= ev["response"].astype(str).str.strip() != ""
-    ev = ev[valid]
+    """Slim per-event frame (no prompt/response text): copying text at 1M rows costs GBs."""
+    resp = events["response"]
+    has_text = resp.str.contains(r"\S", regex=True) if resp.dtype != object else None
+    if has_text is None:
+        has_text = resp.map(lambda v: isinstance(v, str) and bool(v.strip()))
+    valid = (
+        events["event_id"].notna() & events["prompt"].notna() & has_text.fillna(False)
+    ).to_numpy()
+    pool = pd.DataFrame({"_pos": np.flatnonzero(valid)})
+    pool["event_id"] = events["event_id"].to_numpy()[valid]
+    ids = pool["event_id"]
     if quality is not None and len(quality):
         qd = quality if "event_id" in quality.columns else quality.reset_index()
         qd = qd.drop_duplicates("event_id", keep="last").set_index("event_id")
-        ev["quality_score"] = ev["event_id"].map(qd["score"]).astype(float)
-        if "refusal_passed" in qd:
-            ev["refusal"] = ev["event_id"].map(qd["refusal_passed"]).eq(False)
-        else:
-            ev["refusal"] = False
+        pool["quality_score"] = ids.map(qd["score"]).astype(float).to_numpy()
+        refused = qd["refusal_passed"].eq(False) if "refusal_passed" in qd else None
+        pool["refusal"] = ids.map(refused).eq(True).to_numpy() if refused is not None else False
     else:
-        ev["quality_score"] = np.nan
-        ev["refusal"] = False
+        pool["quality_score"] = np.nan
+        pool["refusal"] = False
     agg = aggregate_signals(signals) if signals is not None and len(signals) else None
     if agg is not None and len(agg):
-        ev = ev.merge(agg, on="event_id", how="left")
-    for col in ("signal_score", "n_edit"):
-        ev[col] = ev[col].fillna(0).astype(float) if col in ev else 0.0
-    ev["reported"] = ev["reported"].fillna(False).astype(bool) if "reported" in ev else False
-    if "edited_response" not in ev:
-        ev["edited_response"] = None
-    ev["original_response"] = ev["response"]
-    return ev
+        a = agg.drop_duplicates("event_id").set_index("event_id")
+        pool["signal_score"] = ids.map(a["signal_score"]).fillna(0.0).astype(float).to_numpy()
+        pool["n_edit"] = ids.map(a["n_edit"]).fillna(0).astype(float).to_numpy()
+        pool["reported"] = ids.map(a["reported"]).eq(True).to_numpy()
+        pool["edited_response"] = ids.map(a["edited_response"]).to_numpy()
+    else:
+        pool["signal_score"] = 0.0
+        pool["n_edit"] = 0.0
+        pool["reported"] = False
+        pool["edited_response"] = None
+    return pool
 
 
 def _split_budget(cfg: CurationConfig, remaining: int) -> dict[str, int]:
@@ -278,7 +304,9 @@ def _trim_refusals(out: pd.DataFrame, max_share: float) -> pd.DataFrame:
     return out.drop(index=drop)
 
 
-def _take(cands: pd.DataFrame, budget: int, deduper: Deduper, source: str) -> pd.DataFrame:
+def _take(
+    cands: pd.DataFrame, budget: int, deduper: Deduper, source: str, events: pd.DataFrame
+) -> pd.DataFrame:
     kept: list[pd.DataFrame] = []
     need = budget
     step = max(256, 2 * budget)
@@ -286,7 +314,10 @@ def _take(cands: pd.DataFrame, budget: int, deduper: Deduper, source: str) -> pd
         if need <= 0:
             break
         part = cands.iloc[start : start + step]
-        mask = deduper.admit(part["event_id"], pair_text(part), limit=need)
+        rows = events.iloc[part["_pos"].to_numpy()]
+        if source == "user_edit":
+            rows = rows.assign(response=part["edited_response"].to_numpy())
+        mask = deduper.admit(part["event_id"], pair_text(rows), limit=need)
         kept.append(part[mask])
         need -= int(mask.sum())
     out = pd.concat(kept) if kept else cands.iloc[:0]
@@ -321,7 +352,8 @@ def _take_diverse(
         part = cands.iloc[start : start + step]
         emb = embed(part["_pos"].to_numpy())
         sim = np.max(emb @ np.vstack(selected).T, axis=1) if selected else np.full(len(part), -1.0)
-        fresh, ids, keys, sigs = deduper.prepare(part["event_id"], pair_text(part))
+        rows = events.iloc[part["_pos"].to_numpy()]
+        fresh, ids, keys, sigs = deduper.prepare(part["event_id"], pair_text(rows))
         accepted: list[np.ndarray] = []
         for i in np.flatnonzero((sim < max_sim) & fresh):
             if len(kept_idx) >= budget:

@@ -52,7 +52,7 @@ _TEST_LABEL = {
     "z_test": "two-proportion z",
     "wasserstein_normed": "normed Wasserstein",
     "jensenshannon": "Jensen-Shannon",
-    "mmd_permutation": "MMD permutation",
+    "mmd_witness_auc": "MMD witness held-out AUC",
 }
 ResultType = Literal["statistical", "embedding", "output", "feedback"]
 _Pending = tuple[ResultType, str, Outcome | None, int, int, dict[str, Any]]
@@ -88,12 +88,11 @@ def _tabular(reference: Features, current: Features, config: DriftConfig) -> lis
                     "current_missing": int(np.isnan(c).sum()),
                 }
                 r, c = r[~np.isnan(r)], c[~np.isnan(c)]
-            if min(r.size, c.size) < config.min_samples:
-                pending.append(
-                    (kind, name, None, r.size, c.size, _insufficient(r.size, c.size, config))
-                )
+            n_r, n_c = len(r), len(c)
+            if min(n_r, n_c) < config.min_samples:
+                pending.append((kind, name, None, n_r, n_c, _insufficient(n_r, n_c, config)))
                 continue
-            pending.append((kind, name, test(r, c, config), r.size, c.size, extra))
+            pending.append((kind, name, test(r, c, config), n_r, n_c, extra))
     return pending
 
 
@@ -134,7 +133,8 @@ def _reason(r: DriftResult, correction: str) -> str:
             f"{r.feature}: {label} p={r.p_value:.2g} ({tag} p={d.get('p_adjusted', r.p_value):.2g})"
         )
     else:
-        head = f"{r.feature}: {label} {r.statistic:.3g} >= {r.threshold:g}"
+        op = ">=" if r.drifted else "<"
+        head = f"{r.feature}: {label} {r.statistic:.3g} {op} {r.threshold:g}"
     if "reference_mean" in d:
         head += f", mean {d['reference_mean']:.4g} -> {d['current_mean']:.4g}"
     elif "reference_rate" in d:
@@ -229,14 +229,20 @@ def embedding_texts(
     events: pd.DataFrame, max_samples: int, seed: int, per_user_cap: int = 10
 ) -> list[str] | None:
     """prompt + response texts for the embedding test: at most `per_user_cap` events per user
-    (one heavy user's burst must not read as topic drift), then a seeded sample of max_samples."""
+    (one heavy user's burst must not read as topic drift; skipped when it would drop most of
+    the window), then a seeded sample of max_samples."""
     cols = [c for c in ("prompt", "response") if c in events.columns]
     if not cols or events.empty:
         return None
     take = events
     if "user_id" in events.columns and per_user_cap > 0:
         users = events["user_id"].astype("string").fillna("")
-        take = events[(users.groupby(users).cumcount() < per_user_cap).to_numpy() | (users == "")]
+        keep = (users.groupby(users).cumcount() < per_user_cap).to_numpy() | (
+            users == ""
+        ).to_numpy()
+        # When most traffic shares a few ids (e.g. "anonymous"), the ids say nothing: no cap.
+        if keep.sum() >= 0.5 * len(events):
+            take = events[keep]
     if len(take) > max_samples:
         take = take.sample(n=max_samples, random_state=seed).sort_index()
     joined = take[cols[0]].astype("string").fillna("")

@@ -162,6 +162,17 @@ def category_counts(
     return cats, both["ref"].to_numpy(np.float64), both["cur"].to_numpy(np.float64)
 
 
+def _pool_sparse(table: np.ndarray, min_expected: float = 5.0) -> np.ndarray:
+    """Merge categories with an expected count below 5 into one column (Cochran's rule): the
+    chi-square approximation is anti-conservative on sparse cells."""
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
+    sparse_cols = (expected < min_expected).any(axis=0)
+    if not sparse_cols.any():
+        return table
+    pooled = table[:, sparse_cols].sum(axis=1, keepdims=True)
+    return np.hstack([table[:, ~sparse_cols], pooled])
+
+
 def categorical_test(
     ref: np.ndarray | pd.Categorical, cur: np.ndarray | pd.Categorical, config: DriftConfig
 ) -> Outcome:
@@ -185,8 +196,11 @@ def categorical_test(
         return Outcome("jensenshannon", js, None, config.jensenshannon_threshold, tvd, details)
     if len(cats) == 1:
         return Outcome("chi_square", 0.0, 1.0, config.alpha, 0.0, details)
-    res = stats.chi2_contingency(np.vstack([c_ref, c_cur]), correction=False)
-    details["dof"] = int(res.dof)
+    table = _pool_sparse(np.vstack([c_ref, c_cur]))
+    if table.shape[1] == 1:
+        return Outcome("chi_square", 0.0, 1.0, config.alpha, tvd, {**details, "pooled": True})
+    res = stats.chi2_contingency(table, correction=False)
+    details.update(dof=int(res.dof), pooled_categories=len(cats) - table.shape[1] + 1)
     return Outcome(
         "chi_square", float(res.statistic), float(res.pvalue), config.alpha, tvd, details
     )

@@ -13,11 +13,9 @@ Decisions worth knowing:
 - IPv4: a dotted quad with octets 0-255 is an address, 4-part versions included (`1.13.27.1` is
   redacted: privacy first). It is a version, and kept, when glued to a word (`v1.2.3.4`), when
   part of a longer dotted run (`1.2.3.4.5`, `v1.2.3.4.5`) or followed by a letter-led suffix
-  (`1.2.3.4-rc1`).
-  IPv6 is not detected (times and versions make the short forms ambiguous).
-- IBAN: uppercase, a registered IBAN country + 2 check digits + BBAN, compact or in groups of 4,
-  mod-97 valid;
-  when trailing words were swallowed, the longest valid prefix of groups is redacted.
+  (`1.2.3.4-rc1`). IPv6 is not detected (times and versions make short forms ambiguous).
+- IBAN: uppercase, a registered IBAN country + 2 check digits + BBAN, compact or in groups of
+  4, mod-97 valid; when trailing words were swallowed, the longest valid prefix is redacted.
 - Phones need a phone shape: separators, parentheses or a `+` country code. Bare digit runs,
   dates (`2026-11-30`, `30/11/2026`), prices and versions do not qualify.
 """
@@ -94,8 +92,8 @@ _PHONE = "|".join(
 class StageSpec:
     """One redaction stage.
 
-    kind: "replace" (regex alone decides), "card" (candidates validated in bulk), "rows" (rare:
-    every row holding a candidate goes through the scalar stage).
+    kind: "replace" (the regex alone decides); "card" (candidates validated in bulk, which also
+    narrows the rows worth a look); "rows" (rare candidates, validated per distinct value).
     prefilters: Rust patterns whose union is a superset of `regex` matches; each one is digit-
     or literal-led so the Rust engine can skip text fast (a single alternation of them cannot).
     gates: substrings of which one must be present for `regex` to match (cheap scalar skip).
@@ -110,7 +108,7 @@ class StageSpec:
     shapes: tuple[str, ...] = ()
 
 
-# Skeleton for the scalar gates. Placeholders are "[" + letters/underscores + "]", so a
+# Skeleton for the scalar gates. Markers are "[" + letters/underscores + "]", so a
 # redaction never creates a shape gate that the original text lacked.
 SHAPE = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0" * 10 + "A" * 26)
 
@@ -128,7 +126,7 @@ BUILTIN_STAGES: tuple[StageSpec, ...] = (
     StageSpec(
         "PHONE",
         _PHONE,
-        prefilters=(r"[0-9]{2}[-. ][0-9]{3}", r"\+[1-9]", r"\(0[1-9]"),
+        prefilters=(r"[0-9]{2}[-. ][0-9]{3}", r"[+(][0-9]"),
         shapes=("00-000", "00.000", "00 000", "+0", "(0"),
     ),
 )
@@ -240,7 +238,7 @@ def candidate_verdicts(entity: str, cands: pl.Series) -> tuple[np.ndarray, np.nd
 
 # --- custom patterns ---------------------------------------------------------------------
 
-_NAME = re.compile(r"^[A-Z][A-Z_]*$")  # no digits: placeholders must never look like PII
+_NAME = re.compile(r"^[A-Z][A-Z_]*$")  # no digits: markers must never look like PII
 _EMPTY_PROBES = ("", "a", " ", "a b", "1-2.3@x_y", "\n")
 
 
@@ -301,3 +299,24 @@ def _check_regex(name: str, regex: str) -> None:
         ) from exc
     if any(m.end() == m.start() for probe in _EMPTY_PROBES for m in compiled.finditer(probe)):
         raise ValueError(f"custom PII pattern {name}: regex matches the empty string")
+    if _has_dollar_anchor(regex):
+        raise ValueError(
+            f"custom PII pattern {name}: `$` matches differently in the two engines "
+            r"(before a final newline in Python); use \b or an explicit character instead"
+        )
+
+
+def _has_dollar_anchor(regex: str) -> bool:
+    escaped = in_class = False
+    for ch in regex:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        elif ch == "$" and not in_class:
+            return True
+    return False

@@ -9,7 +9,7 @@ hypothesis property test checks it). `apply_judge` folds LLM-judge scores in whe
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,9 +66,9 @@ def assess_response(response: str | None, config: QualityConfig = QualityConfig(
     f_score, meets = format_score(kind, fences, config)
     n_chars = len(text)
     too_short, too_long = n_chars < config.min_length, n_chars > config.max_length
-    refusal_re = re.compile(config.refusal_pattern, re.I | re.A)
-    m = refusal_re.search(APOSTROPHES_RE.sub("'", text))
-    rep = repetition_verdict(repetition_stats(text), config)
+    refusal_re = re.compile(config.refusal_pattern, re.A)
+    m = refusal_re.search(APOSTROPHES_RE.sub("'", text.lower()))
+    rep = repetition_verdict(repetition_stats(text, config.extended_repetition), config)
     empty = rep["details"]["words"] == 0
     hits = (("empty", empty), ("format", not meets), ("refusal", m is not None))
     reasons = [r for r, hit in hits if hit]
@@ -122,19 +122,46 @@ def assess_quality(event: Any, config: QualityConfig = QualityConfig()) -> dict:
 # ---- batch ---------------------------------------------------------------------------------
 
 
-def _to_polars(values: Sequence[object]) -> tuple[pl.Series, pl.Series]:
-    """(texts without nulls, input_error) — fast Arrow path, per-value fallback on bad input."""
+def _arrow_texts(values: object) -> pa.Array | pa.ChunkedArray | None:
+    """The input as an Arrow string array without a Python round trip, or None if that is
+    not possible (non-text values, lone surrogates) and the per-value path must run."""
     try:
-        arr = pa.array(values, type=pa.large_string(), from_pandas=True)
-        texts = pl.Series("t", arr)
-        errors = pl.Series("e", [None] * len(texts), dtype=pl.Utf8)
-        errors = pl.select(
-            pl.when(texts.is_null()).then(pl.lit("missing")).otherwise(errors)
-        ).to_series()
-        return texts.fill_null(""), errors
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
-        pairs = [coerce(v) for v in values]
-        return (
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            arr = values
+        elif isinstance(values, pd.Series):
+            arr = pa.array(values, from_pandas=True)
+        else:
+            arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+        if pa.types.is_null(arr.type):
+            return arr.cast(pa.large_string())
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            return None
+        return arr
+    except (pa.ArrowException, UnicodeEncodeError):
+        return None
+
+
+def _chunks(values: object, n: int, chunk_rows: int) -> Iterator[tuple[pl.Series, pl.Series]]:
+    """(texts without nulls, input_error) per chunk of at most chunk_rows."""
+    arr = _arrow_texts(values)
+    if arr is not None:
+        for start in range(0, n, chunk_rows):
+            # convert per chunk so only one chunk's polars copy is alive at a time
+            chunk = pl.Series("t", arr.slice(start, chunk_rows))
+            missing = pl.select(
+                pl.when(chunk.is_null()).then(pl.lit("missing", dtype=pl.Utf8))
+            ).to_series()
+            yield chunk.fill_null(""), missing.alias("e")
+        return
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        seq: Sequence[object] = values.to_pylist()
+    elif isinstance(values, pd.Series):
+        seq = values.tolist()
+    else:
+        seq = list(values)  # type: ignore[call-overload]
+    for start in range(0, n, chunk_rows):
+        pairs = [coerce(v) for v in seq[start : start + chunk_rows]]
+        yield (
             pl.Series("t", [p[0] for p in pairs], dtype=pl.Utf8),
             pl.Series("e", [p[1] for p in pairs], dtype=pl.Utf8),
         )
@@ -157,12 +184,12 @@ def _json_valid(texts: pl.Series) -> np.ndarray:
     return valid
 
 
-def _repetition(texts: pl.Series) -> pl.DataFrame:
+def _repetition(texts: pl.Series, extended: bool) -> pl.DataFrame:
     parts = [
-        repetition_batch(texts.slice(i, _REPETITION_SUBCHUNK))
+        repetition_batch(texts.slice(i, _REPETITION_SUBCHUNK), extended)
         for i in range(0, len(texts), _REPETITION_SUBCHUNK)
     ]
-    return pl.concat(parts) if parts else repetition_batch(texts)
+    return pl.concat(parts) if parts else repetition_batch(texts, extended)
 
 
 def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig) -> pl.DataFrame:
@@ -176,20 +203,22 @@ def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig
     meets = np.array([[m for _, m in row] for row in lut])[kind, balanced.astype(int)]
     chars = texts.str.len_chars().cast(pl.Int64).to_numpy()
     too_short, too_long = chars < config.min_length, chars > config.max_length
-    matched = texts.str.replace_all(APOSTROPHES, "'").str.extract(
-        "(?i-u)" + config.refusal_pattern, 0
+    matched = (
+        texts.str.to_lowercase()
+        .str.replace_all(APOSTROPHES, "'")
+        .str.extract("(?-u)" + config.refusal_pattern, 0)
     )
     refused = matched.is_not_null().to_numpy()
-    rep = _repetition(texts)
+    rep = _repetition(texts, config.extended_repetition)
     words = rep["words"].to_numpy()
     ratio = rep["trigram_unique_ratio"].fill_null(1.0).to_numpy()
     applicable = words >= config.repetition_min_words
     ratio_score = np.where(applicable, ratio, 1.0)
     ngram_over = np.zeros(len(texts), dtype=bool)
     for n in NGRAM_SIZES:
-        ngram_over |= rep[f"top_{n}gram_share"].to_numpy() > config.ngram_limits[n]
+        ngram_over |= rep[f"top_{n}gram_share"].fill_null(0.0).to_numpy() > config.ngram_limits[n]
     ngram_over &= words >= config.gopher_min_words
-    lines_over = rep["dup_line_share"].to_numpy() > config.max_dup_line_share
+    lines_over = rep["dup_line_share"].fill_null(0.0).to_numpy() > config.max_dup_line_share
     over = ngram_over | lines_over
     scores = {
         "format": f_score,
@@ -263,19 +292,11 @@ def score_batch(
 ) -> pd.DataFrame:
     """One row per input, same order (and index, for a pandas Series). Columns: score, passed,
     hard_fail, format_kind, {check}_score, {check}_passed, details (JSON text)."""
-    if isinstance(responses, pd.Series):
-        index = responses.index
-        values: Sequence[object] = responses.astype(object).tolist()
-    elif isinstance(responses, pa.Array | pa.ChunkedArray):
-        values = responses.to_pylist()
-        index = pd.RangeIndex(len(values))
-    else:
-        values = list(responses)
-        index = pd.RangeIndex(len(values))
-    parts = []
-    for start in range(0, len(values), chunk_rows):
-        texts, errors = _to_polars(values[start : start + chunk_rows])
-        parts.append(_score_chunk(texts, errors, config))
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows: must be >= 1, got {chunk_rows}")
+    n = len(responses)
+    index = responses.index if isinstance(responses, pd.Series) else pd.RangeIndex(n)
+    parts = [_score_chunk(t, e, config) for t, e in _chunks(responses, n, chunk_rows)]
     if not parts:
         parts.append(_score_chunk(pl.Series("t", [], pl.Utf8), pl.Series("e", [], pl.Utf8), config))
     out = pl.concat(parts).to_pandas()
@@ -288,7 +309,9 @@ def apply_judge(
 ) -> pd.DataFrame:
     """Add `judge_score` (aligned on the index; NaN = absent) and recompute `score`/`passed`
     with the judge weight only where a judge score is present — absent never counts as 1.0."""
-    judge = pd.to_numeric(judge_score, errors="raise").reindex(scored.index).astype(float)
+    judge = pd.to_numeric(judge_score, errors="raise").astype(float)
+    if not judge.index.equals(scored.index):
+        judge = judge.reindex(scored.index)  # needs unique labels; equal indexes skip this
     bad = judge.notna() & ((judge < 0) | (judge > 1))
     if bad.any():
         raise ValueError(f"judge_score: {int(bad.sum())} value(s) outside [0, 1]")

@@ -5,7 +5,7 @@ Scoring rules (all configurable through `QualityConfig`):
   plain 0.7. Passes at >= 0.7. With `expected_format` set, output that is not of that
   format ("json": not valid JSON; "markdown": unbalanced fences) scores 0.0 and hard-fails.
 - length: characters within [min_length, max_length] 1.0, else 0.4 (too_short/too_long).
-- refusal: a phrase of the bank found (case-insensitive, curly apostrophes folded) -> 0.0 and
+- refusal: a phrase of the bank found (in the lowercased text, curly apostrophes folded) -> 0.0 and
   a hard fail, so a refusal can never rank as a good example.
 - repetition: the original's trigram-uniqueness ratio from `repetition_min_words` words
   (below that it is not applicable and counts as 1.0); Gopher top-n-gram limits from
@@ -29,19 +29,20 @@ import orjson
 
 from feedback_assets.domain.repetition import NGRAM_SIZES
 
+# Matched against the lowercased text (so written in lowercase), with ASCII word boundaries.
 DEFAULT_REFUSAL_PHRASES: tuple[str, ...] = (
     # the original library's four
-    r"\bI(?: cannot| can't| can not|'m unable to| am unable to)\b",
-    r"\bI apologi[sz]e,? but\b",
-    r"\bas an AI\b",
-    r"\bI (?:don't|do not) have the (?:ability|capability|capacity)\b",
+    r"\bi(?: cannot| can't| can not|'m unable to| am unable to)\b",
+    r"\bi apologi[sz]e,? but\b",
+    r"\bas an ai\b",
+    r"\bi (?:don't|do not) have the (?:ability|capability|capacity)\b",
     # extensions
-    r"\bI(?:'m| am) (?:sorry|afraid),? (?:but )?I (?:can't|cannot|won't|will not|am not able)\b",
-    r"\bI(?:'m| am) not able to\b",
-    r"\bI (?:won't|will not) be able to\b",
-    r"\bI must (?:decline|refuse)\b",
-    r"\bI(?:'m| am) not (?:allowed|permitted) to\b",
-    r"\bas an? (?:AI|artificial intelligence|large language model|language model)\b",
+    r"\bi(?:'m| am) (?:sorry|afraid),? (?:but )?i (?:can't|cannot|won't|will not|am not able)\b",
+    r"\bi(?:'m| am) not able to\b",
+    r"\bi (?:won't|will not) be able to\b",
+    r"\bi must (?:decline|refuse)\b",
+    r"\bi(?:'m| am) not (?:allowed|permitted) to\b",
+    r"\bas an? (?:ai|artificial intelligence|large language model|language model)\b",
     r"\b(?:against|violates) my (?:guidelines|programming|policies|policy)\b",
     r"\b(?:this|that|your) request (?:violates|goes against|is against)\b",
     r"\bunable to (?:comply|assist|help) with (?:this|that|your)\b",
@@ -76,6 +77,8 @@ class QualityConfig:
     gopher_min_words: int = 50  # Gopher limits target documents; short answers repeat naturally
     ngram_limits: Mapping[int, float] = field(default_factory=lambda: _DEFAULT_NGRAM_LIMITS)
     max_dup_line_share: float = 0.30
+    # False: only the original trigram ratio (about 2x cheaper); Gopher shares/lines are None
+    extended_repetition: bool = True
 
     def __post_init__(self) -> None:
         if self.expected_format not in (None, "json", "markdown"):
@@ -95,14 +98,20 @@ class QualityConfig:
             raise ValueError("refusal_phrases: the bank is empty")
         for p in self.refusal_phrases:
             try:
-                re.compile(p, re.I | re.A)
+                re.compile(p, re.A)
             except re.error as exc:
                 raise ValueError(f"refusal_phrases: {p!r} is not a valid regex: {exc}") from exc
+            if re.search("[A-Z]", re.sub(r"\\.", "", p)):
+                raise ValueError(
+                    f"refusal_phrases: {p!r} has upper-case letters; the text is lowercased "
+                    "before matching, so write phrases in lower case"
+                )
 
     @property
     def refusal_pattern(self) -> str:
-        """The bank as one alternation. Matched ASCII-case-insensitively with ASCII word
-        boundaries: Python flags re.I | re.A, Rust regex prefix "(?i-u)" (same semantics)."""
+        """The bank as one alternation, matched case-sensitively against the lowercased
+        text with ASCII word boundaries: Python flag re.A, Rust regex prefix "(?-u)".
+        (Lowercasing once is ~4x cheaper than a case-insensitive regex.)"""
         return "|".join(f"(?:{p})" for p in self.refusal_phrases)
 
 
@@ -150,9 +159,9 @@ def repetition_verdict(stats: Mapping[str, Any], config: QualityConfig) -> dict[
     applicable = words >= config.repetition_min_words
     ratio_score = float(ratio) if applicable else 1.0
     ngram_exceeded = words >= config.gopher_min_words and any(
-        stats[f"top_{n}gram_share"] > config.ngram_limits[n] for n in NGRAM_SIZES
+        (stats[f"top_{n}gram_share"] or 0.0) > config.ngram_limits[n] for n in NGRAM_SIZES
     )
-    lines_exceeded = stats["dup_line_share"] > config.max_dup_line_share
+    lines_exceeded = (stats["dup_line_share"] or 0.0) > config.max_dup_line_share
     exceeded = ngram_exceeded or lines_exceeded
     return {
         "score": min(ratio_score, 0.4) if exceeded else ratio_score,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -49,13 +50,16 @@ def split_words(text: str) -> list[str]:
     return [w for w in _WS_RE.split(text) if w]
 
 
-def repetition_stats(text: str) -> dict[str, Any]:
-    """Scalar reference implementation; keys are `REPETITION_COLUMNS`."""
+def repetition_stats(text: str, extended: bool = True) -> dict[str, Any]:
+    """Scalar reference implementation; keys are `REPETITION_COLUMNS`. Without `extended`
+    only words and the trigram ratio are computed (the rest is None)."""
     words = split_words(text)
     n_chars = len(text)
     out: dict[str, Any] = {"words": len(words)}
     tri = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
     out["trigram_unique_ratio"] = len(set(tri)) / len(tri) if tri else None
+    if not extended:
+        return out | {c: None for c in REPETITION_COLUMNS if c not in out}
     for n in NGRAM_SIZES:
         grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
         best = 0
@@ -69,13 +73,24 @@ def repetition_stats(text: str) -> dict[str, Any]:
     return out
 
 
-def _n_unique_per_row(rows: np.ndarray, keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct keys, keys) per row; rows must be sorted. Uses polars' per-list kernel."""
+def _per_row_lists(rows: np.ndarray, keys: np.ndarray, n: int) -> tuple[pl.Series, np.ndarray]:
+    """keys as one list per row (zero-copy from offsets; rows must be sorted), and counts."""
     total = np.bincount(rows, minlength=n)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(total, out=offsets[1:])
-    lists = pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(keys)))
+    return pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(keys))), total
+
+
+def _n_unique_per_row(rows: np.ndarray, keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys, keys) per row, with polars' per-list kernel (small, cache-local sets)."""
+    lists, total = _per_row_lists(rows, keys, n)
     return lists.list.n_unique().fill_null(0).to_numpy().astype(np.int64), total
+
+
+def _repeated_in_row(rows: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+    """Mask of keys occurring more than once within their row."""
+    lists, _ = _per_row_lists(rows, keys, n)
+    return lists.list.eval(pl.element().is_duplicated()).explode().to_numpy().astype(bool)
 
 
 def _top_share(
@@ -115,46 +130,60 @@ def _word_table(texts: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, hashes, wlen
 
 
-def _ngrams(
-    rows: np.ndarray, hashes: np.ndarray, wlen: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, key, characters) of every word k-gram that lies inside one row."""
-    m = len(rows) - k + 1
-    if m <= 0:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, np.empty(0, dtype=np.uint64), empty
-    g = hashes[:m].copy()
-    chars = wlen[:m].copy()
-    for j in range(1, k):
-        g *= _MUL
-        g += hashes[j : j + m]
-        chars += wlen[j : j + m]
-    same = rows[:m] == rows[k - 1 :]  # rows are contiguous and sorted
-    return rows[:m][same], g[same], chars[same] + (k - 1)
+def _ngram_iter(
+    rows: np.ndarray, hashes: np.ndarray, wlen: np.ndarray, sizes: tuple[int, ...]
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """(k, key, characters, valid) per word position for k ascending: the k-gram starting
+    there, aligned with the words so every size shares the words' row offsets. Positions
+    whose k-gram would leave the row get a unique sentinel key (the position itself), so
+    they never repeat. Each k-gram key extends the (k-1)-gram key in place."""
+    n_words = len(rows)
+    positions = np.arange(n_words, dtype=np.uint64)
+    g = hashes.copy()
+    chars = wlen.copy()
+    for k in range(2, max(sizes) + 1):
+        m = max(n_words - k + 1, 0)
+        g[:m] *= _MUL
+        g[:m] += hashes[k - 1 :]
+        chars[:m] += wlen[k - 1 :]
+        if k in sizes:
+            valid = np.zeros(n_words, dtype=bool)
+            valid[:m] = rows[:m] == rows[k - 1 :]  # rows are contiguous and sorted
+            yield k, np.where(valid, g, positions), chars + (k - 1), valid
 
 
-def repetition_batch(texts: pl.Series) -> pl.DataFrame:
+def repetition_batch(texts: pl.Series, extended: bool = True) -> pl.DataFrame:
     """Vectorized `repetition_stats` over a Utf8 series without nulls; one row per text."""
     n = len(texts)
     if n >= MAX_BATCH_ROWS:
         raise ValueError(f"repetition_batch: {n} rows; pass chunks below {MAX_BATCH_ROWS}")
     n_chars = texts.str.len_chars().cast(pl.Int64).to_numpy()
     rows, hashes, wlen = _word_table(texts)
-    out: dict[str, Any] = {"words": np.bincount(rows, minlength=n).astype(np.int64)}
-    for k in NGRAM_SIZES:
-        r, g, chars = _ngrams(rows, hashes, wlen, k)
+    words = np.bincount(rows, minlength=n).astype(np.int64)
+    nothing = pl.Series([None] * n, dtype=pl.Float64)
+    out: dict[str, Any] = {"words": words}
+    out |= {f"top_{k}gram_share": nothing for k in NGRAM_SIZES}
+    out |= {"dup_line_share": nothing, "lines": pl.Series([None] * n, dtype=pl.Int64)}
+    for k, g, chars, valid in _ngram_iter(rows, hashes, wlen, NGRAM_SIZES if extended else (3,)):
         if k == 2:
-            out["top_2gram_share"] = _top_share(r, g, chars, n_chars)
+            # sorting only the repeated bigrams (a few %) is far cheaper than sorting all
+            rep = _repeated_in_row(rows, g, n) & valid
+            out["top_2gram_share"] = _top_share(rows[rep], g[rep], chars[rep], n_chars)
             continue
-        uniq, total = _n_unique_per_row(r, g, n)
+        uniq, _ = _n_unique_per_row(rows, g, n)
+        total = np.maximum(words - (k - 1), 0)
+        uniq = uniq - (words - total)  # drop the unique sentinels
         if k == 3:
             ratio = np.full(n, np.nan)
             has = total > 0
             ratio[has] = uniq[has] / total[has]
             out["trigram_unique_ratio"] = pl.Series(ratio, dtype=pl.Float64, nan_to_null=True)
-        # only rows holding a repeated k-gram can have a non-zero share
-        sel = (uniq < total)[r]
-        out[f"top_{k}gram_share"] = _top_share(r[sel], g[sel], chars[sel], n_chars)
+        if extended:
+            # only rows holding a repeated k-gram can have a non-zero share
+            sel = (uniq < total)[rows] & valid
+            out[f"top_{k}gram_share"] = _top_share(rows[sel], g[sel], chars[sel], n_chars)
+    if not extended:
+        return pl.DataFrame({c: out[c] for c in REPETITION_COLUMNS})
 
     lines = texts.str.split("\n")
     line_lens = lines.list.len().fill_null(0).to_numpy()

@@ -2,7 +2,7 @@
 
 Order of application: custom patterns first (they are the operator's most specific intent),
 then ENTITY_TYPES in order (secret -> card -> IBAN -> SSN -> email -> IP -> phone). Each match
-becomes a typed placeholder such as `[EMAIL]`; placeholders contain no digits, so later stages
+becomes a typed marker such as `[EMAIL]`; markers contain no digits, so later stages
 never match inside them. See `pii_patterns` for the patterns and the rules behind them.
 
 The vectorized path runs the same regexes in polars' Rust engine (same leftmost-first
@@ -76,7 +76,7 @@ class _Stage:
     shapes: tuple[str, ...]
 
     @property
-    def placeholder(self) -> str:
+    def marker(self) -> str:
         return f"[{self.name}]"
 
 
@@ -108,7 +108,7 @@ def _scalar_stage(stage: _Stage, text: str, shape: str | None = None) -> tuple[s
     if shape is not None and stage.shapes and not any(g in shape for g in stage.shapes):
         return text, 0
     if stage.kind == "replace":
-        return stage.py.subn(stage.placeholder, text)
+        return stage.py.subn(stage.marker, text)
     hits = 0
 
     def repl(m: re.Match[str]) -> str:
@@ -118,14 +118,14 @@ def _scalar_stage(stage: _Stage, text: str, shape: str | None = None) -> tuple[s
             keep = iban_prefix_len(cand)
             if keep:
                 hits += 1
-                return stage.placeholder + cand[keep:]
+                return stage.marker + cand[keep:]
             return cand
         if stage.name == "CREDIT_CARD":
             ok = card_ok(cand)
         else:
             ok = ip_ok(cand, text[m.start() - 1] if m.start() else "")
         hits += ok
-        return stage.placeholder if ok else cand
+        return stage.marker if ok else cand
 
     return stage.py.sub(repl, text), hits
 
@@ -232,7 +232,7 @@ def _vector_stage(stage: _Stage, sub: pl.Series, counts: dict[str, int]) -> pl.S
     part = sub.gather(idx)
     if stage.kind == "replace":
         counts[stage.name] += int(part.str.count_matches(stage.rust).sum())
-        return sub.scatter(idx, part.str.replace_all(stage.rust, stage.placeholder))
+        return sub.scatter(idx, part.str.replace_all(stage.rust, stage.marker))
     any_ok, all_ok = _verdicts(stage, part)
     if stage.name == "IP":
         all_ok &= ~part.str.contains(_DOT_QUAD).to_numpy()
@@ -241,7 +241,7 @@ def _vector_stage(stage: _Stage, sub: pl.Series, counts: dict[str, int]) -> pl.S
     if fast.size:
         whole = part.gather(fast)
         counts[stage.name] += int(whole.str.count_matches(stage.rust).sum())
-        sub = sub.scatter(idx.gather(fast), whole.str.replace_all(stage.rust, stage.placeholder))
+        sub = sub.scatter(idx.gather(fast), whole.str.replace_all(stage.rust, stage.marker))
     slow = np.flatnonzero(any_ok & ~all_ok)
     if slow.size == 0:
         return sub
@@ -346,14 +346,12 @@ def sanitize_json_column(
     anchored = any(_ANCHOR.search(p.regex) for p in key)
     out: list[pa.Array] = []
     for chunk in _chunks(values):
-        present = chunk.is_valid().to_numpy(zero_copy_only=False)
         if anchored:
-            flagged = present
+            flagged = chunk.is_valid().to_numpy(zero_copy_only=False)
         else:
+            escaped = pc.match_substring(chunk, "\\").fill_null(False)
+            flagged = escaped.to_numpy(zero_copy_only=False).copy()
             idx, new = _changes(chunk, key, _zero_counts(key))
-            flagged = (
-                pc.match_substring(chunk, "\\").fill_null(False).to_numpy(zero_copy_only=False)
-            )
             old = pl.Series(chunk.take(pa.array(idx, pa.int64())), dtype=pl.String)
             flagged[idx[(new != old).to_numpy()]] = True
         rows = np.flatnonzero(flagged)

@@ -51,11 +51,9 @@ def test_exact_names() -> None:
 
 
 def test_dagster_validate_passes_without_deprecations(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path),
-        "PYTHONWARNINGS": "error::DeprecationWarning",
-    }
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # "always" prints every warning with the file that raised it.
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PYTHONWARNINGS": "always"}
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
         cwd=ROOT,
@@ -67,10 +65,7 @@ def test_dagster_validate_passes_without_deprecations(tmp_path: Path) -> None:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "All code locations passed validation" in out
-    # The command itself is superseded by `dg check defs`; nothing of ours may warn.
-    ours = [
-        line
-        for line in out.splitlines()
-        if "Warning" in line and "definitions_validate_command" not in line
-    ]
+    # Dagster warns about its own internals (the command is superseded by `dg check defs`, and its
+    # schedule snapshot reads a deprecated property); no warning may come from our code.
+    ours = [line for line in out.splitlines() if "Warning" in line and "/feedback_assets/" in line]
     assert ours == [], ours

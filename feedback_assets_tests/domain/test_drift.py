@@ -204,3 +204,27 @@ def test_correction_changes_verdict_of_a_marginal_feature():
 def test_config_validation_names_the_field():
     with pytest.raises(ValueError, match="correction"):
         DriftConfig(correction="holm")
+
+
+def test_chi_square_pools_sparse_categories():
+    ref = np.array(["a"] * 300 + ["b"] * 196 + ["x", "y", "z", "w"], dtype=object)
+    cur = np.array(["a"] * 290 + ["b"] * 205 + ["q"] * 5, dtype=object)
+    out = categorical_test(ref, cur, DriftConfig())
+    pooled = np.array([[300, 196, 4], [290, 205, 5]])
+    assert out.p_value == pytest.approx(stats.chi2_contingency(pooled, correction=False).pvalue)
+    assert out.details["dof"] == 2 and out.details["categories"] == 7
+    assert out.p_value > 0.05  # the common categories did not shift
+
+
+def test_embedding_texts_caps_heavy_users():
+    from feedback_assets.domain.drift import embedding_texts
+
+    ev = make_events(300, 1)
+    ev["user_id"] = ["heavy"] * 100 + [f"u{i}" for i in range(200)]
+    texts = embedding_texts(ev, max_samples=1000, seed=0, per_user_cap=10)
+    assert len(texts) == 210
+    ev["user_id"] = "anonymous"  # uninformative ids: no cap rather than a 10-text window
+    assert len(embedding_texts(ev, max_samples=1000, seed=0, per_user_cap=10)) == 300
+    assert texts[0] == ev["prompt"].iloc[0] + "\n" + ev["response"].iloc[0]
+    assert len(embedding_texts(ev, max_samples=50, seed=0)) == 50
+    assert embedding_texts(ev.iloc[:0], 10, 0) is None

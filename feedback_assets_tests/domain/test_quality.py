@@ -378,9 +378,25 @@ def texts(draw):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(texts(), min_size=1, max_size=8), st.sampled_from([None, "json", "markdown"]))
-def test_scalar_and_batch_agree(batch, expected):
-    _assert_same(batch, QualityConfig(expected_format=expected, gopher_min_words=12))
+@given(
+    st.lists(texts(), min_size=1, max_size=8),
+    st.sampled_from([None, "json", "markdown"]),
+    st.booleans(),
+)
+def test_scalar_and_batch_agree(batch, expected, extended):
+    cfg = QualityConfig(expected_format=expected, gopher_min_words=12, extended_repetition=extended)
+    _assert_same(batch, cfg)
+
+
+def test_basic_repetition_mode_skips_gopher_and_lines():
+    cfg = QualityConfig(extended_repetition=False)
+    t = _with_repeated(["a" * 14, "b" * 14], 6, 120)
+    c = _rep(t, cfg)
+    assert c["details"]["top_2gram_share"] is None and c["details"]["lines"] is None
+    assert c["passed"] and not c["details"]["ngram_limit_exceeded"]
+    loop = " ".join(filler(3, "loop") * 25)
+    assert not _rep(loop, cfg)["passed"]  # the trigram ratio still catches loops
+    _assert_same([t, loop, "", None, GOOD], cfg)
 
 
 # ---- judge merge and stats -------------------------------------------------------------------

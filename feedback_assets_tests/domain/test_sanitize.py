@@ -203,6 +203,7 @@ def test_custom_patterns_from_json_and_list() -> None:
         ([{"name": "EMPTY", "regex": r"x*"}], "EMPTY: regex matches the empty string"),
         ([{"name": "lower", "regex": "x"}], "name 'lower'"),
         ([{"name": "ID2", "regex": "x"}], "name 'ID2'"),
+        ([{"name": "END", "regex": r"x[$]y|z$"}], "END: `$` matches differently"),
         ([{"name": "EMAIL", "regex": "x"}], "EMAIL: name already in use"),
         ([{"name": "A", "regex": "x"}, {"name": "A", "regex": "y"}], "A: name already"),
         ([{"regex": "x"}], "#0: expected an object"),
@@ -256,7 +257,8 @@ def test_json_column() -> None:
 
 
 def test_json_column_with_anchored_custom_pattern() -> None:
-    custom = parse_custom_patterns([{"name": "WHOLE", "regex": r"^EMP-[0-9]+$"}])
+    custom = parse_custom_patterns([{"name": "WHOLE", "regex": r"^EMP-[0-9]+\b"}])
+    assert parse_custom_patterns([{"name": "PRICE", "regex": r"[$][0-9]+\$"}])
     out, counts = sanitize_json_column(['{"id": "EMP-42", "other": "x EMP-43"}'], custom)
     assert json.loads(out[0].as_py()) == {"id": "[WHOLE]", "other": "x EMP-43"}
     assert counts["WHOLE"] == 1
