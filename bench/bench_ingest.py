@@ -8,7 +8,7 @@ Per backend and size it prints events/s and peak RSS for
 - `sdk log_inferences`: the batch API, 1000 events per call (up to 100k events);
 - `raw insert_events`: the ceiling, the store's bulk insert of a prepared DataFrame (no SDK).
 Each case runs in a fresh process (peak RSS is its own) on an empty database. Events are about
-1.2 KB (prompt 100-400 B + response 400-1400 B of synthetic text with PII and look-alikes), drawn
+1.1 KB (prompt 100-400 B + response 400-1400 B of synthetic text with PII and look-alikes), drawn
 from a pool of 20k texts so the input itself does not dominate memory.
 """
 

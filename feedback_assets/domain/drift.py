@@ -52,7 +52,7 @@ _TEST_LABEL = {
     "z_test": "two-proportion z",
     "wasserstein_normed": "normed Wasserstein",
     "jensenshannon": "Jensen-Shannon",
-    "mmd_witness_auc": "MMD witness held-out AUC",
+    "mmd_permutation": "MMD permutation",
 }
 ResultType = Literal["statistical", "embedding", "output", "feedback"]
 _Pending = tuple[ResultType, str, Outcome | None, int, int, dict[str, Any]]
@@ -228,21 +228,22 @@ def _report(
 def embedding_texts(
     events: pd.DataFrame, max_samples: int, seed: int, per_user_cap: int = 10
 ) -> list[str] | None:
-    """prompt + response texts for the embedding test: at most `per_user_cap` events per user
+    """prompt + response texts for the embedding test: one event per distinct prompt, at most
+    `per_user_cap` events per user
     (one heavy user's burst must not read as topic drift; skipped when it would drop most of
     the window), then a seeded sample of max_samples."""
     cols = [c for c in ("prompt", "response") if c in events.columns]
     if not cols or events.empty:
         return None
-    take = events
-    if "user_id" in events.columns and per_user_cap > 0:
-        users = events["user_id"].astype("string").fillna("")
-        keep = (users.groupby(users).cumcount() < per_user_cap).to_numpy() | (
-            users == ""
-        ).to_numpy()
+    # Regenerations repeat their prompt: near-duplicate pairs inside a window break the
+    # independence both the permutation and the held-out AUC test rely on.
+    take = events.drop_duplicates(subset="prompt") if "prompt" in events.columns else events
+    if "user_id" in take.columns and per_user_cap > 0:
+        users = take["user_id"].astype("string").fillna("")
+        capped = (users.groupby(users).cumcount() < per_user_cap) | (users == "")
         # When most traffic shares a few ids (e.g. "anonymous"), the ids say nothing: no cap.
-        if keep.sum() >= 0.5 * len(events):
-            take = events[keep]
+        if capped.sum() >= 0.5 * len(take):
+            take = take[capped.to_numpy()]
     if len(take) > max_samples:
         take = take.sample(n=max_samples, random_state=seed).sort_index()
     joined = take[cols[0]].astype("string").fillna("")

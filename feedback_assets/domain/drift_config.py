@@ -16,7 +16,8 @@ class DriftConfig:
     correction: str = "bh"  # "bh" | "bonferroni" | "none"
     psi_bins: int = 10
     categorical_metadata_fields: tuple[str, ...] = ()
-    embedding_permutations: int = 200
+    # 1/(P+1) must stay well below alpha / #tests for embedding drift to survive BH alone.
+    embedding_permutations: int = 2000
     embedding_max_samples: int = 2000  # subsample for MMD
     seed: int = 0
 
@@ -29,5 +30,9 @@ class DriftConfig:
             raise ValueError(f"alpha: must be in (0, 1), got {self.alpha}")
         if self.min_samples < 2:
             raise ValueError(f"min_samples: must be >= 2, got {self.min_samples}")
+        if self.embedding_permutations < 1:
+            raise ValueError(
+                f"embedding_permutations: must be >= 1, got {self.embedding_permutations}"
+            )
         if self.psi_bins < 2:
             raise ValueError(f"psi_bins: must be >= 2, got {self.psi_bins}")

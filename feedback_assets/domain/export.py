@@ -275,7 +275,8 @@ def _load_back(fmt: str, path: str, batch_id: str) -> tuple[int, list[str]]:
         return len(ids), errs
     if fmt == "csv":
         with open_binary(path, "rb") as f:
-            table = pacsv.read_csv(f)
+            # Answers hold newlines (code, lists); the writer quotes them.
+            table = pacsv.read_csv(f, parse_options=pacsv.ParseOptions(newlines_in_values=True))
         errs = [] if tuple(table.column_names) == CSV_COLUMNS else ["csv header differs"]
         return table.num_rows, errs
     if fmt == "hf_dataset":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import uuid
@@ -37,14 +36,6 @@ def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
 
 def _files_bytes(root: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
-def _closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    # Nothing listens there once the socket is closed: every connect is refused.
-    return f"postgresql://nobody:nothing@127.0.0.1:{port}/none"
 
 
 class Recorder:
@@ -372,78 +363,6 @@ def test_record_user_edit_stores_sanitized_edit(
     assert row["signal_type"] == "edit" and row["event_id"] == event_id
     assert row["edited_response"] == "Better: write to [EMAIL]"
     assert row["user_id"] not in (None, USER)
-
-
-# -- bounded spool ---------------------------------------------------------------------------
-
-
-def test_drop_oldest_bounds_the_spool_and_counts_drops(
-    tmp_path: Path, telemetry: Telemetry, recorder: Recorder
-) -> None:
-    limit = 4_000
-    client = FeedbackClient(
-        _closed_port_url(),
-        data_dir=tmp_path,
-        max_batch_size=2,
-        flush_interval=0.05,
-        max_spool_bytes=limit,
-        overflow="drop_oldest",
-        telemetry=telemetry,
-    )
-    try:
-        started = time.perf_counter()
-        for i in range(60):
-            client.log_inference(_event(prompt=f"question {i} " + "x" * 400))
-        assert time.perf_counter() - started < 5  # never waits for the dead store
-        spool_bytes = sum(len(b) for b in _files_bytes(tmp_path / "spool").values())
-        assert spool_bytes <= limit + 1_000  # bounded: at most one record over the limit
-        assert client.stats["dropped_segments"] > 0
-        dropped = recorder.named("ingestion.dropped")
-        assert len(dropped) == client.stats["dropped_segments"]
-        assert all(p["bytes"] > 0 for p in dropped)
-        assert _wait_for(lambda: client.stats["store_errors"] > 0, timeout=3)
-    finally:
-        client.close(timeout=0.5)
-    assert recorder.named("ingestion.undelivered_at_close")
-
-
-def test_block_waits_while_store_is_down_then_proceeds(tmp_path: Path) -> None:
-    # The SQLite file's parent is a regular file, so the store cannot open until it is removed.
-    blocker = tmp_path / "db"
-    blocker.write_text("not a directory")
-    url = f"sqlite:///{blocker / 'feedback.db'}"
-    client = FeedbackClient(
-        url,
-        data_dir=tmp_path / "data",
-        max_batch_size=2,
-        flush_interval=0.05,
-        max_spool_bytes=3_000,
-        overflow="block",
-    )
-    done = threading.Event()
-    ids: list[str] = []
-
-    def produce() -> None:
-        for i in range(20):
-            ids.append(client.log_inference(_event(prompt=f"q{i} " + "y" * 400)))
-        done.set()
-
-    producer = threading.Thread(target=produce, daemon=True)
-    try:
-        producer.start()
-        assert not done.wait(1.0)  # blocked: the spool is full and the store is down
-        assert client.stats["blocked"] > 0
-        assert client.stats["store_errors"] > 0
-        assert len(ids) < 20
-        blocker.unlink()  # the store comes back
-        assert done.wait(15)
-        assert client.flush(timeout=15)
-    finally:
-        client.close(timeout=10)
-        producer.join(5)
-    store = FeedbackStore(url)
-    assert sorted(store.read_events()["event_id"]) == sorted(ids)
-    store.dispose()
 
 
 # -- lifecycle ------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def retraining_runs(
 ) -> dg.MaterializeResult:
     store = feedback_store.store()
     deployment = config.deployment_id
-    run_id = context.run_id
+    run_id = context.run.run_id
     base = base_model_version(store, deployment)
     start_run(
         store,
