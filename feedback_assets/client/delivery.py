@@ -1,4 +1,4 @@
-"""Move one spooled segment into the feedback store (idempotent, chunked)."""
+"""Move spooled segments into the feedback store (idempotent, bulk)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from feedback_assets.client.spool import read_segment
-
-CHUNK = 20_000
+from feedback_assets.client.spool import read_segments
 
 
-def deliver_segment(store: Any, path: Path) -> Counter[str]:
-    parsed = read_segment(path)
+def deliver_segments(store: Any, paths: list[Path]) -> Counter[str]:
+    """Insert every record of `paths` (one bulk insert per kind); returns inserted/dup counts."""
+    parsed = read_segments(paths)
     counts: Counter[str] = Counter()
-    for name, rows, insert in (
+    for name, frame, insert in (
         ("events", parsed.events, store.insert_events),
         ("signals", parsed.signals, store.insert_signals),
         ("dead_letters", parsed.dead_letters, store.insert_dead_letters),
     ):
-        for start in range(0, len(rows), CHUNK):
-            result = insert(pd.DataFrame.from_records(rows[start : start + CHUNK]))
+        if frame.height:
+            result = insert(frame)
             counts[name] += result.inserted
             counts[f"{name}_duplicates"] += result.duplicates
     if parsed.corrupt_lines:
         counts["corrupt_lines"] += parsed.corrupt_lines
     return counts
+
+
+def deliver_segment(store: Any, path: Path) -> Counter[str]:
+    return deliver_segments(store, [path])

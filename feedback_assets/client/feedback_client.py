@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import orjson
 
-from feedback_assets.client.delivery import deliver_segment
+from feedback_assets.client.delivery import deliver_segments
 from feedback_assets.client.spool import Spool
 from feedback_assets.client.telemetry import Telemetry
 from feedback_assets.client.telemetry import telemetry as default_telemetry
@@ -39,6 +39,7 @@ from feedback_assets.domain.validate import ValidationError, validate_event, val
 from feedback_assets.settings import Settings, load_settings, resolve_hash_key
 
 Overflow = Literal["block", "drop_oldest"]
+DELIVERY_BYTES = 64 << 20  # spool bytes per store round trip: bounds delivery memory
 
 
 def _us(ts: datetime) -> int:
@@ -347,13 +348,20 @@ class FeedbackClient:
 
     def _deliver_pending(self) -> None:
         while self._spool.pending:
-            segment = self._spool.pending[0]
+            # Several segments per insert: per-statement and per-commit costs are paid once.
+            batch, size = [], 0
+            for segment in list(self._spool.pending):
+                if batch and size + max(segment.bytes, 0) > DELIVERY_BYTES:
+                    break
+                batch.append(segment)
+                size += max(segment.bytes, 0)
             if self._store is None:
                 from feedback_assets.store import FeedbackStore
 
                 self._store = FeedbackStore(self.store_url)
-            counts = deliver_segment(self._store, segment.path)
-            self._spool.done(segment)
+            counts = deliver_segments(self._store, [s.path for s in batch])
+            for segment in batch:
+                self._spool.done(segment)
             self.stats.update(counts)
             self.telemetry.emit("ingestion.flush", count=counts.get("events", 0), **counts)
             with self._space:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import os
 import threading
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
 
 SUFFIX = ".jsonl"
 
@@ -35,11 +36,46 @@ class Segment:
             os.close(self.fd)
 
 
+_TEXT = pl.Utf8
+# Every field any record kind writes; a line's kind is its "k" ("e" event, "s" signal, "d" dead).
+LINE_SCHEMA: dict[str, Any] = {
+    "k": _TEXT,
+    "event_id": _TEXT,
+    "deployment_id": _TEXT,
+    "model_version_id": _TEXT,
+    "user_id": _TEXT,
+    "prompt": _TEXT,
+    "response": _TEXT,
+    "latency_ms": pl.Float64,
+    "token_count": pl.Int64,
+    "input_tokens": pl.Int64,
+    "output_tokens": pl.Int64,
+    "trace_id": _TEXT,
+    "session_id": _TEXT,
+    "metadata": _TEXT,
+    "timestamp_us": pl.Int64,
+    "signal_id": _TEXT,
+    "signal_type": _TEXT,
+    "edited_response": _TEXT,
+    "id": _TEXT,
+    "kind": _TEXT,
+    "reason": _TEXT,
+    "payload": _TEXT,
+    "received_us": pl.Int64,
+}
+KIND_COLUMNS: dict[str, list[str]] = {
+    "e": list(LINE_SCHEMA)[1:15],
+    "s": ["signal_id", "event_id", "signal_type", "user_id", "edited_response", "metadata"]
+    + ["timestamp_us"],
+    "d": ["id", "kind", "reason", "payload", "received_us"],
+}
+
+
 @dataclass
 class ParsedSegment:
-    events: list[dict[str, Any]] = field(default_factory=list)
-    signals: list[dict[str, Any]] = field(default_factory=list)
-    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    events: pl.DataFrame
+    signals: pl.DataFrame
+    dead_letters: pl.DataFrame
     corrupt_lines: int = 0
 
 
@@ -148,25 +184,58 @@ class Spool:
             seg.close()
 
 
+def read_segments(paths: list[Path]) -> ParsedSegment:
+    """Parse spool segments into one frame per record kind (polars' NDJSON reader).
+
+    A torn last line (a kill mid-write) is counted in corrupt_lines; everything before it is
+    intact because every append ends with a newline.
+    """
+    blobs, corrupt = [], 0
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        cut = data.rfind(b"\n") + 1
+        if data[cut:].strip():
+            corrupt += 1
+        blobs.append(data[:cut])
+    body = b"".join(blobs)
+    try:
+        frame = _parse(body)
+    except (pl.exceptions.PolarsError, ValueError):
+        body, bad = _good_lines(body)
+        corrupt += bad
+        frame = _parse(body)
+    kinds = frame.get_column("k")
+    unknown = int((~kinds.is_in(list(KIND_COLUMNS)) | kinds.is_null()).sum())
+    parts = {k: frame.filter(kinds == k).select(cols) for k, cols in KIND_COLUMNS.items()}
+    return ParsedSegment(parts["e"], parts["s"], parts["d"], corrupt + unknown)
+
+
 def read_segment(path: Path) -> ParsedSegment:
-    parsed = ParsedSegment()
-    for line in _lines(path):
+    return read_segments([path])
+
+
+def _parse(body: bytes) -> pl.DataFrame:
+    if not body.strip():
+        return pl.DataFrame(schema=LINE_SCHEMA)
+    return pl.read_ndjson(io.BytesIO(body), schema=LINE_SCHEMA)
+
+
+def _good_lines(body: bytes) -> tuple[bytes, int]:
+    """The slow path for a damaged segment: keep the lines that parse as spool records."""
+    good, bad = [], 0
+    for line in body.split(b"\n"):
+        if not line.strip():
+            continue
         try:
             record = orjson.loads(line)
-            kind = record.pop("k")
-        except (orjson.JSONDecodeError, KeyError, AttributeError):
-            # A torn last line from a kill mid-write; everything before it is intact.
-            parsed.corrupt_lines += 1
-            continue
-        {"e": parsed.events, "s": parsed.signals, "d": parsed.dead_letters}[kind].append(record)
-    return parsed
-
-
-def _lines(path: Path) -> Iterator[bytes]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return
-    for line in data.split(b"\n"):
-        if line:
-            yield line
+            ok = isinstance(record, dict) and record.get("k") in KIND_COLUMNS
+        except orjson.JSONDecodeError:
+            ok = False
+        if ok:
+            good.append(line)
+        else:
+            bad += 1
+    return b"\n".join(good) + b"\n", bad

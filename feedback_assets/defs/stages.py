@@ -71,13 +71,17 @@ def canonical_types(names: list[str]) -> list[str]:
     out = [TRIGGER_ALIASES.get(n, n) for n in names]
     unknown = sorted(set(out) - set(THRESHOLD_FIELD))
     if unknown:
-        raise ValueError(f"trigger_types: unknown {unknown}; use {sorted([*TRIGGER_ALIASES, *THRESHOLD_FIELD])}")
+        raise ValueError(
+            f"trigger_types: unknown {unknown}; use {sorted([*TRIGGER_ALIASES, *THRESHOLD_FIELD])}"
+        )
     return list(dict.fromkeys(out))
 
 
 @dg.op(description="Evaluate retraining triggers; returns the fired decisions as dicts.")
 def check_triggers(
-    context: dg.OpExecutionContext, config: CheckTriggersConfig, feedback_store: FeedbackStoreResource
+    context: dg.OpExecutionContext,
+    config: CheckTriggersConfig,
+    feedback_store: FeedbackStoreResource,
 ) -> list[dict[str, Any]]:
     types = canonical_types(config.trigger_types)
     overrides: dict[str, Any] = {}
@@ -85,9 +89,17 @@ def check_triggers(
         for t in types:
             value = config.threshold
             field = THRESHOLD_FIELD[t]
-            overrides[field] = int(value) if field in ("data_count_threshold", "schedule_interval_seconds") else value
+            overrides[field] = (
+                int(value)
+                if field in ("data_count_threshold", "schedule_interval_seconds")
+                else value
+            )
     decisions = triggers_io.evaluate_triggers(
-        feedback_store.store(), config.deployment_id, types=types, window_hours=config.window_hours, **overrides
+        feedback_store.store(),
+        config.deployment_id,
+        types=types,
+        window_hours=config.window_hours,
+        **overrides,
     )
     for d in decisions:
         context.log.info(f"{d.type}: {'FIRED' if d.fired else 'not fired'}: {d.reason}")

@@ -86,7 +86,11 @@ def evaluate_trigger(
         last = last_retraining(store, deployment)
         anchor = last["run_id"] if last else "initial"
         # Same reason, same key: the latest drift window, else the day.
-        latest = state.drift_windows[-1].window if trigger_type == "drift_threshold" and state.drift_windows else None
+        latest = (
+            state.drift_windows[-1].window
+            if trigger_type == "drift_threshold" and state.drift_windows
+            else None
+        )
         window = f"{anchor}:{latest or now.strftime('%Y-%m-%d')}"
         plan = coalesce(deployment, [d for d in decisions if d.fired], window)
         assert plan is not None  # `mine` fired

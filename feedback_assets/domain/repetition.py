@@ -34,8 +34,14 @@ _WS_RE = re.compile("[ \t\n\v\f\r]+")
 # Odd 64-bit multiplier for combining word hashes into n-gram keys (wrap-around arithmetic).
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _HASH_SEED = 20240917
-_ROW_BITS = 20  # rows per call stay below 2**20; the other 44 bits hold the n-gram hash
-MAX_BATCH_ROWS = 1 << _ROW_BITS
+MAX_BATCH_ROWS = 1 << 20
+# Bucket filter: table size ~ _TABLE_LOAD x candidates (about 1 - e^-0.25 = 22% of unique
+# keys share a bucket), capped at 2**_MAX_TABLE_BITS int64 counters (64 MB); a second
+# pass with another salt removes most collisions; under _EXACT_BELOW candidates we sort.
+_TABLE_LOAD = 4
+_MAX_TABLE_BITS = 23
+_EXACT_BELOW = 4096
+_SALTS = (np.uint64(0xD6E8FEB86659FD93), np.uint64(0xA0761D6478BD642F))
 
 REPETITION_COLUMNS: tuple[str, ...] = (
     "words",
@@ -73,49 +79,70 @@ def repetition_stats(text: str, extended: bool = True) -> dict[str, Any]:
     return out
 
 
-def _per_row_lists(rows: np.ndarray, keys: np.ndarray, n: int) -> tuple[pl.Series, np.ndarray]:
-    """keys as one list per row (zero-copy from offsets; rows must be sorted), and counts."""
+def _n_unique_per_row(rows: np.ndarray, keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys, keys) per row (rows sorted), with polars' per-list kernel."""
     total = np.bincount(rows, minlength=n)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(total, out=offsets[1:])
-    return pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(keys))), total
-
-
-def _n_unique_per_row(rows: np.ndarray, keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct keys, keys) per row, with polars' per-list kernel (small, cache-local sets)."""
-    lists, total = _per_row_lists(rows, keys, n)
+    lists = pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(keys)))
     return lists.list.n_unique().fill_null(0).to_numpy().astype(np.int64), total
 
 
-def _repeated_in_row(rows: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
-    """Mask of keys occurring more than once within their row."""
-    lists, _ = _per_row_lists(rows, keys, n)
-    return lists.list.eval(pl.element().is_duplicated()).explode().to_numpy().astype(bool)
+def _drop_certainly_unique(
+    rows: np.ndarray, keys: np.ndarray, pos: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop candidates whose key is certainly unique in its row: count keys per bucket of
+    a small hash table per row (one np.bincount over all rows' tables, laid out in row
+    order so it stays cache-local); a key alone in its bucket cannot repeat. Survivors are
+    the repeats plus bucket collisions, which `_repeat_groups` settles exactly."""
+    for salt in _SALTS:
+        if len(pos) < _EXACT_BELOW:
+            break
+        size = np.bincount(rows, minlength=n) * _TABLE_LOAD
+        base = np.zeros(n, dtype=np.int64)
+        np.cumsum(size[:-1], out=base[1:])
+        # multiply-shift maps the top 32 hash bits onto [0, size) without a division
+        h = (keys * salt) >> np.uint64(32)
+        bucket = base[rows] + ((h * size[rows].astype(np.uint64)) >> np.uint64(32)).view(np.int64)
+        keep = np.bincount(bucket, minlength=int(size.sum()))[bucket] > 1
+        rows, keys, pos = rows[keep], keys[keep], pos[keep]
+    return rows, keys, pos
 
 
-def _top_share(
-    rows: np.ndarray, keys: np.ndarray, gram_chars: np.ndarray, n_chars: np.ndarray
-) -> np.ndarray:
-    """Per row: max(count x chars) over keys seen at least twice, / n_chars, capped at 1."""
-    n = len(n_chars)
-    best = np.zeros(n, dtype=np.int64)
-    if len(rows):
-        packed = (rows.astype(np.uint64) << np.uint64(64 - _ROW_BITS)) | (
-            keys >> np.uint64(_ROW_BITS)
-        )
-        # input is already ordered by row, which the stable (run-merging) sort exploits
-        order = np.argsort(packed, kind="stable")
-        k = packed[order]
-        starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
-        counts = np.diff(np.append(starts, len(k)))
-        rep = counts >= 2
-        if rep.any():
-            first = order[starts[rep]]
-            np.maximum.at(best, rows[first], counts[rep] * gram_chars[first])
-    share = np.zeros(n)
-    pos = n_chars > 0
-    share[pos] = np.minimum(best[pos] / n_chars[pos], 1.0)
-    return share
+def _repeat_groups(
+    rows: np.ndarray, keys: np.ndarray, pos: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group candidate n-grams (aligned rows, keys, word positions) by (row, key), exactly:
+    (positions inside a repeated group, first position of each repeated group, its size)."""
+    rows, keys, pos = _drop_certainly_unique(rows, keys, pos, n)
+    if not len(pos):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    order = np.lexsort((keys, rows))
+    r, k, pos = rows[order], keys[order], pos[order]
+    new = np.empty(len(pos), dtype=bool)
+    new[0] = True
+    new[1:] = (r[1:] != r[:-1]) | (k[1:] != k[:-1])
+    starts = np.flatnonzero(new)
+    sizes = np.diff(np.append(starts, len(pos)))
+    rep = sizes >= 2
+    return pos[np.repeat(rep, sizes)], pos[starts[rep]], sizes[rep]
+
+
+def _gram_keys(hashes: np.ndarray, pos: np.ndarray, k: int) -> np.ndarray:
+    """Key of the k-gram starting at each position: word hashes combined in order."""
+    key = hashes[pos]
+    for j in range(1, k):
+        key = key * _MUL + hashes[pos + j]
+    return key
+
+
+def _gram_chars(wlen: np.ndarray, pos: np.ndarray, k: int) -> np.ndarray:
+    """Characters of the k-gram at each position, its words joined by single spaces."""
+    chars = wlen[pos] + (k - 1)
+    for j in range(1, k):
+        chars = chars + wlen[pos + j]
+    return chars
 
 
 def _word_table(texts: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -130,26 +157,31 @@ def _word_table(texts: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, hashes, wlen
 
 
-def _ngram_iter(
-    rows: np.ndarray, hashes: np.ndarray, wlen: np.ndarray, sizes: tuple[int, ...]
-) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """(k, key, characters, valid) per word position for k ascending: the k-gram starting
-    there, aligned with the words so every size shares the words' row offsets. Positions
-    whose k-gram would leave the row get a unique sentinel key (the position itself), so
-    they never repeat. Each k-gram key extends the (k-1)-gram key in place."""
+def _ngram_stats(
+    rows: np.ndarray, hashes: np.ndarray, wlen: np.ndarray, n: int, sizes: tuple[int, ...]
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Per k in sizes: (k, repeated k-grams per row counted beyond their first occurrence,
+    best occurrences x characters per row over k-grams seen at least twice).
+
+    A k-gram can repeat only where both (k-1)-grams inside it repeat, so after the first
+    size only those positions are candidates: a few percent of the words in usual text."""
     n_words = len(rows)
-    positions = np.arange(n_words, dtype=np.uint64)
-    g = hashes.copy()
-    chars = wlen.copy()
-    for k in range(2, max(sizes) + 1):
+    repeated: np.ndarray | None = None
+    for k in range(min(sizes), max(sizes) + 1):
         m = max(n_words - k + 1, 0)
-        g[:m] *= _MUL
-        g[:m] += hashes[k - 1 :]
-        chars[:m] += wlen[k - 1 :]
+        if repeated is None:
+            pos = np.flatnonzero(rows[:m] == rows[k - 1 :])  # rows are sorted
+        else:
+            pos = np.flatnonzero(repeated[:m] & repeated[1 : m + 1])
+        members, firsts, counts = _repeat_groups(rows[pos], _gram_keys(hashes, pos, k), pos, n)
+        first_rows = rows[firsts]
+        dups = np.bincount(first_rows, weights=counts - 1, minlength=n).astype(np.int64)
+        best = np.zeros(n, dtype=np.int64)
+        np.maximum.at(best, first_rows, counts * _gram_chars(wlen, firsts, k))
+        repeated = np.zeros(n_words, dtype=bool)
+        repeated[members] = True
         if k in sizes:
-            valid = np.zeros(n_words, dtype=bool)
-            valid[:m] = rows[:m] == rows[k - 1 :]  # rows are contiguous and sorted
-            yield k, np.where(valid, g, positions), chars + (k - 1), valid
+            yield k, dups, best
 
 
 def repetition_batch(texts: pl.Series, extended: bool = True) -> pl.DataFrame:
@@ -164,24 +196,18 @@ def repetition_batch(texts: pl.Series, extended: bool = True) -> pl.DataFrame:
     out: dict[str, Any] = {"words": words}
     out |= {f"top_{k}gram_share": nothing for k in NGRAM_SIZES}
     out |= {"dup_line_share": nothing, "lines": pl.Series([None] * n, dtype=pl.Int64)}
-    for k, g, chars, valid in _ngram_iter(rows, hashes, wlen, NGRAM_SIZES if extended else (3,)):
-        if k == 2:
-            # sorting only the repeated bigrams (a few %) is far cheaper than sorting all
-            rep = _repeated_in_row(rows, g, n) & valid
-            out["top_2gram_share"] = _top_share(rows[rep], g[rep], chars[rep], n_chars)
-            continue
-        uniq, _ = _n_unique_per_row(rows, g, n)
-        total = np.maximum(words - (k - 1), 0)
-        uniq = uniq - (words - total)  # drop the unique sentinels
+    has_chars = n_chars > 0
+    for k, dups, best in _ngram_stats(rows, hashes, wlen, n, NGRAM_SIZES if extended else (3,)):
         if k == 3:
+            total = np.maximum(words - 2, 0)
             ratio = np.full(n, np.nan)
             has = total > 0
-            ratio[has] = uniq[has] / total[has]
+            ratio[has] = (total[has] - dups[has]) / total[has]
             out["trigram_unique_ratio"] = pl.Series(ratio, dtype=pl.Float64, nan_to_null=True)
         if extended:
-            # only rows holding a repeated k-gram can have a non-zero share
-            sel = (uniq < total)[rows] & valid
-            out[f"top_{k}gram_share"] = _top_share(rows[sel], g[sel], chars[sel], n_chars)
+            share = np.zeros(n)
+            share[has_chars] = np.minimum(best[has_chars] / n_chars[has_chars], 1.0)
+            out[f"top_{k}gram_share"] = share
     if not extended:
         return pl.DataFrame({c: out[c] for c in REPETITION_COLUMNS})
 

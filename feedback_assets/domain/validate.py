@@ -7,6 +7,7 @@ with `metadata` still a dict.
 from __future__ import annotations
 
 import math
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -179,6 +180,12 @@ def _unknown(payload: Mapping[str, Any], allowed: frozenset[str], errors: list[F
 
 def validate_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """A normalized event dict, or ValidationError naming every bad field."""
+    fast = _fast_event(payload, now)
+    return fast if fast is not None else _full_event(payload, now)
+
+
+def _full_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """Every check, every error collected: the reference _fast_event must agree with."""
     errors: list[FieldError] = []
     _unknown(payload, _EVENT_FIELDS, errors)
     event_id = _check_uuid(payload, "event_id", errors, required=False)
@@ -220,6 +227,100 @@ def validate_event(payload: Mapping[str, Any], now: datetime | None = None) -> d
         "session_id": payload.get("session_id"),
         "metadata": metadata,
         "timestamp": ts,
+    }
+
+
+def _new_uuid() -> str:
+    """str(uuid.uuid4()) without building a UUID object (hot path)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _plain_id(value: Any) -> bool:
+    return value is None or (
+        type(value) is str and len(value) <= MAX_ID_CHARS and bool(value.strip())
+    )
+
+
+def _plain_text(value: Any) -> bool:
+    return (
+        type(value) is str
+        and bool(value.strip())
+        and (len(value) <= MAX_TEXT_BYTES // 4 or len(value.encode()) <= MAX_TEXT_BYTES)
+    )
+
+
+def _plain_json(value: dict[Any, Any]) -> bool:
+    """A flat dict of plain JSON scalars (the common metadata); anything else takes the full check."""
+    for k, v in value.items():
+        if type(k) is not str:
+            return False
+        t = type(v)
+        if t is float:
+            if not math.isfinite(v):
+                return False
+        elif not (t is str or t is int or t is bool or v is None):
+            return _json_problem(value, 1) is None
+    return True
+
+
+def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, Any] | None:
+    """The normalized event when every field is plainly valid; None sends it to the full check.
+
+    Accepts only what validate_event's full path accepts, with the same result, so errors
+    and their messages come from one place.
+    """
+    if type(payload) is not dict or not payload.keys() <= _EVENT_FIELDS:
+        return None
+    get = payload.get
+    event_id = get("event_id")
+    if event_id is None:
+        event_id = _new_uuid()
+    elif type(event_id) is not str or not event_id or len(event_id) > 64:
+        return None
+    if get("deployment_id") is None or not all(
+        _plain_id(get(n)) for n in ("deployment_id", *_OPTIONAL_IDS)
+    ):
+        return None
+    if not (_plain_text(get("prompt")) and _plain_text(get("response"))):
+        return None
+    latency = get("latency_ms")
+    if latency is not None:
+        t = type(latency)
+        if not (t is float or t is int) or not math.isfinite(latency) or latency < 0:
+            return None
+        latency = float(latency)
+    for name in _COUNTS:
+        value = get(name)
+        if value is not None and (type(value) is not int or value < 0):
+            return None
+    metadata = get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif type(metadata) is not dict or not _plain_json(metadata):
+        return None
+    else:
+        metadata = dict(metadata)
+    if get("timestamp") is not None:
+        return None
+    return {
+        "event_id": event_id,
+        "deployment_id": payload["deployment_id"],
+        "model_version_id": get("model_version_id"),
+        "user_id": get("user_id"),
+        "prompt": payload["prompt"],
+        "response": payload["response"],
+        "latency_ms": latency,
+        "token_count": get("token_count"),
+        "input_tokens": get("input_tokens"),
+        "output_tokens": get("output_tokens"),
+        "trace_id": get("trace_id"),
+        "session_id": get("session_id"),
+        "metadata": metadata,
+        "timestamp": now or datetime.now(UTC),
     }
 
 

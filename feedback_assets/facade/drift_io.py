@@ -32,10 +32,10 @@ def _window(store: FeedbackStore, events: pd.DataFrame) -> Window:
 
 
 def windows(
-    store: FeedbackStore, deployment_id: str, window_size: int
+    store: FeedbackStore, deployment_id: str, current: pd.DataFrame
 ) -> tuple[Window, Window, str | None]:
+    """The deployment's reference window and `current` (raw events), with quality and signals."""
     ref = ensure_reference(store, deployment_id)
-    current = store.read_events(deployment_id=deployment_id, latest=window_size)
     if ref is None:
         return _window(store, current.head(0)), _window(store, current), None
     reference = store.read_events(

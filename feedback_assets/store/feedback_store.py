@@ -1,11 +1,13 @@
 """The feedback store: one interface over SQLite (embedded default) and PostgreSQL.
 
-Bulk paths go through the DBAPI connection (SQLite executemany in one transaction, PostgreSQL
-execute_values); schema and reads go through SQLAlchemy Core and pandas.
+Bulk paths go through the DBAPI connection in one transaction: SQLite executemany, PostgreSQL
+COPY (CSV written by polars) into a temp table, then INSERT ... ON CONFLICT DO NOTHING. Schema
+and reads go through SQLAlchemy Core and pandas.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,10 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import polars as pl
 import sqlalchemy as sa
 
 from feedback_assets.store import schema
-from feedback_assets.store.frames import from_db_frame, rows_for_insert
+from feedback_assets.store.frames import (
+    InsertFrame,
+    columns_for_insert,
+    from_db_frame,
+    rows_for_insert,
+)
+
+INSERT_CHUNK = 50_000  # rows per statement: bounds the CSV buffer and driver memory
 
 
 @dataclass(frozen=True)
@@ -91,56 +101,44 @@ class FeedbackStore:
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
             return int(
-                conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
+                conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar() or 0
             )
 
     def dispose(self) -> None:
         self.engine.dispose()
 
     # -- bulk, idempotent inserts ---------------------------------------------------------------
-    def insert_events(self, frame: pd.DataFrame) -> InsertResult:
+    def insert_events(self, frame: InsertFrame) -> InsertResult:
         return self._insert_ignore(schema.events, frame)
 
-    def insert_signals(self, frame: pd.DataFrame) -> InsertResult:
+    def insert_signals(self, frame: InsertFrame) -> InsertResult:
         return self._insert_ignore(schema.signals, frame)
 
-    def insert_dead_letters(self, frame: pd.DataFrame) -> InsertResult:
+    def insert_dead_letters(self, frame: InsertFrame) -> InsertResult:
         return self._insert_ignore(schema.dead_letters, frame)
 
-    def _insert_ignore(self, table: sa.Table, frame: pd.DataFrame) -> InsertResult:
-        if frame.empty:
+    def _insert_ignore(self, table: sa.Table, frame: InsertFrame) -> InsertResult:
+        """Bulk insert (pandas, polars or Arrow); rows whose key exists are skipped and counted."""
+        if len(frame) == 0:
             return InsertResult(0, 0)
-        columns, rows = rows_for_insert(table, frame, ingested_us=now_us())
-        key = next(iter(table.primary_key.columns)).name
-        col_list = ", ".join(columns)
+        data = columns_for_insert(table, frame, ingested_us=now_us())
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
-            if self.dialect == "sqlite":
-                marks = ", ".join("?" for _ in columns)
-                cur.executemany(
-                    f"INSERT OR IGNORE INTO {table.name} ({col_list}) VALUES ({marks})", rows
-                )
-                inserted = cur.rowcount
-            else:
-                from psycopg2.extras import execute_values
-
-                returned = execute_values(
-                    cur,
-                    f"INSERT INTO {table.name} ({col_list}) VALUES %s "
-                    f"ON CONFLICT ({key}) DO NOTHING RETURNING 1",
-                    rows,
-                    page_size=2000,
-                    fetch=True,
-                )
-                inserted = len(returned)
+            inserted = 0
+            for start in range(0, data.height, INSERT_CHUNK):
+                part = data.slice(start, INSERT_CHUNK)
+                if self.dialect == "sqlite":
+                    inserted += _sqlite_insert(cur, table, part)
+                else:
+                    inserted += _pg_copy_insert(cur, table, part)
             raw.commit()
         except BaseException:
             raw.rollback()
             raise
         finally:
             raw.close()
-        return InsertResult(inserted=inserted, duplicates=len(rows) - inserted)
+        return InsertResult(inserted=inserted, duplicates=data.height - inserted)
 
     # -- raw reads ----------------------------------------------------------------------------
     def read_events(
@@ -201,13 +199,14 @@ class FeedbackStore:
             rows = conn.execute(sa.select(schema.events.c.deployment_id).distinct()).scalars()
             return sorted(rows)
 
-    def time_range(self) -> tuple[int | None, int | None]:
-        """Earliest and latest event time (epoch us), None when the store is empty."""
+    def time_range(self, deployment_id: str | None = None) -> tuple[int | None, int | None]:
+        """Earliest and latest event time (epoch us), None when there are no events."""
         t = schema.events
+        query = sa.select(sa.func.min(t.c.timestamp_us), sa.func.max(t.c.timestamp_us))
+        if deployment_id is not None:
+            query = query.where(t.c.deployment_id == deployment_id)
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(sa.func.min(t.c.timestamp_us), sa.func.max(t.c.timestamp_us))
-            ).one()
+            row = conn.execute(query).one()
         return (None if row[0] is None else int(row[0]), None if row[1] is None else int(row[1]))
 
     def counts(self) -> dict[str, int]:
@@ -310,6 +309,37 @@ class FeedbackStore:
             result = conn.execute(query)
             frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         return from_db_frame(table, frame)
+
+
+def _sqlite_insert(cur: Any, table: sa.Table, part: pl.DataFrame) -> int:
+    marks = ", ".join("?" for _ in part.columns)
+    cur.executemany(
+        f"INSERT OR IGNORE INTO {table.name} ({', '.join(part.columns)}) VALUES ({marks})",
+        part.iter_rows(),
+    )
+    return int(cur.rowcount)
+
+
+def _pg_copy_insert(cur: Any, table: sa.Table, part: pl.DataFrame) -> int:
+    """COPY into a temp table, then one INSERT ... SELECT skipping existing keys.
+
+    CSV with every string quoted: an empty string is `""` and NULL is an unquoted empty field,
+    and quoted tabs, newlines, backslashes and `\\.` lines are data, not syntax.
+    """
+    key = next(iter(table.primary_key.columns)).name
+    cols = ", ".join(part.columns)
+    tmp = f"_load_{table.name}"
+    buf = io.BytesIO()
+    part.write_csv(buf, include_header=False, quote_style="non_numeric", null_value="")
+    buf.seek(0)
+    cur.execute(f"CREATE TEMP TABLE {tmp} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+    cur.copy_expert(f"COPY {tmp} ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
+    cur.execute(
+        f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {tmp} ON CONFLICT ({key}) DO NOTHING"
+    )
+    inserted: int = cur.rowcount
+    cur.execute(f"DROP TABLE {tmp}")
+    return inserted
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:

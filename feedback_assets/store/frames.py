@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
+import polars as pl
+import pyarrow as pa
 import sqlalchemy as sa
 
 
@@ -66,3 +68,57 @@ def from_db_frame(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
             from_us(frame["timestamp_us"]) if len(frame) else pd.Series(dtype="datetime64[us, UTC]")
         )
     return frame
+
+
+_POLARS_TYPES: dict[type[Any], Any] = {
+    sa.BigInteger: pl.Int64,
+    sa.Integer: pl.Int64,
+    sa.Float: pl.Float64,
+    sa.Boolean: pl.Boolean,
+    sa.Text: pl.Utf8,
+    sa.String: pl.Utf8,
+}
+
+InsertFrame: TypeAlias = pd.DataFrame | pl.DataFrame | pa.Table
+
+
+def _polars_type(column: sa.Column[Any]) -> Any:
+    for sa_type, pl_type in _POLARS_TYPES.items():
+        if isinstance(column.type, sa_type):
+            return pl_type
+    return pl.Utf8
+
+
+def columns_for_insert(
+    table: sa.Table, frame: InsertFrame, ingested_us: int | None = None
+) -> pl.DataFrame:
+    """`frame` as a polars frame holding `table`'s columns, typed for the bulk insert paths.
+
+    Derives timestamp_us from a `timestamp` column and fills ingested_us, like rows_for_insert.
+    """
+    out: pl.DataFrame
+    if isinstance(frame, pd.DataFrame):
+        pdf: pd.DataFrame = frame
+        if "timestamp_us" in table.c and "timestamp_us" not in pdf and "timestamp" in pdf:
+            pdf = pdf.assign(timestamp_us=to_us(pdf["timestamp"]))
+        out = pl.from_pandas(pdf[[c.name for c in table.columns if c.name in pdf.columns]])
+    elif isinstance(frame, pa.Table):
+        out = pl.DataFrame(frame)
+    else:
+        out = frame
+    if "timestamp_us" in table.c and "timestamp_us" not in out.columns and "timestamp" in out:
+        out = out.with_columns(
+            timestamp_us=pl.col("timestamp").dt.replace_time_zone(None).dt.epoch("us")
+        )
+    if ingested_us is not None and "ingested_us" in table.c and "ingested_us" not in out:
+        out = out.with_columns(ingested_us=pl.lit(ingested_us, dtype=pl.Int64))
+    missing = [
+        c.name
+        for c in table.columns
+        if c.name not in out.columns and not c.nullable and not c.primary_key
+    ]
+    if missing:
+        raise ValueError(f"{table.name}: missing required columns {missing}")
+    return out.select(
+        pl.col(c.name).cast(_polars_type(c)) for c in table.columns if c.name in out.columns
+    )

@@ -59,5 +59,5 @@ def test_check_triggers_honours_threshold_window_and_types(store_resource: Feedb
     # A 1-hour window holds too few events for the quality trigger's minimum sample.
     short = _run(check_triggers, {**base, "window_hours": 1.0, "trigger_types": ["accuracy"], "threshold": 1.0}, store_resource)
     assert short == []
-    with pytest.raises(dg.DagsterExecutionStepExecutionError, match="trigger_types: unknown"):
+    with pytest.raises(ValueError, match="trigger_types: unknown"):
         _run(check_triggers, {**base, "trigger_types": ["vibes"]}, store_resource)

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from feedback_assets.domain.validate import ValidationError, validate_event, validate_signal
+from feedback_assets.domain.validate import (
+    ValidationError,
+    _full_event,
+    validate_event,
+    validate_signal,
+)
 
 
 def test_valid_event_is_normalized() -> None:
@@ -88,3 +96,61 @@ def test_signals() -> None:
         validate_signal({"event_id": "e1", "signal_type": "copy", "edited_response": "x"})
     with pytest.raises(ValidationError, match="event_id: is required"):
         validate_signal({"signal_type": "copy"})
+
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-3, max_value=3),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=4),
+    st.sampled_from(["", " ", "ok", "x" * 300]),
+    st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=3), max_size=2),
+    st.lists(st.integers(), max_size=2),
+)
+_payloads = st.dictionaries(
+    st.sampled_from(
+        [
+            "deployment_id",
+            "model_version_id",
+            "user_id",
+            "prompt",
+            "response",
+            "latency_ms",
+            "token_count",
+            "input_tokens",
+            "output_tokens",
+            "trace_id",
+            "session_id",
+            "metadata",
+            "event_id",
+            "bogus",
+        ]
+    ),
+    _values,
+).map(lambda d: {"deployment_id": "dep", "prompt": "p", "response": "r", **d})
+
+
+@settings(max_examples=400, deadline=None)
+@given(_payloads)
+def test_fast_path_agrees_with_the_full_check(payload: dict[str, object]) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    if payload.get("event_id") is None:  # generated ids differ by design
+        payload["event_id"] = "fixed-id"
+    try:
+        expected = _full_event(payload, now)
+    except ValidationError as exc:
+        with pytest.raises(ValidationError) as info:
+            validate_event(payload, now)
+        assert str(info.value) == str(exc)
+        return
+    assert validate_event(payload, now) == expected
+
+
+def test_generated_event_ids_are_version_4_uuids() -> None:
+    ids = {validate_event({"deployment_id": "d", "prompt": "p", "response": "r"})["event_id"]}
+    ids.add(validate_event({"deployment_id": "d", "prompt": "p", "response": "r"})["event_id"])
+    assert len(ids) == 2
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value and parsed.version == 4 and parsed.variant == uuid.RFC_4122

@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from feedback_assets.defs.partitions import daily_partitions
-from feedback_assets.domain.judge import cohen_kappa
+from feedback_assets.domain.judge import judge_agreement
 from feedback_assets.domain.quality import (
     CHECKS,
     QualityConfig,
@@ -50,12 +50,7 @@ def quality_scores(
 ):
     store = feedback_store.store()
     pk = context.partition_key
-    parts, per_deployment, judge_meta = (
-        [],
-        {},
-        {"calls": 0, "tokens": 0, "cap_hit": False, "cache_hits": 0},
-    )
-    kappas = {}
+    parts, per_deployment, judge_meta = [], {}, {}
     for deployment, window in partition_windows(store, pk).items():
         settings = QualityConfig(
             min_length=config.min_length,
@@ -68,12 +63,9 @@ def quality_scores(
                 window.events[["event_id", "prompt", "response"]], StoreJudgeCache(store)
             )
             judged = window.events[["event_id"]].merge(run.results, on="event_id", how="left")
-            scored = apply_judge(scored, judged["judge_score"].set_axis(scored.index))
+            scored = apply_judge(scored, judged["judge_score"].set_axis(scored.index), settings)
             scored["judge_status"] = judged["judge_status"].to_numpy()
-            for key in ("calls", "tokens", "cache_hits"):
-                judge_meta[key] += getattr(run, key)
-            judge_meta["cap_hit"] |= run.cap_hit
-            kappas[deployment] = _kappa(window, judged)
+            judge_meta[deployment] = {**run.metadata(), **judge_agreement(judged, window.signals)}
         frame = pd.concat(
             [window.events[list(KEEP)].reset_index(drop=True), scored.reset_index(drop=True)],
             axis=1,
@@ -82,7 +74,6 @@ def quality_scores(
         per_deployment[deployment] = quality_stats(scored)
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     store.replace_partition("quality_scores", pk, table)
-    judged_n = int(table["judge_score"].notna().sum()) if "judge_score" in table else 0
     low = {
         d: s["mean"]
         for d, s in per_deployment.items()
@@ -98,9 +89,8 @@ def quality_scores(
                 else {}
             ),
             "judge_enabled": llm_judge.enabled,
-            "judge_coverage": round(judged_n / len(table), 4) if len(table) else 0.0,
-            "judge_cost": dg.MetadataValue.json(judge_meta),
-            "judge_kappa_vs_thumbs": dg.MetadataValue.json(kappas),
+            # Coverage, calls, tokens, cap, cache hits and kappa vs thumbs, per deployment.
+            "judge": dg.MetadataValue.json(judge_meta),
         }
     )
     yield dg.AssetCheckResult(
@@ -112,20 +102,3 @@ def quality_scores(
             "threshold": config.quality_threshold,
         },
     )
-
-
-def _kappa(window, judged: pd.DataFrame) -> float | None:
-    """Judge pass vs human thumbs, on events that have both."""
-    thumbs = window.signals[window.signals["signal_type"].isin(["thumbs_up", "thumbs_down"])]
-    human = (
-        thumbs.drop_duplicates("event_id", keep="last").set_index("event_id")["signal_type"]
-        == "thumbs_up"
-    )
-    both = (
-        judged.dropna(subset=["judge_score"])
-        .set_index("event_id")
-        .join(human.rename("human"), how="inner")
-    )
-    if both.empty:
-        return None
-    return cohen_kappa((both["judge_score"] >= 0.5).tolist(), both["human"].tolist())
