@@ -86,9 +86,8 @@ def run_vectorized(n: int, seed: int = 0, extended: bool = True) -> dict[str, An
     }
 
 
-def main(argv: list[str]) -> None:
-    quick = "--quick" in argv
-    sizes = [10_000] if quick else [100_000, 1_000_000]
+def main(quick: bool = False) -> list[dict[str, Any]]:
+    sizes = [20_000] if quick else [100_000, 1_000_000]
     rows = []
     naive_rate = None
     for n in sizes:
@@ -100,7 +99,8 @@ def main(argv: list[str]) -> None:
             vec = run_isolated("bench.bench_quality:run_vectorized", n=n, extended=extended)
             rows.append({**vec, "speedup": vec["events_per_s"] / naive_rate})
     print_table("quality heuristics: events/s (naive measured at the first size only)", rows)
+    return rows
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(quick="--quick" in sys.argv[1:])

@@ -5,6 +5,11 @@ returns; a background thread moves spooled segments into the feedback store by s
 (max_batch_size) and by time (flush_interval), on flush(), on close() and at exit. A store outage
 only delays delivery: segments stay on disk and are retried with backoff, and leftovers of a
 killed app are replayed by the next client on the same data directory.
+
+delivery="process" runs the parsing and inserts in a child process (the thread only hands it
+segment paths and waits), so the app's thread keeps its core and the GIL for validating,
+redacting and appending. The app keeps the segments' locks either way: if it is killed, the
+child exits and the next client replays the segments.
 """
 
 from __future__ import annotations
@@ -22,23 +27,20 @@ from typing import Any, Literal
 
 import orjson
 
-from feedback_assets.client.delivery import deliver_segments
-from feedback_assets.client.spool import Spool
+from feedback_assets.client.delivery import DeliveryProcess, deliver_segments
+from feedback_assets.client.lines import LineEncoder
+from feedback_assets.client.spool import Segment, Spool
 from feedback_assets.client.telemetry import Telemetry
 from feedback_assets.client.telemetry import telemetry as default_telemetry
 from feedback_assets.domain.sanitize import (
     CHUNK_ROWS,
-    hash_user_id,
     parse_custom_patterns,
-    sanitize_column,
-    sanitize_json_column,
-    sanitize_text,
-    sanitize_value,
 )
 from feedback_assets.domain.validate import ValidationError, validate_event, validate_signal
 from feedback_assets.settings import Settings, load_settings, resolve_hash_key
 
 Overflow = Literal["block", "drop_oldest"]
+Delivery = Literal["thread", "process"]
 DELIVERY_BYTES = 64 << 20  # spool bytes per store round trip: bounds delivery memory
 
 
@@ -61,11 +63,14 @@ class FeedbackClient:
         spool_fsync: bool = False,
         telemetry: Telemetry | None = None,
         settings: Settings | None = None,
+        delivery: Delivery = "thread",
     ) -> None:
         settings = settings or load_settings()
         self.settings = settings
         self.store_url = store_url or settings.store_url
         data_dir = Path(data_dir) if data_dir else settings.data_dir
+        if delivery not in ("thread", "process"):
+            raise ValueError(f"delivery: must be 'thread' or 'process', got {delivery!r}")
         if overflow not in ("block", "drop_oldest"):
             raise ValueError(f"overflow: must be 'block' or 'drop_oldest', got {overflow!r}")
         self.max_batch_size = max_batch_size
@@ -78,8 +83,11 @@ class FeedbackClient:
         self._patterns = parse_custom_patterns(settings.pii_patterns)
         self._hash_key = resolve_hash_key(data_dir, settings.production)
         self.stats: Counter[str] = Counter()
+        self._lines = LineEncoder(self._patterns, self._hash_key, sanitize_at_source, self.stats)
         self._spool = Spool(data_dir / "spool", fsync=spool_fsync)
         self._store: Any = None
+        # "process": parsing and inserts run in a child process, off the app's GIL.
+        self._worker = DeliveryProcess(self.store_url) if delivery == "process" else None
         self._wake = threading.Event()
         self._space = threading.Condition()
         self._flushed = threading.Condition()
@@ -100,7 +108,7 @@ class FeedbackClient:
             record = validate_event(payload)
         except ValidationError as exc:
             return self._dead_letter("event", payload, exc, id_field="event_id")
-        self._append([self._event_line(record)])
+        self._append(self._lines.event_line(record), 1)
         return str(record["event_id"])
 
     def log_inferences(self, events: Iterable[Mapping[str, Any]]) -> list[str | None]:
@@ -108,7 +116,8 @@ class FeedbackClient:
 
         Invalid ones are dead-lettered (None in the result); valid ones are never lost with them.
         """
-        records, ids = [], []
+        records: list[dict[str, Any]] = []
+        ids: list[str | None] = []
         for payload in events:
             try:
                 record = validate_event(payload)
@@ -119,7 +128,8 @@ class FeedbackClient:
             records.append(record)
             ids.append(str(record["event_id"]))
         for start in range(0, len(records), CHUNK_ROWS):
-            self._append(self._event_lines(records[start : start + CHUNK_ROWS]))
+            chunk = records[start : start + CHUNK_ROWS]
+            self._append(self._lines.event_lines(chunk), len(chunk))
         return ids
 
     def record_signal(
@@ -135,7 +145,7 @@ class FeedbackClient:
             record = validate_signal(payload)
         except ValidationError as exc:
             return self._dead_letter("signal", payload, exc, id_field="signal_id")
-        self._append([self._signal_line(record)])
+        self._append(self._lines.signal_line(record), 1)
         return str(record["signal_id"])
 
     def record_user_edit(
@@ -174,6 +184,8 @@ class FeedbackClient:
         self._spool.release()
         if not delivered:
             self.telemetry.emit("ingestion.undelivered_at_close", count=1)
+        if self._worker is not None:
+            self._worker.close()
         if self._store is not None:
             self._store.dispose()
         atexit.unregister(self.close)
@@ -191,69 +203,10 @@ class FeedbackClient:
 
     # -- caller side ------------------------------------------------------------------------------
     def _clean(self, value: Any) -> Any:
-        if not self.sanitize_at_source or value is None:
-            return value
-        cleaned, counts = (
-            sanitize_text(value, self._patterns)
-            if isinstance(value, str)
-            else sanitize_value(value, self._patterns)
-        )
-        if counts:
-            self.stats.update({f"redacted.{k}": v for k, v in counts.items()})
-        return cleaned
+        return self._lines.clean(value)
 
     def _hash(self, user_id: str | None) -> str | None:
-        return None if user_id is None else hash_user_id(user_id, self._hash_key)
-
-    def _event_line(self, r: dict[str, Any]) -> bytes:
-        r = {
-            **r,
-            "k": "e",
-            "prompt": self._clean(r["prompt"]),
-            "response": self._clean(r["response"]),
-            "user_id": self._hash(r["user_id"]),
-            "metadata": orjson.dumps(self._clean(r["metadata"])).decode(),
-            "timestamp_us": _us(r.pop("timestamp")),
-        }
-        return orjson.dumps(r) + b"\n"
-
-    def _event_lines(self, records: list[dict[str, Any]]) -> list[bytes]:
-        """The batch form of _event_line: one vectorized redaction pass per column."""
-        if not self.sanitize_at_source:
-            return [self._event_line(r) for r in records]
-        prompts, c1 = sanitize_column([r["prompt"] for r in records], self._patterns)
-        responses, c2 = sanitize_column([r["response"] for r in records], self._patterns)
-        metadata, c3 = sanitize_json_column(
-            [orjson.dumps(r["metadata"]).decode() for r in records], self._patterns
-        )
-        for counts in (c1, c2, c3):
-            self.stats.update({f"redacted.{k}": v for k, v in counts.items() if v})
-        lines = []
-        for r, prompt, response, meta in zip(
-            records, prompts.to_pylist(), responses.to_pylist(), metadata.to_pylist(), strict=True
-        ):
-            row = {
-                **r,
-                "k": "e",
-                "prompt": prompt,
-                "response": response,
-                "user_id": self._hash(r["user_id"]),
-                "metadata": meta,
-                "timestamp_us": _us(r.pop("timestamp")),
-            }
-            lines.append(orjson.dumps(row) + b"\n")
-        return lines
-
-    def _signal_line(self, r: dict[str, Any]) -> bytes:
-        r = {
-            **r,
-            "k": "s",
-            "edited_response": self._clean(r["edited_response"]),
-            "user_id": self._hash(r["user_id"]),
-            "metadata": orjson.dumps(self._clean(r["metadata"])).decode(),
-            "timestamp_us": _us(r.pop("timestamp")),
-        }
-        return orjson.dumps(r) + b"\n"
+        return self._lines.hash(user_id)
 
     def _dead_letter(
         self,
@@ -273,7 +226,7 @@ class FeedbackClient:
             "payload": self._payload_json(safe),
             "received_us": time.time_ns() // 1000,
         }
-        self._append([orjson.dumps(line) + b"\n"])
+        self._append(orjson.dumps(line) + b"\n", 1)
         self.stats[f"invalid.{kind}"] += 1
         self.telemetry.emit("ingestion.invalid", count=1, kind=kind, fields=exc.fields)
         if self.raise_on_invalid if raise_ is None else raise_:
@@ -298,15 +251,15 @@ class FeedbackClient:
         except TypeError:  # keys orjson cannot encode (tuples, ...) or nesting past its limit
             return orjson.dumps({k: self._clean(repr(v)) for k, v in safe.items()}).decode()
 
-    def _append(self, lines: list[bytes]) -> None:
-        if not lines:
+    def _append(self, lines: bytes, count: int) -> None:
+        if not count:
             return
         if self._closed:
             raise RuntimeError("FeedbackClient is closed")
         self._make_room()
-        count = self._spool.append(b"".join(lines), len(lines))
-        self.stats["accepted"] += len(lines)
-        if count >= self.max_batch_size:
+        records = self._spool.append(lines, count)
+        self.stats["accepted"] += count
+        if records >= self.max_batch_size:
             self._wake.set()
 
     def _make_room(self) -> None:
@@ -336,7 +289,8 @@ class FeedbackClient:
                 backoff = 0.1
             except Exception as exc:  # store outage: keep segments, retry with backoff
                 self.stats["store_errors"] += 1
-                self.telemetry.emit("ingestion.store_error", count=1, error=type(exc).__name__)
+                error = getattr(exc, "kind", type(exc).__name__)
+                self.telemetry.emit("ingestion.store_error", count=1, error=error)
                 self._store = None
                 if self._stop:
                     return
@@ -349,17 +303,22 @@ class FeedbackClient:
     def _deliver_pending(self) -> None:
         while self._spool.pending:
             # Several segments per insert: per-statement and per-commit costs are paid once.
-            batch, size = [], 0
+            batch: list[Segment] = []
+            size = 0
             for segment in list(self._spool.pending):
                 if batch and size + max(segment.bytes, 0) > DELIVERY_BYTES:
                     break
                 batch.append(segment)
                 size += max(segment.bytes, 0)
-            if self._store is None:
-                from feedback_assets.store import FeedbackStore
+            paths = [s.path for s in batch]
+            if self._worker is not None:
+                counts = self._worker.deliver(paths)
+            else:
+                if self._store is None:
+                    from feedback_assets.store import FeedbackStore
 
-                self._store = FeedbackStore(self.store_url)
-            counts = deliver_segments(self._store, [s.path for s in batch])
+                    self._store = FeedbackStore(self.store_url)
+                counts = deliver_segments(self._store, paths)
             for segment in batch:
                 self._spool.done(segment)
             self.stats.update(counts)

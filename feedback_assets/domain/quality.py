@@ -49,7 +49,12 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_ROWS = 50_000
-_REPETITION_SUBCHUNK = 10_000  # keeps the n-gram arrays small enough to be reused, not re-faulted
+# MARKDOWN's line-start part as "at the start or after a newline": the same matches, but
+# the regex engine can seek the newline instead of trying every position (~12x faster).
+_MD_LINE = r"[ \t]{0,3}(?:#{1,6}[ \t]|[-*+][ \t]|[0-9]{1,9}[.)][ \t]|>)"
+_MD_INLINE = r"\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\n]+\)|`[^`\n]+`"
+_MD_SPLIT = f"(?m)^{_MD_LINE}|{_MD_INLINE}" == MARKDOWN
+_REPETITION_SUBCHUNK = 2_000  # keeps the n-gram arrays small enough to be reused, not re-faulted
 
 
 def assess_response(response: str | None, config: QualityConfig = QualityConfig()) -> dict:
@@ -184,6 +189,17 @@ def _json_valid(texts: pl.Series) -> np.ndarray:
     return valid
 
 
+def _markdown(texts: pl.Series) -> pl.Series:
+    """`MARKDOWN_RE.search(text) is not None` for each text."""
+    if not _MD_SPLIT:
+        return texts.str.contains(MARKDOWN)
+    return (
+        texts.str.contains(f"^{_MD_LINE}")
+        | texts.str.contains(f"\n{_MD_LINE}")
+        | texts.str.contains(_MD_INLINE)
+    )
+
+
 def _repetition(texts: pl.Series, extended: bool) -> pl.DataFrame:
     parts = [
         repetition_batch(texts.slice(i, _REPETITION_SUBCHUNK), extended)
@@ -194,7 +210,7 @@ def _repetition(texts: pl.Series, extended: bool) -> pl.DataFrame:
 
 def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig) -> pl.DataFrame:
     fences = texts.str.count_matches("```", literal=True).cast(pl.Int64)
-    md = (fences > 0) | texts.str.contains(MARKDOWN)
+    md = (fences > 0) | _markdown(texts)
     kind = np.where(_json_valid(texts), 0, np.where(md.to_numpy(), 1, 2))
     balanced = (fences % 2 == 0).to_numpy()
     # scores per (kind, balanced) from the scalar rule itself, so both paths share it

@@ -34,14 +34,18 @@ _WS_RE = re.compile("[ \t\n\v\f\r]+")
 # Odd 64-bit multiplier for combining word hashes into n-gram keys (wrap-around arithmetic).
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _HASH_SEED = 20240917
-MAX_BATCH_ROWS = 1 << 20
-# Bucket filter: table size ~ _TABLE_LOAD x candidates (about 1 - e^-0.25 = 22% of unique
-# keys share a bucket), capped at 2**_MAX_TABLE_BITS int64 counters (64 MB); a second
-# pass with another salt removes most collisions; under _EXACT_BELOW candidates we sort.
-_TABLE_LOAD = 4
-_MAX_TABLE_BITS = 23
+_ROW_BITS = 20
+MAX_BATCH_ROWS = 1 << _ROW_BITS
+# Bucket passes (salt, table slots per candidate): with L slots per key about 1 - e^(-1/L)
+# of the unique keys share a bucket and survive (22% at 4, 6% at 16); the first pass runs
+# on all positions, later ones on survivors only. Below _EXACT_BELOW candidates we sort.
+_PASSES: tuple[tuple[np.uint64, int], ...] = (
+    (np.uint64(0xD6E8FEB86659FD93), 4),
+    (np.uint64(0xA0761D6478BD642F), 16),
+    (np.uint64(0xE7037ED1A0B428DB), 32),
+)
 _EXACT_BELOW = 4096
-_SALTS = (np.uint64(0xD6E8FEB86659FD93), np.uint64(0xA0761D6478BD642F))
+
 
 REPETITION_COLUMNS: tuple[str, ...] = (
     "words",
@@ -88,41 +92,54 @@ def _n_unique_per_row(rows: np.ndarray, keys: np.ndarray, n: int) -> tuple[np.nd
     return lists.list.n_unique().fill_null(0).to_numpy().astype(np.int64), total
 
 
-def _drop_certainly_unique(
-    rows: np.ndarray, keys: np.ndarray, pos: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drop candidates whose key is certainly unique in its row: count keys per bucket of
-    a small hash table per row (one np.bincount over all rows' tables, laid out in row
-    order so it stays cache-local); a key alone in its bucket cannot repeat. Survivors are
-    the repeats plus bucket collisions, which `_repeat_groups` settles exactly."""
-    for salt in _SALTS:
-        if len(pos) < _EXACT_BELOW:
-            break
-        size = np.bincount(rows, minlength=n) * _TABLE_LOAD
-        base = np.zeros(n, dtype=np.int64)
-        np.cumsum(size[:-1], out=base[1:])
-        # multiply-shift maps the top 32 hash bits onto [0, size) without a division
-        h = (keys * salt) >> np.uint64(32)
-        bucket = base[rows] + ((h * size[rows].astype(np.uint64)) >> np.uint64(32)).view(np.int64)
-        keep = np.bincount(bucket, minlength=int(size.sum()))[bucket] > 1
-        rows, keys, pos = rows[keep], keys[keep], pos[keep]
-    return rows, keys, pos
+def _maybe_repeated(
+    rows: np.ndarray, keys: np.ndarray, salt: np.uint64, load: int, n: int
+) -> np.ndarray:
+    """False where a key is certainly unique in its row: keys are counted per bucket of a
+    small hash table per row (one np.bincount over all rows' tables, laid out in row order
+    so it stays cache-local), and a key alone in its bucket cannot repeat. True marks the
+    repeats plus bucket collisions, which `_repeat_groups` settles exactly."""
+    per_row = np.bincount(rows, minlength=n)
+    size = per_row * load
+    base = np.zeros(n, dtype=np.int64)
+    np.cumsum(size[:-1], out=base[1:])
+    # multiply-shift maps the top 32 hash bits onto [0, size) without a division
+    bucket = (keys * salt) >> np.uint64(32)
+    bucket *= np.repeat(size.astype(np.uint64), per_row)
+    bucket >>= np.uint64(32)
+    slot = bucket.view(np.int64)
+    slot += np.repeat(base, per_row)
+    return np.bincount(slot, minlength=int(size.sum()))[slot] > 1
 
 
 def _repeat_groups(
-    rows: np.ndarray, keys: np.ndarray, pos: np.ndarray, n: int
+    rows: np.ndarray, keys: np.ndarray, pos: np.ndarray, n: int, filtered: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Group candidate n-grams (aligned rows, keys, word positions) by (row, key), exactly:
-    (positions inside a repeated group, first position of each repeated group, its size)."""
-    rows, keys, pos = _drop_certainly_unique(rows, keys, pos, n)
+    """Group candidate n-grams (aligned rows, keys, word positions; rows sorted) by (row,
+    key), exactly: (positions inside a repeated group, first position of each repeated
+    group, its size). `filtered` bucket passes have already been applied."""
+    for salt, load in _PASSES[filtered:]:
+        if len(pos) < _EXACT_BELOW:
+            break
+        keep = np.flatnonzero(_maybe_repeated(rows, keys, salt, load, n))
+        rows, keys, pos = rows[keep], keys[keep], pos[keep]
     if not len(pos):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    order = np.lexsort((keys, rows))
-    r, k, pos = rows[order], keys[order], pos[order]
+    # sort by row and the key's top bits in one u64; if two keys of a row share those bits
+    # (about 2**-44 per pair), sort by the full pair instead
+    packed = (rows.astype(np.uint64) << np.uint64(64 - _ROW_BITS)) | (keys >> np.uint64(_ROW_BITS))
+    order = pl.Series(packed).arg_sort().to_numpy()
+    r, k = rows[order], keys[order]
+    same = packed[order][1:] == packed[order][:-1]
+    if (same & (k[1:] != k[:-1])).any():
+        order = np.lexsort((keys, rows))
+        r, k = rows[order], keys[order]
+        same = (r[1:] == r[:-1]) & (k[1:] == k[:-1])
+    pos = pos[order]
     new = np.empty(len(pos), dtype=bool)
     new[0] = True
-    new[1:] = (r[1:] != r[:-1]) | (k[1:] != k[:-1])
+    new[1:] = ~same
     starts = np.flatnonzero(new)
     sizes = np.diff(np.append(starts, len(pos)))
     rep = sizes >= 2
@@ -145,16 +162,24 @@ def _gram_chars(wlen: np.ndarray, pos: np.ndarray, k: int) -> np.ndarray:
     return chars
 
 
-def _word_table(texts: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _word_table(texts: pl.Series, ascii_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, word hash, word chars) for every word, in text order."""
-    split = texts.str.replace_all("[\t\n\v\f\r]", " ").str.split(" ")
-    lens = split.list.len().fill_null(0).to_numpy()
-    flat = split.explode()
-    keep = (flat.str.len_bytes() > 0).fill_null(False).to_numpy()
-    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lens)[keep]
-    hashes = flat.hash(seed=_HASH_SEED).to_numpy()[keep]
-    wlen = flat.str.len_chars().fill_null(0).cast(pl.Int64).to_numpy()[keep]
-    return rows, hashes, wlen
+    word = pl.col("w")
+    frame = (
+        pl.DataFrame({"w": texts.str.replace_all("[\t\n\v\f\r]", " ").str.split(" ")})
+        .with_row_index("r")
+        .lazy()
+        .explode("w")
+        .filter(word != "")
+        .select(
+            pl.col("r").cast(pl.Int64),
+            word.hash(seed=_HASH_SEED).alias("h"),
+            # bytes == characters in ASCII text, and far cheaper to count
+            (word.str.len_bytes() if ascii_only else word.str.len_chars()).cast(pl.Int64),
+        )
+        .collect()
+    )
+    return frame["r"].to_numpy(), frame["h"].to_numpy(), frame["w"].to_numpy()
 
 
 def _ngram_stats(
@@ -169,11 +194,22 @@ def _ngram_stats(
     repeated: np.ndarray | None = None
     for k in range(min(sizes), max(sizes) + 1):
         m = max(n_words - k + 1, 0)
+        filtered = 0
         if repeated is None:
-            pos = np.flatnonzero(rows[:m] == rows[k - 1 :])  # rows are sorted
+            # every start position: keys from shifted views, one bucket pass before any copy
+            keys = hashes[:m]
+            for j in range(1, k):
+                keys = keys * _MUL + hashes[j : m + j]
+            keep = rows[:m] == rows[k - 1 :]  # the k-gram stays in its row (rows sorted)
+            if m >= _EXACT_BELOW:
+                keep &= _maybe_repeated(rows[:m], keys, *_PASSES[0], n)
+                filtered = 1
+            pos = np.flatnonzero(keep)
+            keys = keys[pos]
         else:
             pos = np.flatnonzero(repeated[:m] & repeated[1 : m + 1])
-        members, firsts, counts = _repeat_groups(rows[pos], _gram_keys(hashes, pos, k), pos, n)
+            keys = _gram_keys(hashes, pos, k)
+        members, firsts, counts = _repeat_groups(rows[pos], keys, pos, n, filtered)
         first_rows = rows[firsts]
         dups = np.bincount(first_rows, weights=counts - 1, minlength=n).astype(np.int64)
         best = np.zeros(n, dtype=np.int64)
@@ -190,7 +226,8 @@ def repetition_batch(texts: pl.Series, extended: bool = True) -> pl.DataFrame:
     if n >= MAX_BATCH_ROWS:
         raise ValueError(f"repetition_batch: {n} rows; pass chunks below {MAX_BATCH_ROWS}")
     n_chars = texts.str.len_chars().cast(pl.Int64).to_numpy()
-    rows, hashes, wlen = _word_table(texts)
+    ascii_only = bool(texts.str.len_bytes().sum() == n_chars.sum())
+    rows, hashes, wlen = _word_table(texts, ascii_only)
     words = np.bincount(rows, minlength=n).astype(np.int64)
     nothing = pl.Series([None] * n, dtype=pl.Float64)
     out: dict[str, Any] = {"words": words}

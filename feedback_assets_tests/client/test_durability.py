@@ -27,8 +27,9 @@ CHILD = textwrap.dedent(
     import sys, time, uuid
     from feedback_assets.client import FeedbackClient
 
-    url, data_dir, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    client = FeedbackClient(url, data_dir=data_dir, flush_interval=3600, max_batch_size=10**9)
+    url, data_dir, n, delivery = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    client = FeedbackClient(url, data_dir=data_dir, flush_interval=3600, max_batch_size=10**9,
+                            delivery=delivery)
     half = n // 2
     for i in range(n):
         event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"event-{i}"))
@@ -49,10 +50,15 @@ def _expected_ids(n: int) -> set[str]:
 
 @pytest.mark.slow
 def test_sigkill_after_log_inference_loses_nothing(store_url: str, tmp_path: Path) -> None:
+    sigkill_then_replay(store_url, tmp_path, "thread")
+
+
+def sigkill_then_replay(store_url: str, tmp_path: Path, delivery: str) -> None:
+    """Kill an app after log_inference returned; the next client replays everything once."""
     n = 400
     data_dir = tmp_path / "data"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, store_url, str(data_dir), str(n)],
+        [sys.executable, "-c", CHILD, store_url, str(data_dir), str(n), delivery],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -83,7 +89,9 @@ def test_sigkill_after_log_inference_loses_nothing(store_url: str, tmp_path: Pat
         tel.register(
             lambda name, p: replays.append(p["count"]) if name == "ingestion.replay" else None
         )
-        with FeedbackClient(store_url, data_dir=data_dir, telemetry=tel) as client:
+        with FeedbackClient(
+            store_url, data_dir=data_dir, telemetry=tel, delivery=delivery
+        ) as client:  # type: ignore[arg-type]
             assert client.flush(timeout=30)
             stats = dict(client.stats)
         assert replays and replays[0] >= 1
@@ -173,12 +181,23 @@ def test_api_facade_uses_the_environment_and_flushes_at_exit(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_postgres_outage_mid_stream_stores_every_event_once(tmp_path: Path) -> None:
+    outage_round_trip(tmp_path, "thread")
+
+
+def outage_round_trip(tmp_path: Path, delivery: str) -> None:
+    """Stop PostgreSQL mid-stream and start it again: every event stored exactly once."""
     server = start_postgres()  # dedicated: this test stops and restarts it
     try:
         url = server.create_database("outage")
         store = FeedbackStore(url)
         ids: list[str] = []
-        client = FeedbackClient(url, data_dir=tmp_path, max_batch_size=20, flush_interval=0.05)
+        client = FeedbackClient(
+            url,
+            data_dir=tmp_path,
+            max_batch_size=20,
+            flush_interval=0.05,
+            delivery=delivery,  # type: ignore[arg-type]
+        )
         try:
             for i in range(100):
                 ids.append(

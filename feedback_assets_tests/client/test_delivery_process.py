@@ -1,0 +1,69 @@
+"""delivery="process": the same durability guarantees with inserts in a child process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feedback_assets.client import FeedbackClient
+from feedback_assets.client.delivery import DeliveryProcess
+from feedback_assets.store import FeedbackStore
+from feedback_assets_tests.client.test_durability import outage_round_trip, sigkill_then_replay
+
+
+@pytest.mark.slow
+def test_sigkill_after_log_inference_loses_nothing(store_url: str, tmp_path: Path) -> None:
+    sigkill_then_replay(store_url, tmp_path, "process")
+
+
+@pytest.mark.slow
+def test_postgres_outage_mid_stream_stores_every_event_once(tmp_path: Path) -> None:
+    outage_round_trip(tmp_path, "process")
+
+
+def test_batches_and_signals_are_delivered_and_the_child_exits(
+    store_url: str, tmp_path: Path
+) -> None:
+    with FeedbackClient(store_url, data_dir=tmp_path, delivery="process") as client:
+        ids = client.log_inferences(
+            [
+                {"deployment_id": "dep-p", "prompt": f"mail a{i}@example.com", "response": "r"}
+                for i in range(300)
+            ]
+        )
+        client.record_signal(str(ids[0]), "thumbs_up")
+        assert client.flush(timeout=30)
+        worker = client._worker
+        assert worker is not None and worker._proc is not None
+        proc = worker._proc
+        stats = dict(client.stats)
+    assert not proc.is_alive()  # close() stops the delivery process
+    assert stats["events"] == 300 and stats["signals"] == 1
+    assert stats["redacted.EMAIL"] == 300
+    store = FeedbackStore(store_url)
+    try:
+        events = store.read_events()
+        assert len(events) == 300 and not events["prompt"].str.contains("@").any()
+        assert len(store.read_signals()) == 1
+    finally:
+        store.dispose()
+
+
+def test_a_dead_delivery_process_is_restarted(sqlite_url: str, tmp_path: Path) -> None:
+    worker = DeliveryProcess(sqlite_url)
+    try:
+        assert worker._proc is not None
+        worker._proc.kill()
+        worker._proc.join(5)
+        segment = tmp_path / "seg.jsonl"
+        segment.write_bytes(
+            b'{"k":"e","event_id":"e1","deployment_id":"d","prompt":"p","response":"r",'
+            b'"metadata":"{}","timestamp_us":1}\n'
+        )
+        counts = worker.deliver([segment])
+        assert counts["events"] == 1
+        again = worker.deliver([segment])
+        assert again["events"] == 0 and again["events_duplicates"] == 1
+    finally:
+        worker.close()
