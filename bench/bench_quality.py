@@ -2,13 +2,14 @@
 
     .venv/bin/python -m bench.bench_quality [--quick]
 
+Sizes: 100k and 1M events of 0.5-2 KB; `--quick` runs 20k only (the smoke test).
 The naive baseline is the original library's four checks (JSON / fence format, length,
-four refusal phrases, trigram-uniqueness ratio) in a per-event Python loop. The vectorized
-run does more work (Gopher n-gram shares, duplicated lines, a 13-phrase refusal bank, JSON
-details per row); the "trigram-only" row sets `extended_repetition=False`, the closest
-match to the naive loop's work. Texts are generated per 50k chunk outside the timed region, so peak RSS
-shows the scorer's own bounded footprint. The naive loop is linear per event, so it runs at
-the small sizes only (its rate does not change with n).
+four refusal phrases, trigram-uniqueness ratio) in a per-event Python loop, measured in the
+same run at the first size only (it is linear per event, its rate does not change with n).
+The vectorized run does more work (Gopher 2/3/4-gram shares, duplicated lines, a 13-phrase
+refusal bank, JSON details per row); the "trigram-only" row sets `extended_repetition=False`,
+the closest match to the naive loop's work. Texts are generated per 50k chunk outside the
+timed region; peak RSS includes holding one such chunk of texts.
 """
 
 from __future__ import annotations

@@ -15,13 +15,69 @@ from typing import Any
 
 import numpy as np
 
-_WORDS = (
-    "the model answer request customer order account invoice deploy cluster latency python "
-    "function return value error stack trace database query index table schema migration "
-    "service endpoint token budget quality review summary report weekly meeting product "
-    "feature release bug fix test coverage pipeline data training export metric dashboard "
-    "please could you explain how why when where which example step first then finally"
-).split()
+_WORDS = [
+    "the",
+    "model",
+    "answer",
+    "request",
+    "customer",
+    "order",
+    "account",
+    "invoice",
+    "deploy",
+    "cluster",
+    "latency",
+    "python",
+    "function",
+    "return",
+    "value",
+    "error",
+    "stack",
+    "trace",
+    "database",
+    "query",
+    "index",
+    "table",
+    "schema",
+    "migration",
+    "service",
+    "endpoint",
+    "token",
+    "budget",
+    "quality",
+    "review",
+    "summary",
+    "report",
+    "weekly",
+    "meeting",
+    "product",
+    "feature",
+    "release",
+    "bug",
+    "fix",
+    "test",
+    "coverage",
+    "pipeline",
+    "data",
+    "training",
+    "export",
+    "metric",
+    "dashboard",
+    "please",
+    "could",
+    "you",
+    "explain",
+    "how",
+    "why",
+    "when",
+    "where",
+    "which",
+    "example",
+    "step",
+    "first",
+    "then",
+    "finally",
+]
 
 
 def peak_rss_mb() -> float:

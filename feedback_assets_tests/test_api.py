@@ -13,7 +13,15 @@ from feedback_assets import api
 from feedback_assets.demo.traffic import TrafficConfig
 from feedback_assets_tests.defs.conftest import ingest
 
-TRAFFIC = TrafficConfig(seed=5, days=3, end_date=date(2026, 10, 3), events_per_day=120, deployments=("bot",), drift_deployment="bot", drift_day=3)
+TRAFFIC = TrafficConfig(
+    seed=5,
+    days=3,
+    end_date=date(2026, 10, 3),
+    events_per_day=120,
+    deployments=("bot",),
+    drift_deployment="bot",
+    drift_day=3,
+)
 
 
 @pytest.fixture
@@ -30,8 +38,14 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def test_ingestion_facade_round_trip(env: str, tmp_path: Path) -> None:
     event_id = api.log_inference(
-        deployment_id="deploy-1", model_version_id="model-1", user_id="user-123", prompt="What is 2+2?",
-        response="4", latency_ms=120, token_count=42, metadata={"source": "api"},
+        deployment_id="deploy-1",
+        model_version_id="model-1",
+        user_id="user-123",
+        prompt="What is 2+2?",
+        response="4",
+        latency_ms=120,
+        token_count=42,
+        metadata={"source": "api"},
     )
     api.record_signal(event_id, "thumbs_up", {"source": "ui"})
     api.record_user_edit(event_id, "The answer is 4.")
@@ -40,7 +54,9 @@ def test_ingestion_facade_round_trip(env: str, tmp_path: Path) -> None:
 
     store = FeedbackStore(env)
     [row] = store.read_events().to_dict("records")
-    assert row["event_id"] == event_id and row["user_id"] != "user-123" and len(row["user_id"]) == 64
+    assert (
+        row["event_id"] == event_id and row["user_id"] != "user-123" and len(row["user_id"]) == 64
+    )
     assert sorted(store.read_signals()["signal_type"]) == ["edit", "thumbs_up"]
 
 
@@ -48,12 +64,18 @@ def test_quality_facade() -> None:
     result = api.assess_quality({"response": '{"ok": true, "answer": "four, as expected"}'})
     assert {c["check"] for c in result["checks"]} == {"format", "length", "refusal", "repetition"}
     assert 0 <= result["score"] <= 1
-    refusal = api.assess_quality({"response": "I'm sorry, but I can't help with that request at all."})
+    refusal = api.assess_quality(
+        {"response": "I'm sorry, but I can't help with that request at all."}
+    )
     assert refusal["score"] < result["score"]
 
 
 def test_analysis_facade_on_raw_traffic(env: str, tmp_path: Path) -> None:
-    assert api.get_quality_stats("nobody") == {"deployment_id": "nobody", "n": 0, "status": "no data"}
+    assert api.get_quality_stats("nobody") == {
+        "deployment_id": "nobody",
+        "n": 0,
+        "status": "no data",
+    }
     ingest(env, tmp_path / "data", TRAFFIC)
     stats = api.get_quality_stats("bot", window_size=100)
     assert stats["n"] == 100 and 0 < stats["mean"] <= 1
@@ -75,9 +97,17 @@ def test_analysis_facade_on_raw_traffic(env: str, tmp_path: Path) -> None:
     assert Path(again).read_text() == Path(path).read_text()  # same batch: idempotent
     fresh = api.export("bot", format="parquet", output_path="out/new.parquet")
     assert pq.read_table(fresh).num_rows == 0  # everything was already exported
-    everything = api.export("bot", format="parquet", output_path="out/all.parquet", include_exported=True)
+    everything = api.export(
+        "bot", format="parquet", output_path="out/all.parquet", include_exported=True
+    )
     assert pq.read_table(everything).num_rows == len(curated)
-    edits = api.export("bot", format="csv", output_path="out/edits.csv", filters={"curation_source": "user_edit"}, include_exported=True)
+    edits = api.export(
+        "bot",
+        format="csv",
+        output_path="out/edits.csv",
+        filters={"curation_source": "user_edit"},
+        include_exported=True,
+    )
     assert Path(edits).read_text().count("\n") >= 1
     with pytest.raises(ValueError, match="escapes the export root"):
         api.export("bot", output_path="../../etc/passwd")
@@ -86,7 +116,9 @@ def test_analysis_facade_on_raw_traffic(env: str, tmp_path: Path) -> None:
 
     pairs = api.export_preference_pairs("bot", format="trl")
     rows = [json.loads(line) for line in Path(pairs).read_text().splitlines()]
-    assert rows and all(set(r) >= {"prompt", "chosen", "rejected"} and r["chosen"] != r["rejected"] for r in rows)
+    assert rows and all(
+        set(r) >= {"prompt", "chosen", "rejected"} and r["chosen"] != r["rejected"] for r in rows
+    )
 
     fired = api.check_triggers("bot", data_count_threshold=1, quality_threshold=0.0)
     types = {d.type for d in fired}

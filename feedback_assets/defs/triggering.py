@@ -1,11 +1,13 @@
 """Shared by the retraining sensors and schedule: evaluate, gate, coalesce, record, request."""
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import dagster as dg
 
 from feedback_assets.domain.triggers import TriggerConfig, coalesce, evaluate, gate
+from feedback_assets.facade.live_window import live_quality_scores, refresh_live_drift
 from feedback_assets.store.feedback_store import FeedbackStore
 from feedback_assets.store.trigger_state import (
     last_retraining,
@@ -37,6 +39,10 @@ def trigger_config() -> TriggerConfig:
     return TriggerConfig.from_overrides(**overrides)
 
 
+def live_window_minutes() -> int:
+    return int(os.environ.get("FEEDBACK_LIVE_WINDOW_MINUTES", "60"))
+
+
 def suggest_only() -> bool:
     return os.environ.get("FEEDBACK_TRIGGER_MODE", "launch") == "suggest"
 
@@ -65,7 +71,12 @@ def evaluate_trigger(
     config = trigger_config()
     requests, skips = [], []
     for deployment in store.deployments():
+        if trigger_type == "drift_threshold":
+            # The last minutes of traffic get a verdict before any partition is materialized.
+            refresh_live_drift(store, deployment, now, live_window_minutes())
         state = load_trigger_state(store, deployment, retraining_in_flight(instance, deployment))
+        if trigger_type in COALESCED:
+            state = replace(state, quality_scores=live_quality_scores(store, deployment))
         types = COALESCED if trigger_type in COALESCED else (trigger_type,)
         decisions = evaluate(
             state, now, config, types=[t for t in types if t in config.enabled_types]

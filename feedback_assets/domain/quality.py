@@ -54,7 +54,7 @@ DEFAULT_CHUNK_ROWS = 50_000
 _MD_LINE = r"[ \t]{0,3}(?:#{1,6}[ \t]|[-*+][ \t]|[0-9]{1,9}[.)][ \t]|>)"
 _MD_INLINE = r"\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\n]+\)|`[^`\n]+`"
 _MD_SPLIT = f"(?m)^{_MD_LINE}|{_MD_INLINE}" == MARKDOWN
-_REPETITION_SUBCHUNK = 2_000  # keeps the n-gram arrays small enough to be reused, not re-faulted
+_REPETITION_SUBCHUNK = 2_000  # keeps the n-gram arrays and bucket tables cache-resident
 
 
 def assess_response(response: str | None, config: QualityConfig = QualityConfig()) -> dict:
@@ -189,6 +189,14 @@ def _json_valid(texts: pl.Series) -> np.ndarray:
     return valid
 
 
+def _fences(texts: pl.Series) -> pl.Series:
+    """Count of ``` per text; counted only in texts holding one (a cheap literal scan)."""
+    has = np.flatnonzero(texts.str.contains("```", literal=True).to_numpy())
+    counts = np.zeros(len(texts), dtype=np.int64)
+    counts[has] = texts.gather(has).str.count_matches("```", literal=True).to_numpy()
+    return pl.Series(counts)
+
+
 def _markdown(texts: pl.Series) -> pl.Series:
     """`MARKDOWN_RE.search(text) is not None` for each text."""
     if not _MD_SPLIT:
@@ -209,7 +217,7 @@ def _repetition(texts: pl.Series, extended: bool) -> pl.DataFrame:
 
 
 def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig) -> pl.DataFrame:
-    fences = texts.str.count_matches("```", literal=True).cast(pl.Int64)
+    fences = _fences(texts)
     md = (fences > 0) | _markdown(texts)
     kind = np.where(_json_valid(texts), 0, np.where(md.to_numpy(), 1, 2))
     balanced = (fences % 2 == 0).to_numpy()

@@ -2,8 +2,10 @@
 
 Two implementations of one definition: `repetition_stats` (scalar, plain Python, the
 reference) and `repetition_batch` (vectorized: words hashed to u64 by polars, n-gram keys
-combined with numpy, unique counts via polars list kernels, repeat counts via one sort).
-They agree exactly except on a hash collision between two n-grams of one text.
+combined with numpy; repeated n-grams found by bucket counting, which discards the n-grams
+certainly unique in their text, then an exact sort of the few left; a k-gram is a candidate
+only where both (k-1)-grams inside it repeat). They agree exactly except on a 64-bit hash
+collision between two n-grams of one text.
 
 Definitions (both paths):
 - words: maximal runs of characters other than ASCII whitespace (space, \\t \\n \\v \\f \\r).
@@ -99,8 +101,10 @@ def _maybe_repeated(
     small hash table per row (one np.bincount over all rows' tables, laid out in row order
     so it stays cache-local), and a key alone in its bucket cannot repeat. True marks the
     repeats plus bucket collisions, which `_repeat_groups` settles exactly."""
-    per_row = np.bincount(rows, minlength=n)
+    per_row = np.diff(np.searchsorted(rows, np.arange(n + 1)))  # rows are sorted
     size = per_row * load
+    if size.max(initial=0) >= 1 << 32:  # multiply-shift below needs sizes under 2**32
+        return np.ones(len(keys), dtype=bool)
     base = np.zeros(n, dtype=np.int64)
     np.cumsum(size[:-1], out=base[1:])
     # multiply-shift maps the top 32 hash bits onto [0, size) without a division
@@ -248,15 +252,27 @@ def repetition_batch(texts: pl.Series, extended: bool = True) -> pl.DataFrame:
     if not extended:
         return pl.DataFrame({c: out[c] for c in REPETITION_COLUMNS})
 
-    lines = texts.str.split("\n")
-    line_lens = lines.list.len().fill_null(0).to_numpy()
-    flat = lines.explode().str.strip_chars(ASCII_WS)
-    keep = (flat.str.len_bytes() > 0).fill_null(False).to_numpy()
-    lrows = np.repeat(np.arange(n, dtype=np.int64), line_lens)[keep]
-    uniq_lines, n_lines = _n_unique_per_row(lrows, flat.hash(seed=_HASH_SEED).to_numpy()[keep], n)
-    dup = np.zeros(n)
-    has_lines = n_lines > 0
-    dup[has_lines] = (n_lines[has_lines] - uniq_lines[has_lines]) / n_lines[has_lines]
-    out["dup_line_share"] = dup
-    out["lines"] = n_lines.astype(np.int64)
+    out["dup_line_share"], out["lines"] = _line_stats(texts, words)
     return pl.DataFrame({c: out[c] for c in REPETITION_COLUMNS})
+
+
+def _line_stats(texts: pl.Series, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dup_line_share, lines) per text. A text without "\\n" is one line exactly when it
+    has a word, and has no duplicates, so only multi-line texts are split."""
+    n = len(texts)
+    n_lines = (words > 0).astype(np.int64)
+    dup = np.zeros(n)
+    multi = np.flatnonzero(texts.str.contains("\n", literal=True).to_numpy())
+    if not len(multi):
+        return dup, n_lines
+    lines = texts.gather(multi).str.split("\n")
+    line_lens = lines.list.len().to_numpy()
+    flat = lines.explode().str.strip_chars(ASCII_WS)
+    keep = (flat.str.len_bytes() > 0).to_numpy()
+    lrows = np.repeat(np.arange(len(multi), dtype=np.int64), line_lens)[keep]
+    hashes = flat.hash(seed=_HASH_SEED).to_numpy()[keep]
+    uniq, total = _n_unique_per_row(lrows, hashes, len(multi))
+    n_lines[multi] = total
+    has = total > 0
+    dup[multi[has]] = (total[has] - uniq[has]) / total[has]
+    return dup, n_lines

@@ -44,6 +44,7 @@ _SIGNAL_FIELDS = frozenset(
 )
 _OPTIONAL_IDS = ("model_version_id", "user_id", "trace_id", "session_id")
 _COUNTS = ("token_count", "input_tokens", "output_tokens")
+_ID_FIELDS = ("deployment_id", *_OPTIONAL_IDS)
 
 
 @dataclass(frozen=True)
@@ -239,20 +240,6 @@ def _new_uuid() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _plain_id(value: Any) -> bool:
-    return value is None or (
-        type(value) is str and len(value) <= MAX_ID_CHARS and bool(value.strip())
-    )
-
-
-def _plain_text(value: Any) -> bool:
-    return (
-        type(value) is str
-        and bool(value.strip())
-        and (len(value) <= MAX_TEXT_BYTES // 4 or len(value.encode()) <= MAX_TEXT_BYTES)
-    )
-
-
 def _plain_json(value: dict[Any, Any]) -> bool:
     """A flat dict of plain JSON scalars (the common metadata); anything else takes the full check."""
     for k, v in value.items():
@@ -281,12 +268,20 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
         event_id = _new_uuid()
     elif type(event_id) is not str or not event_id or len(event_id) > 64:
         return None
-    if get("deployment_id") is None or not all(
-        _plain_id(get(n)) for n in ("deployment_id", *_OPTIONAL_IDS)
-    ):
+    if get("deployment_id") is None:
         return None
-    if not (_plain_text(get("prompt")) and _plain_text(get("response"))):
-        return None
+    for name in _ID_FIELDS:
+        value = get(name)
+        if value is not None and (
+            type(value) is not str or len(value) > MAX_ID_CHARS or not value.strip()
+        ):
+            return None
+    for name in ("prompt", "response"):
+        value = get(name)
+        if type(value) is not str or not value.strip():
+            return None
+        if len(value) > MAX_TEXT_BYTES // 4 and len(value.encode()) > MAX_TEXT_BYTES:
+            return None
     latency = get("latency_ms")
     if latency is not None:
         t = type(latency)

@@ -44,11 +44,18 @@ def windows(
     return _window(store, reference), _window(store, current), str(ref["reference_id"])
 
 
-def detect(store: FeedbackStore, deployment_id: str, current: pd.DataFrame, config: DriftConfig, source: str) -> DriftReport:
+def detect(
+    store: FeedbackStore,
+    deployment_id: str,
+    current: pd.DataFrame,
+    config: DriftConfig,
+    source: str,
+    history_id: str | None = None,
+) -> DriftReport:
     """Compare `current` with the reference and persist the verdict to the drift history."""
     reference, window, ref_id = windows(store, deployment_id, current)
     report, _ = drift_report(reference, window, deployment_id=deployment_id, config=config)
-    persist(store, report, ref_id, window, source)
+    persist(store, report, ref_id, window, source, history_id)
     return report
 
 
@@ -58,13 +65,14 @@ def persist(
     reference_id: str | None,
     current: Window,
     source: str,
+    history_id: str | None = None,
 ) -> None:
     ts = current.events["timestamp_us"] if len(current.events) else pd.Series(dtype="int64")
     store.append(
         "drift_history",
         [
             {
-                "id": uuid.uuid4().hex,
+                "id": history_id or uuid.uuid4().hex,
                 "deployment_id": report.deployment_id,
                 "partition_key": None,
                 "source": source,

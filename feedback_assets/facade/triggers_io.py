@@ -38,7 +38,9 @@ def evaluate_triggers(
             raise ValueError(f"window_hours: must be > 0, got {window_hours}")
         _, latest = store.time_range(deployment_id)
         end = (latest or 0) + 1
-        current = store.read_events(deployment_id=deployment_id, start_us=end - int(window_hours * HOUR_US), end_us=end)
+        current = store.read_events(
+            deployment_id=deployment_id, start_us=end - int(window_hours * HOUR_US), end_us=end
+        )
     else:
         current = store.read_events(deployment_id=deployment_id, latest=QUALITY_WINDOW)
     wanted = list(types) if types is not None else list(config.enabled_types)

@@ -1,7 +1,8 @@
 """The feedback store: one interface over SQLite (embedded default) and PostgreSQL.
 
 Bulk paths go through the DBAPI connection in one transaction: SQLite executemany, PostgreSQL
-COPY (CSV written by polars) into a temp table, then INSERT ... ON CONFLICT DO NOTHING. Schema
+COPY (CSV written by polars); when keys already exist, COPY into a temp table then
+INSERT ... ON CONFLICT DO NOTHING. Schema
 and reads go through SQLAlchemy Core and pandas.
 """
 
@@ -26,6 +27,7 @@ from feedback_assets.store.frames import (
     rows_for_insert,
 )
 
+UNIQUE_VIOLATION = "23505"  # PostgreSQL SQLSTATE
 INSERT_CHUNK = 50_000  # rows per statement: bounds the CSV buffer and driver memory
 
 
@@ -321,16 +323,28 @@ def _sqlite_insert(cur: Any, table: sa.Table, part: pl.DataFrame) -> int:
 
 
 def _pg_copy_insert(cur: Any, table: sa.Table, part: pl.DataFrame) -> int:
-    """COPY into a temp table, then one INSERT ... SELECT skipping existing keys.
+    """COPY straight into the table; if a key already exists, COPY via a temp table instead.
 
+    The common case (new rows) pays for one COPY. A replay with duplicates rolls back to the
+    savepoint, COPYs into a temp table and inserts with ON CONFLICT DO NOTHING, counting exactly.
     CSV with every string quoted: an empty string is `""` and NULL is an unquoted empty field,
     and quoted tabs, newlines, backslashes and `\\.` lines are data, not syntax.
     """
-    key = next(iter(table.primary_key.columns)).name
     cols = ", ".join(part.columns)
-    tmp = f"_load_{table.name}"
     buf = io.BytesIO()
     part.write_csv(buf, include_header=False, quote_style="non_numeric", null_value="")
+    cur.execute("SAVEPOINT bulk_copy")
+    try:
+        buf.seek(0)
+        cur.copy_expert(f"COPY {table.name} ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
+        cur.execute("RELEASE SAVEPOINT bulk_copy")
+        return part.height
+    except Exception as exc:
+        if getattr(exc, "pgcode", None) != UNIQUE_VIOLATION:
+            raise
+        cur.execute("ROLLBACK TO SAVEPOINT bulk_copy")
+    key = next(iter(table.primary_key.columns)).name
+    tmp = f"_load_{table.name}"
     buf.seek(0)
     cur.execute(f"CREATE TEMP TABLE {tmp} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
     cur.copy_expert(f"COPY {tmp} ({cols}) FROM STDIN WITH (FORMAT csv)", buf)

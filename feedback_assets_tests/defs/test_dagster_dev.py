@@ -96,7 +96,9 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
         with dg.DagsterInstance.get() as instance:
             job = defs().resolve_job_def("feedback_loop_job")
             for day in DAYS:
-                assert job.execute_in_process(partition_key=day, instance=instance, run_config=LOOP_CONFIG).success
+                assert job.execute_in_process(
+                    partition_key=day, instance=instance, run_config=LOOP_CONFIG
+                ).success
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -104,18 +106,37 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
     port = _free_port()
     started = time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=(tmp_path / "dev.log").open("w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=(tmp_path / "dev.log").open("w"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: one signal stops webserver + daemon
     )
     try:
         _wait_for_server(port, proc, started + 90)
         repo = _graphql(port, REPO_QUERY)["repositoriesOrError"]["nodes"][0]
         assert {s["name"] for s in repo["sensors"]} == {
-            "drift_retraining_sensor", "quality_drop_retraining_sensor", "data_count_retraining_sensor"
+            "drift_retraining_sensor",
+            "quality_drop_retraining_sensor",
+            "data_count_retraining_sensor",
         }
         assert all(s["sensorState"]["status"] == "RUNNING" for s in repo["sensors"])
-        assert {s["name"] for s in repo["schedules"]} == {"daily_feedback_loop_schedule", "scheduled_retraining"}
+        assert {s["name"] for s in repo["schedules"]} == {
+            "daily_feedback_loop_schedule",
+            "scheduled_retraining",
+        }
         assert ["drift_reports"] in [a["assetKey"]["path"] for a in repo["assetNodes"]]
 
         succeeded = None
@@ -127,7 +148,9 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
                     assert tags["feedback/deployment"] == "support-bot", tags
                     if run["status"] == "SUCCESS":
                         succeeded = run
-                    assert run["status"] not in ("FAILURE", "CANCELED"), (tmp_path / "dev.log").read_text()[-4000:]
+                    assert run["status"] not in ("FAILURE", "CANCELED"), (
+                        tmp_path / "dev.log"
+                    ).read_text()[-4000:]
             time.sleep(2)
         assert succeeded is not None, (tmp_path / "dev.log").read_text()[-4000:]
         latency = succeeded["endTime"] - started

@@ -37,27 +37,64 @@ def _run(op, config: dict, resource: FeedbackStoreResource):
     return result.output_for_node(op.name)
 
 
-def test_export_feedback_honours_format_path_and_filters(store_resource: FeedbackStoreResource) -> None:
-    path = _run(export_feedback, {"deployment_id": "bot", "format": "parquet", "output_path": "stage/a.parquet",
-                                  "curation_source": ["diverse"], "min_score": 0.0}, store_resource)
+def test_export_feedback_honours_format_path_and_filters(
+    store_resource: FeedbackStoreResource,
+) -> None:
+    path = _run(
+        export_feedback,
+        {
+            "deployment_id": "bot",
+            "format": "parquet",
+            "output_path": "stage/a.parquet",
+            "curation_source": ["diverse"],
+            "min_score": 0.0,
+        },
+        store_resource,
+    )
     table = pq.read_table(path)
     assert path.endswith("stage/a.parquet") and table.num_rows > 0
     assert set(table.column("curation_source").to_pylist()) == {"diverse"}
-    capped = _run(export_feedback, {"deployment_id": "bot", "format": "csv", "output_path": "stage/b.csv",
-                                    "limit": 3, "include_exported": True}, store_resource)
+    capped = _run(
+        export_feedback,
+        {
+            "deployment_id": "bot",
+            "format": "csv",
+            "output_path": "stage/b.csv",
+            "limit": 3,
+            "include_exported": True,
+        },
+        store_resource,
+    )
     assert Path(capped).read_text().strip().count("\n") == 3  # header + 3 rows
 
 
-def test_check_triggers_honours_threshold_window_and_types(store_resource: FeedbackStoreResource) -> None:
+def test_check_triggers_honours_threshold_window_and_types(
+    store_resource: FeedbackStoreResource,
+) -> None:
     base = {"deployment_id": "bot", "window_hours": 72.0}
-    fired = _run(check_triggers, {**base, "trigger_types": ["volume"], "threshold": 1}, store_resource)
+    fired = _run(
+        check_triggers, {**base, "trigger_types": ["volume"], "threshold": 1}, store_resource
+    )
     assert [d["type"] for d in fired] == ["data_count"]
-    assert _run(check_triggers, {**base, "trigger_types": ["volume"], "threshold": 10**9}, store_resource) == []
-    quality = _run(check_triggers, {**base, "trigger_types": ["accuracy"], "threshold": 1.0}, store_resource)
+    assert (
+        _run(
+            check_triggers,
+            {**base, "trigger_types": ["volume"], "threshold": 10**9},
+            store_resource,
+        )
+        == []
+    )
+    quality = _run(
+        check_triggers, {**base, "trigger_types": ["accuracy"], "threshold": 1.0}, store_resource
+    )
     assert [d["type"] for d in quality] == ["quality_drop"]
     assert quality[0]["values"]["n"] > 100
     # A 1-hour window holds too few events for the quality trigger's minimum sample.
-    short = _run(check_triggers, {**base, "window_hours": 1.0, "trigger_types": ["accuracy"], "threshold": 1.0}, store_resource)
+    short = _run(
+        check_triggers,
+        {**base, "window_hours": 1.0, "trigger_types": ["accuracy"], "threshold": 1.0},
+        store_resource,
+    )
     assert short == []
     with pytest.raises(ValueError, match="trigger_types: unknown"):
         _run(check_triggers, {**base, "trigger_types": ["vibes"]}, store_resource)

@@ -69,6 +69,10 @@ def test_duplicates_within_and_across_batches_are_counted_exactly(store: Feedbac
     second = store.insert_events(again)
     assert (second.inserted, second.duplicates) == (1, 4)
     assert store.counts()["events"] == 4
+    # Only a repeat inside one fresh batch: no row exists yet, one copy is still a duplicate.
+    third = store.insert_events(pd.concat([_frame(["n"], "fresh"), _frame(["n", "m"], "fresh")]))
+    assert (third.inserted, third.duplicates) == (2, 1)
+    assert store.counts()["events"] == 6
 
 
 def test_polars_input_and_multi_chunk_batches(store: FeedbackStore) -> None:
