@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
+import os
+import subprocess
+import sys
 from collections import Counter
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from feedback_assets.client.spool import read_segments
 
@@ -43,79 +45,117 @@ class DeliveryError(RuntimeError):
         self.kind = kind
 
 
-def _worker(conn: Connection, store_url: str) -> None:
-    """Delivery process: receives lists of segment paths, replies with counts or an error."""
+def _short_error(exc: Exception) -> dict[str, str]:
+    # Type and the first line only: driver errors may quote row values.
+    text = str(exc)
+    return {"error": type(exc).__name__, "message": text.splitlines()[0][:200] if text else ""}
+
+
+def worker_main() -> None:
+    """The delivery process: reads JSON lines on stdin (first the store URL, then lists of
+    segment paths) and answers each list with counts or an error on its original stdout."""
+    replies = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)  # stray prints go to stderr, never into the protocol
+    sys.stdout = sys.stderr
+    requests = sys.stdin.buffer
+    first = requests.readline()
+    if not first:
+        return
+    store_url = orjson.loads(first)["url"]
     from feedback_assets.store import FeedbackStore
 
     store = None
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):  # the app is gone: its segments wait for the next client
-            break
-        if message is None:
-            break
+    for line in requests:  # EOF: the app closed or died; its segments wait for a replay
         try:
             if store is None:
                 store = FeedbackStore(store_url)
-            counts = deliver_segments(store, [Path(p) for p in message])
-            conn.send(("ok", dict(counts)))
-        except Exception as exc:  # outage: the client keeps the segments and retries
+            reply: dict[str, Any] = {"ok": dict(deliver_segments(store, orjson.loads(line)))}
+        except Exception as exc:  # outage: the app keeps the segments and retries
             if store is not None:
                 store.dispose()
                 store = None
-            # Type and a short message only: driver errors may quote row values.
-            conn.send(
-                ("error", type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
-            )
+            reply = _short_error(exc)
+        try:
+            replies.write(orjson.dumps(reply) + b"\n")
+        except OSError:
+            break
     if store is not None:
         store.dispose()
 
 
 class DeliveryProcess:
-    """Runs deliver_segments in a child process, so parsing and inserts use another core
-    and never hold the app's GIL. The app keeps ownership (locks) of its segments."""
+    """Runs deliver_segments in a child process, so parsing and inserts use another core and
+    never hold the app's GIL. The app keeps ownership (locks) of its segments.
+
+    A plain `python -m` child (not multiprocessing): it never re-imports the app's main
+    module, gets the store URL on stdin (not argv, where `ps` would show a password), and runs
+    in its own session so a Ctrl-C aimed at the app does not kill a delivery mid-way.
+    """
 
     def __init__(self, store_url: str) -> None:
         self.store_url = store_url
-        self._proc: BaseProcess | None = None
-        self._conn: Connection | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._start()
 
     def _start(self) -> None:
-        ctx = mp.get_context("spawn")  # never fork a process that runs threads
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(
-            target=_worker, args=(child, self.store_url), name="feedback-delivery", daemon=True
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "feedback_assets.client.delivery"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
         )
-        proc.start()
-        child.close()
-        self._proc, self._conn = proc, parent
+        self._send({"url": self.store_url})
+
+    def _send(self, message: Any) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        self._proc.stdin.write(orjson.dumps(message) + b"\n")
+        self._proc.stdin.flush()
 
     def deliver(self, paths: list[Path]) -> Counter[str]:
-        if self._proc is None or not self._proc.is_alive() or self._conn is None:
+        if self._proc is None or self._proc.poll() is not None:
             self.close()
             self._start()
-        assert self._conn is not None
+        assert self._proc is not None and self._proc.stdout is not None
         try:
-            self._conn.send([str(p) for p in paths])
-            reply = self._conn.recv()
-        except (EOFError, OSError) as exc:  # the worker died: restart it on the next try
+            self._send([str(p) for p in paths])
+            line = self._proc.stdout.readline()
+        except OSError as exc:
+            line = b""
+            error = type(exc).__name__
+        else:
+            error = "EOF"
+        if not line:  # the worker died: restarted on the next try
             self.close()
-            raise DeliveryError("DeliveryProcessDied", type(exc).__name__) from exc
-        if reply[0] == "error":
-            raise DeliveryError(reply[1], reply[2])
-        return Counter(reply[1])
+            raise DeliveryError("DeliveryProcessDied", error)
+        reply = orjson.loads(line)
+        if "error" in reply:
+            raise DeliveryError(reply["error"], reply["message"])
+        return Counter(reply["ok"])
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
 
     def close(self, timeout: float = 5.0) -> None:
-        conn, proc = self._conn, self._proc
-        self._conn = self._proc = None
-        if conn is not None:
-            with contextlib.suppress(OSError, ValueError):
-                conn.send(None)
-            conn.close()
-        if proc is not None:
-            proc.join(timeout)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(timeout)
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # EOF: the worker finishes its batch and exits
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+if __name__ == "__main__":
+    worker_main()

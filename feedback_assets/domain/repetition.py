@@ -47,6 +47,9 @@ _PASSES: tuple[tuple[np.uint64, int], ...] = (
     (np.uint64(0xE7037ED1A0B428DB), 32),
 )
 _EXACT_BELOW = 4096
+# When most candidates survive a pass they mostly truly repeat (looping text): further
+# passes cannot pay for their larger tables, so sort right away.
+_MAX_SURVIVING = 0.5
 
 
 REPETITION_COLUMNS: tuple[str, ...] = (
@@ -126,7 +129,10 @@ def _repeat_groups(
         if len(pos) < _EXACT_BELOW:
             break
         keep = np.flatnonzero(_maybe_repeated(rows, keys, salt, load, n))
+        futile = len(keep) > len(pos) * _MAX_SURVIVING
         rows, keys, pos = rows[keep], keys[keep], pos[keep]
+        if futile:
+            break
     if not len(pos):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
@@ -207,7 +213,8 @@ def _ngram_stats(
             keep = rows[:m] == rows[k - 1 :]  # the k-gram stays in its row (rows sorted)
             if m >= _EXACT_BELOW:
                 keep &= _maybe_repeated(rows[:m], keys, *_PASSES[0], n)
-                filtered = 1
+                futile = np.count_nonzero(keep) > m * _MAX_SURVIVING
+                filtered = len(_PASSES) if futile else 1
             pos = np.flatnonzero(keep)
             keys = keys[pos]
         else:

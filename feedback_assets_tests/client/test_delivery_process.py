@@ -38,7 +38,7 @@ def test_batches_and_signals_are_delivered_and_the_child_exits(
         assert worker is not None and worker._proc is not None
         proc = worker._proc
         stats = dict(client.stats)
-    assert not proc.is_alive()  # close() stops the delivery process
+    assert proc.poll() == 0  # close() ends the delivery process cleanly
     assert stats["events"] == 300 and stats["signals"] == 1
     assert stats["redacted.EMAIL"] == 300
     store = FeedbackStore(store_url)
@@ -55,7 +55,7 @@ def test_a_dead_delivery_process_is_restarted(sqlite_url: str, tmp_path: Path) -
     try:
         assert worker._proc is not None
         worker._proc.kill()
-        worker._proc.join(5)
+        worker._proc.wait(5)
         segment = tmp_path / "seg.jsonl"
         segment.write_bytes(
             b'{"k":"e","event_id":"e1","deployment_id":"d","prompt":"p","response":"r",'
