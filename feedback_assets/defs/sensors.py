@@ -25,40 +25,35 @@ def _tick(
     return dg.SkipReason("; ".join(skips) or "no deployments with data yet")
 
 
-@dg.sensor(
-    job=retraining_job,
-    minimum_interval_seconds=INTERVAL,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Retrain a deployment after N consecutive drifted windows (hysteresis).",
+def _retraining_sensor(name: str, trigger_type: str, description: str) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=name,
+        job=retraining_job,
+        minimum_interval_seconds=INTERVAL,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=description,
+    )
+    def _sensor(context: dg.SensorEvaluationContext, feedback_store: FeedbackStoreResource):
+        return _tick(context, feedback_store, trigger_type, name)
+
+    return _sensor
+
+
+drift_retraining_sensor = _retraining_sensor(
+    "drift_retraining_sensor",
+    "drift_threshold",
+    "Retrain a deployment after N consecutive drifted windows (hysteresis).",
 )
-def drift_retraining_sensor(
-    context: dg.SensorEvaluationContext, feedback_store: FeedbackStoreResource
-):
-    return _tick(context, feedback_store, "drift_threshold", "drift_retraining_sensor")
-
-
-@dg.sensor(
-    job=retraining_job,
-    minimum_interval_seconds=INTERVAL,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Retrain a deployment whose rolling mean quality fell below the threshold.",
+quality_drop_retraining_sensor = _retraining_sensor(
+    "quality_drop_retraining_sensor",
+    "quality_drop",
+    "Retrain a deployment whose rolling mean quality fell below the threshold.",
 )
-def quality_drop_retraining_sensor(
-    context: dg.SensorEvaluationContext, feedback_store: FeedbackStoreResource
-):
-    return _tick(context, feedback_store, "quality_drop", "quality_drop_retraining_sensor")
-
-
-@dg.sensor(
-    job=retraining_job,
-    minimum_interval_seconds=INTERVAL,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Retrain once enough new curated examples arrived since the last retraining.",
+data_count_retraining_sensor = _retraining_sensor(
+    "data_count_retraining_sensor",
+    "data_count",
+    "Retrain once enough new curated examples arrived since the last retraining.",
 )
-def data_count_retraining_sensor(
-    context: dg.SensorEvaluationContext, feedback_store: FeedbackStoreResource
-):
-    return _tick(context, feedback_store, "data_count", "data_count_retraining_sensor")
 
 
 @dg.definitions

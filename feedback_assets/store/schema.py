@@ -12,23 +12,31 @@ SCHEMA_VERSION = 1
 
 metadata = sa.MetaData()
 
+
+def _event_body() -> list[sa.Column]:
+    """The columns an event carries after its id and deployment (raw and sanitized alike)."""
+    return [
+        sa.Column("model_version_id", sa.String(256)),
+        sa.Column("user_id", sa.String(128)),  # keyed HMAC, never the raw id
+        sa.Column("prompt", sa.Text, nullable=False),
+        sa.Column("response", sa.Text, nullable=False),
+        sa.Column("latency_ms", sa.Float),
+        sa.Column("token_count", sa.BigInteger),
+        sa.Column("input_tokens", sa.BigInteger),
+        sa.Column("output_tokens", sa.BigInteger),
+        sa.Column("trace_id", sa.String(256)),
+        sa.Column("session_id", sa.String(256)),
+        sa.Column("metadata", sa.Text, nullable=False),
+        sa.Column("timestamp_us", sa.BigInteger, nullable=False),
+    ]
+
+
 events = sa.Table(
     "events",
     metadata,
     sa.Column("event_id", sa.String(64), primary_key=True),
     sa.Column("deployment_id", sa.String(256), nullable=False),
-    sa.Column("model_version_id", sa.String(256)),
-    sa.Column("user_id", sa.String(128)),
-    sa.Column("prompt", sa.Text, nullable=False),
-    sa.Column("response", sa.Text, nullable=False),
-    sa.Column("latency_ms", sa.Float),
-    sa.Column("token_count", sa.BigInteger),
-    sa.Column("input_tokens", sa.BigInteger),
-    sa.Column("output_tokens", sa.BigInteger),
-    sa.Column("trace_id", sa.String(256)),
-    sa.Column("session_id", sa.String(256)),
-    sa.Column("metadata", sa.Text, nullable=False),
-    sa.Column("timestamp_us", sa.BigInteger, nullable=False),
+    *_event_body(),
     sa.Column("ingested_us", sa.BigInteger, nullable=False),
     sa.Index("ix_events_deployment_time", "deployment_id", "timestamp_us"),
     sa.Index("ix_events_time", "timestamp_us"),
@@ -76,18 +84,7 @@ def _partitioned(name: str, *columns: sa.Column) -> sa.Table:
 sanitized_logs = _partitioned(
     "sanitized_logs",
     sa.Column("event_id", sa.String(64), nullable=False),
-    sa.Column("model_version_id", sa.String(256)),
-    sa.Column("user_id", sa.String(128)),
-    sa.Column("prompt", sa.Text, nullable=False),
-    sa.Column("response", sa.Text, nullable=False),
-    sa.Column("latency_ms", sa.Float),
-    sa.Column("token_count", sa.BigInteger),
-    sa.Column("input_tokens", sa.BigInteger),
-    sa.Column("output_tokens", sa.BigInteger),
-    sa.Column("trace_id", sa.String(256)),
-    sa.Column("session_id", sa.String(256)),
-    sa.Column("metadata", sa.Text, nullable=False),
-    sa.Column("timestamp_us", sa.BigInteger, nullable=False),
+    *_event_body(),
     sa.Column("redacted", sa.Boolean, nullable=False),  # the re-scan changed this row
 )
 
