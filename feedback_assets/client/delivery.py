@@ -69,7 +69,8 @@ def worker_main() -> None:
         try:
             if store is None:
                 store = FeedbackStore(store_url)
-            reply: dict[str, Any] = {"ok": dict(deliver_segments(store, orjson.loads(line)))}
+            paths = [Path(p) for p in orjson.loads(line)]
+            reply: dict[str, Any] = {"ok": dict(deliver_segments(store, paths))}
         except Exception as exc:  # outage: the app keeps the segments and retries
             if store is not None:
                 store.dispose()
@@ -101,7 +102,7 @@ class DeliveryProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "feedback_assets.client.delivery"],
+            [sys.executable, "-m", "feedback_assets.client.delivery_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -156,6 +157,3 @@ class DeliveryProcess:
 
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-
-if __name__ == "__main__":
-    worker_main()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -9,7 +13,11 @@ import pytest
 from feedback_assets.client import FeedbackClient
 from feedback_assets.client.delivery import DeliveryProcess
 from feedback_assets.store import FeedbackStore
-from feedback_assets_tests.client.test_durability import outage_round_trip, sigkill_then_replay
+from feedback_assets_tests.client.test_durability import (
+    REPO,
+    outage_round_trip,
+    sigkill_then_replay,
+)
 
 
 @pytest.mark.slow
@@ -67,3 +75,40 @@ def test_a_dead_delivery_process_is_restarted(sqlite_url: str, tmp_path: Path) -
         assert again["events"] == 0 and again["events_duplicates"] == 1
     finally:
         worker.close()
+
+
+EXITING_CHILD = textwrap.dedent(
+    """
+    import sys
+    from feedback_assets.client import FeedbackClient
+
+    client = FeedbackClient(sys.argv[1], data_dir=sys.argv[2], flush_interval=3600,
+                            max_batch_size=10**9, delivery="process")
+    for i in range(50):
+        client.log_inference(deployment_id="dep-x", prompt=f"q{i}", response="a")
+    print(client._worker.pid, flush=True)
+    # No flush() and no close(): the at-exit hook must deliver and stop the worker.
+    """
+)
+
+
+@pytest.mark.slow
+def test_at_exit_flush_delivers_and_stops_the_worker(sqlite_url: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    proc = subprocess.run(
+        [sys.executable, "-c", EXITING_CHILD, sqlite_url, str(data_dir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    worker_pid = int(proc.stdout.split()[0])
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker_pid, 0)
+    store = FeedbackStore(sqlite_url)
+    try:
+        assert store.counts()["events"] == 50
+    finally:
+        store.dispose()
+    assert not list((data_dir / "spool").glob("*.jsonl"))
