@@ -13,7 +13,24 @@ from feedback_assets.domain.quality_rules import QualityConfig
 
 def _texts(seed: int, n: int = 3000) -> list[str]:
     rng = np.random.default_rng(seed)
-    vocab = np.array("the cat sat on a mat and it was very good so we ran".split())
+    vocab = np.array(
+        [
+            "the",
+            "cat",
+            "sat",
+            "on",
+            "a",
+            "mat",
+            "and",
+            "it",
+            "was",
+            "very",
+            "good",
+            "so",
+            "we",
+            "ran",
+        ]
+    )
     out = []
     for i in range(n):
         words = vocab[rng.integers(0, len(vocab) - (i % 9), size=int(rng.integers(5, 160)))]
