@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -109,6 +110,12 @@ def sdk_case(url: str, n: int, batch: bool, delivery: str = "process") -> dict[s
         "p99_us": float(np.percentile(per_call, 99)) / 1000,
         "max_us": float(per_call.max()) / 1000,
         "event_kb": _avg_event_bytes(prompts, responses) / 1024,
+        # the delivery process's peak (reaped children), beside this process's own peak_rss_mb
+        "worker_rss_mb": (
+            round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+            if delivery == "process"
+            else None
+        ),
     }
 
 

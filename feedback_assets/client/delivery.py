@@ -65,6 +65,8 @@ def worker_main() -> None:
     from feedback_assets.store import FeedbackStore
 
     store = None
+    with contextlib.suppress(Exception):  # connect early; an outage is retried per batch
+        store = FeedbackStore(store_url)
     for line in requests:  # EOF: the app closed or died; its segments wait for a replay
         try:
             if store is None:

@@ -41,7 +41,7 @@ from feedback_assets.settings import Settings, load_settings, resolve_hash_key
 
 Overflow = Literal["block", "drop_oldest"]
 Delivery = Literal["thread", "process"]
-DELIVERY_BYTES = 64 << 20  # spool bytes per store round trip: bounds delivery memory
+DELIVERY_BYTES = 16 << 20  # spool bytes per store round trip: bounds delivery memory
 
 
 def _us(ts: datetime) -> int:
@@ -161,7 +161,7 @@ class FeedbackClient:
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Deliver everything accepted so far; True when the spool is empty."""
-        self._spool.rotate()
+        self._rotate()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._flushed:
             while self._spool.has_data():
@@ -278,12 +278,17 @@ class FeedbackClient:
                     self._space.wait(0.05)
 
     # -- flusher thread -----------------------------------------------------------------------------
+    def _rotate(self) -> None:
+        closed = self._spool.rotate()
+        if closed is not None:
+            self.telemetry.emit("ingestion.spooled", count=closed.records, bytes=closed.bytes)
+
     def _run(self) -> None:
         backoff = 0.1
         while True:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            self._spool.rotate()
+            self._rotate()
             try:
                 self._deliver_pending()
                 backoff = 0.1

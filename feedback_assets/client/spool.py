@@ -121,12 +121,14 @@ class Spool:
         self._active = Segment(path, fd)
         return self._active
 
-    def rotate(self) -> None:
-        """Close the active segment for flushing (it stays locked until deleted)."""
+    def rotate(self) -> Segment | None:
+        """Close the active segment for flushing (it stays locked until deleted); returns it."""
         with self._lock:
             if self._active is not None and self._active.records:
-                self.pending.append(self._active)
-                self._active = None
+                closed, self._active = self._active, None
+                self.pending.append(closed)
+                return closed
+            return None
 
     def total_bytes(self) -> int:
         with self._lock:

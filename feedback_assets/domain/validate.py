@@ -44,6 +44,8 @@ _SIGNAL_FIELDS = frozenset(
 )
 _OPTIONAL_IDS = ("model_version_id", "user_id", "trace_id", "session_id")
 _COUNTS = ("token_count", "input_tokens", "output_tokens")
+MAX_COUNT = 2**63 - 1  # BIGINT
+NUL_REASON = "must not contain NUL characters (\\x00)"
 _ID_FIELDS = ("deployment_id", *_OPTIONAL_IDS)
 
 
@@ -81,6 +83,8 @@ def _check_text(
         errors.append(FieldError(name, f"must be a string, got {type(value).__name__}"))
     elif required and not value.strip():
         errors.append(FieldError(name, "must not be empty"))
+    elif "\x00" in value:
+        errors.append(FieldError(name, NUL_REASON))
     elif len(value) > MAX_TEXT_BYTES // 4 and len(value.encode()) > MAX_TEXT_BYTES:
         errors.append(FieldError(name, f"exceeds {MAX_TEXT_BYTES} bytes"))
 
@@ -97,6 +101,8 @@ def _check_id(
         errors.append(FieldError(name, "must be a non-empty string"))
     elif len(value) > MAX_ID_CHARS:
         errors.append(FieldError(name, f"exceeds {MAX_ID_CHARS} characters"))
+    elif "\x00" in value:
+        errors.append(FieldError(name, NUL_REASON))
 
 
 def _check_metadata(payload: Mapping[str, Any], errors: list[FieldError]) -> dict[str, Any]:
@@ -167,7 +173,7 @@ def _check_uuid(
         return str(uuid.uuid4())
     if isinstance(value, uuid.UUID):
         return str(value)
-    if not isinstance(value, str) or not value or len(value) > 64:
+    if not isinstance(value, str) or not value or len(value) > 64 or "\x00" in value:
         errors.append(FieldError(name, "must be a string of 1-64 characters (a UUID)"))
         return ""
     return value
@@ -206,9 +212,9 @@ def _full_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict
     for name in _COUNTS:
         value = payload.get(name)
         if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 0
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT
         ):
-            errors.append(FieldError(name, f"must be an integer >= 0, got {value!r}"))
+            errors.append(FieldError(name, f"must be an integer from 0 to 2^63-1, got {value!r}"))
     metadata = _check_metadata(payload, errors)
     ts = _check_time(payload, errors, now or datetime.now(UTC))
     if errors:
@@ -266,19 +272,22 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
     event_id = get("event_id")
     if event_id is None:
         event_id = _new_uuid()
-    elif type(event_id) is not str or not event_id or len(event_id) > 64:
+    elif type(event_id) is not str or not event_id or len(event_id) > 64 or "\x00" in event_id:
         return None
     if get("deployment_id") is None:
         return None
     for name in _ID_FIELDS:
         value = get(name)
         if value is not None and (
-            type(value) is not str or len(value) > MAX_ID_CHARS or not value.strip()
+            type(value) is not str
+            or len(value) > MAX_ID_CHARS
+            or not value.strip()
+            or "\x00" in value
         ):
             return None
     for name in ("prompt", "response"):
         value = get(name)
-        if type(value) is not str or not value.strip():
+        if type(value) is not str or not value.strip() or "\x00" in value:
             return None
         if len(value) > MAX_TEXT_BYTES // 4 and len(value.encode()) > MAX_TEXT_BYTES:
             return None
@@ -290,7 +299,7 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
         latency = float(latency)
     for name in _COUNTS:
         value = get(name)
-        if value is not None and (type(value) is not int or value < 0):
+        if value is not None and (type(value) is not int or not 0 <= value <= MAX_COUNT):
             return None
     metadata = get("metadata")
     if metadata is None:

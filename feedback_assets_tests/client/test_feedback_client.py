@@ -261,6 +261,8 @@ def test_batch_keeps_valid_events_and_dead_letters_invalid_ones(
     flushed = recorder.named("ingestion.flush")
     assert sum(p["events"] for p in flushed) == 2
     assert sum(p.get("dead_letters", 0) for p in flushed) == 1
+    spooled = recorder.named("ingestion.spooled")  # 2 events + 1 dead letter went through the spool
+    assert sum(p["count"] for p in spooled) == 3 and all(p["bytes"] > 0 for p in spooled)
 
 
 # -- flushing ------------------------------------------------------------------------------------

@@ -154,3 +154,19 @@ def test_generated_event_ids_are_version_4_uuids() -> None:
     for value in ids:
         parsed = uuid.UUID(value)
         assert str(parsed) == value and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_nul_characters_and_huge_counts_are_rejected_not_stored() -> None:
+    # PostgreSQL text cannot hold NUL and BIGINT stops at 2^63-1: such values must be dead-lettered
+    # at the door, never block delivery of the batch they sit in.
+    with pytest.raises(ValidationError) as info:
+        validate_event(
+            {"deployment_id": "d\x00", "prompt": "p\x00", "response": "r", "token_count": 2**63}
+        )
+    assert info.value.fields == ["deployment_id", "prompt", "token_count"]
+    assert "NUL" in str(info.value) and "2^63-1" in str(info.value)
+    with pytest.raises(ValidationError, match="edited_response: must not contain NUL"):
+        validate_signal({"event_id": "e1", "signal_type": "edit", "edited_response": "a\x00b"})
+    assert validate_event(
+        {"deployment_id": "d", "prompt": "p", "response": "r", "token_count": 2**63 - 1}
+    )
