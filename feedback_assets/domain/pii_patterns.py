@@ -94,10 +94,18 @@ class StageSpec:
 
     kind: "replace" (the regex alone decides); "card" (candidates validated in bulk, which also
     narrows the rows worth a look); "rows" (rare candidates, validated per distinct value).
+    Validated stages extract candidates from the touched rows; prefilters only pick those rows.
     prefilters: Rust patterns whose union is a superset of `regex` matches; each one is digit-
     or literal-led so the Rust engine can skip text fast (a single alternation of them cannot).
-    gates: substrings of which one must be present for `regex` to match (cheap scalar skip).
-    shapes: the same, looked up in the text's `SHAPE` skeleton (digits -> 0, A-Z -> A).
+    gates: substrings of which one must be present for `regex` to match (cheap scalar skip,
+    and an Aho-Corasick prefilter in the vectorized path).
+    gate_groups: the same gates as (char, substrings) pairs: a group is searched only when its
+    char is in the text ("" = always); single-char searches are memchr-fast.
+    shapes: regexes of which one must match the text's `SHAPE` skeleton (digits -> 0, A-Z -> A);
+    each starts with a literal, which `re` finds by a fast prefix scan.
+    min_digits: fewest digits a match holds (counted on the skeleton).
+    py_regex: an equivalent Python pattern led by a character class (`re` then scans for the
+    first character instead of trying the whole pattern at every position); "" = `regex`.
     """
 
     name: str
@@ -106,30 +114,71 @@ class StageSpec:
     prefilters: tuple[str, ...] = ()
     gates: tuple[str, ...] = ()
     shapes: tuple[str, ...] = ()
+    gate_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    py_regex: str = ""
+    min_digits: int = 0
 
 
-# Skeleton for the scalar gates. Markers are "[" + letters/underscores + "]", so a
-# redaction never creates a shape gate that the original text lacked.
-SHAPE = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0" * 10 + "A" * 26)
+# Skeleton for the scalar gates, computed on UTF-8 bytes (bytes.translate is a table lookup;
+# non-ASCII bytes are >= 0x80 and never form an ASCII gate). Markers are "[" + letters/
+# underscores + "]", so a redaction never creates a shape gate that the original text lacked.
+SHAPE = bytes.maketrans(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"0" * 10 + b"A" * 26)
+
+# `\b` before a leading digit, as a lookbehind after it: the pattern starts with a class.
+_PY_DIGIT_EDGE = r"[0-9](?<![A-Za-z0-9_].)"
 
 
-_SECRET_GATES = ("-----BEGIN", "sk-", "AKIA", "ASIA", "github_pat_", "xox", "earer")
+_SECRET_GATE_GROUPS = (
+    ("-", ("-----BEGIN", "sk-", "xox")),
+    ("_", ("github_pat_", *(f"gh{c}_" for c in "opsur"))),
+    ("", ("AKIA", "ASIA", "earer")),
+)
 BUILTIN_STAGES: tuple[StageSpec, ...] = (
-    StageSpec("SECRET", _SECRET, gates=(*_SECRET_GATES, *(f"gh{c}_" for c in "opsur"))),
-    StageSpec("CREDIT_CARD", _CARD, kind="card", shapes=("0000",)),
-    StageSpec("IBAN", _IBAN, kind="rows", prefilters=_IBAN_PREFILTERS, shapes=("AA00",)),
-    StageSpec("SSN", _SSN, shapes=("000-00-0000", "000 00 0000")),
+    StageSpec(
+        "SECRET",
+        _SECRET,
+        gates=tuple(g for _, group in _SECRET_GATE_GROUPS for g in group),
+        gate_groups=_SECRET_GATE_GROUPS,
+        py_regex=rf"(?=[-sAgxBb])(?:{_SECRET})",
+    ),
+    StageSpec(
+        "CREDIT_CARD",
+        _CARD,
+        kind="card",
+        # Every card network's prefix starts with 2-6: ids and ms timestamps (1...) drop out.
+        prefilters=(r"\b[2-6][0-9]{3}" + _CARD.removeprefix(r"\b[0-9]{4}"),),
+        shapes=("0000",),
+        min_digits=13,
+        py_regex=_PY_DIGIT_EDGE + "[0-9]{3}" + _CARD.removeprefix(r"\b[0-9]{4}"),
+    ),
+    StageSpec(
+        "IBAN",
+        _IBAN,
+        kind="rows",
+        prefilters=_IBAN_PREFILTERS,
+        shapes=("AA00",),
+        py_regex=rf"(?=[A-Z])(?:{_IBAN})",
+    ),
+    StageSpec("SSN", _SSN, shapes=("000[- ]00[- ]0000",), min_digits=9),
     StageSpec("EMAIL", _EMAIL, gates=("@",)),
     StageSpec(
-        "IP", _IP, kind="rows", prefilters=(r"[0-9]\.[0-9]+\.[0-9]+\.[0-9]",), shapes=("0.0",)
+        "IP",
+        _IP,
+        kind="rows",
+        prefilters=(r"[0-9]\.[0-9]+\.[0-9]+\.[0-9]",),
+        shapes=(r"0\.0+\.0+\.0",),
+        min_digits=4,
+        py_regex=_PY_DIGIT_EDGE + _IP.removeprefix(r"\b[0-9]+").replace("(?:", "[0-9]*(?:", 1),
     ),
     StageSpec(
         "PHONE",
         _PHONE,
         prefilters=(r"[0-9]{2}[-. ][0-9]{3}", r"[+(][0-9]"),
-        shapes=("00-000", "00.000", "00 000", "+0", "(0"),
+        shapes=("00[-. ]000", r"\+0", r"\(0"),
+        py_regex=rf"(?=[+(0-9])(?:{_PHONE})",
     ),
 )
+assert _CARD.startswith(r"\b[0-9]{4}") and _IP.startswith(r"\b[0-9]+(?:")
 assert tuple(s.name for s in BUILTIN_STAGES) == ENTITY_TYPES
 
 
@@ -138,8 +187,9 @@ def rust_pattern(pattern: str) -> str:
     return pattern.replace(r"\b", r"(?-u:\b)")
 
 
-def python_pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.ASCII)
+def python_pattern(spec: StageSpec) -> re.Pattern[str]:
+    """The stage's scalar pattern: `py_regex` when given (same matches, faster scan)."""
+    return re.compile(spec.py_regex or spec.regex, re.ASCII)
 
 
 # --- validators: scalar (used by the scalar path and for few candidates) -----------------

@@ -73,26 +73,47 @@ class _Stage:
     kind: str  # "replace" | "card" | "rows", see pii_patterns.StageSpec
     prefilters: tuple[str, ...]
     gates: tuple[str, ...]
-    shapes: tuple[str, ...]
+    gate_groups: tuple[tuple[str, tuple[str, ...]], ...]
+    shapes: tuple[re.Pattern[bytes], ...]
+    min_digits: int
+    marker: str
 
-    @property
-    def marker(self) -> str:
-        return f"[{self.name}]"
+    def may_match(self, text: str, shape: bytes | None, digits: int = 0) -> bool:
+        """Cheap necessary condition for a match (False: the stage cannot change the text)."""
+        if self.gate_groups:
+            if not any(
+                (not char or char in text) and any(g in text for g in group)
+                for char, group in self.gate_groups
+            ):
+                return False
+        elif self.gates and not any(g in text for g in self.gates):
+            return False
+        if shape is None or not self.shapes:
+            return True
+        if digits < self.min_digits:
+            return False
+        return any(g.search(shape) for g in self.shapes)
 
 
 @functools.lru_cache(maxsize=64)
 def _stages(custom: tuple[PiiPattern, ...]) -> tuple[_Stage, ...]:
-    out = [_Stage(p.name, re.compile(p.regex), p.regex, "replace", (), (), ()) for p in custom]
+    out = [
+        _Stage(p.name, re.compile(p.regex), p.regex, "replace", (), (), (), (), 0, f"[{p.name}]")
+        for p in custom
+    ]
     for spec in BUILTIN_STAGES:
         out.append(
             _Stage(
                 spec.name,
-                python_pattern(spec.regex),
+                python_pattern(spec),
                 rust_pattern(spec.regex),
                 spec.kind,
                 tuple(rust_pattern(p) for p in spec.prefilters),
                 spec.gates,
-                spec.shapes,
+                spec.gate_groups,
+                tuple(re.compile(g.encode()) for g in spec.shapes),
+                spec.min_digits,
+                f"[{spec.name}]",
             )
         )
     return tuple(out)
@@ -101,11 +122,9 @@ def _stages(custom: tuple[PiiPattern, ...]) -> tuple[_Stage, ...]:
 # --- scalar path ---------------------------------------------------------------------------
 
 
-def _scalar_stage(stage: _Stage, text: str, shape: str | None = None) -> tuple[str, int]:
-    """One stage on one text; `shape` is the original text's SHAPE skeleton, if computed."""
-    if stage.gates and not any(g in text for g in stage.gates):
-        return text, 0
-    if shape is not None and stage.shapes and not any(g in shape for g in stage.shapes):
+def _scalar_stage(stage: _Stage, text: str) -> tuple[str, int]:
+    """One stage on one text (callers may skip it when `may_match` is False)."""
+    if stage.gates and not stage.may_match(text, None):
         return text, 0
     if stage.kind == "replace":
         return stage.py.subn(stage.marker, text)
@@ -133,11 +152,14 @@ def _scalar_stage(stage: _Stage, text: str, shape: str | None = None) -> tuple[s
 def sanitize_text(text: str, custom: Sequence[PiiPattern] = ()) -> tuple[str, Counter[str]]:
     """Redact one string; returns the text and the redaction count per entity (non-zero only)."""
     counts: Counter[str] = Counter()
-    shape = text.translate(SHAPE)
+    # Shapes are judged on the original text: redaction markers never create one.
+    shape = text.encode("utf-8", "surrogatepass").translate(SHAPE)
+    digits = shape.count(b"0")
     for stage in _stages(tuple(custom)):
-        text, n = _scalar_stage(stage, text, shape)
-        if n:
-            counts[stage.name] += n
+        if stage.may_match(text, shape, digits):
+            text, n = _scalar_stage(stage, text)
+            if n:
+                counts[stage.name] += n
     return text, counts
 
 
@@ -196,14 +218,6 @@ def _chunks(values: ColumnInput) -> list[pa.Array]:
     return [arr.slice(i, CHUNK_ROWS) for i in range(0, max(len(arr), 1), CHUNK_ROWS)]
 
 
-def _rows_matching(patterns: Sequence[str], sub: pl.Series) -> pl.Series:
-    """Positions of rows matching any pattern; one `contains` per pattern keeps each fast."""
-    hit = sub.str.contains(patterns[0])
-    for pattern in patterns[1:]:
-        hit = hit | sub.str.contains(pattern)
-    return hit.fill_null(False).arg_true()
-
-
 def _verdicts(stage: _Stage, part: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """Per row of `part`: (some candidate is PII, every candidate is wholly PII)."""
     frame = pl.DataFrame(
@@ -224,33 +238,39 @@ _DOT_QUAD = r"\.[0-9]+(?:\.[0-9]+){3}"
 
 
 def _vector_stage(stage: _Stage, sub: pl.Series, counts: dict[str, int]) -> pl.Series:
-    idx = _rows_matching(stage.prefilters or (stage.rust,), sub)
-    if stage.prefilters and idx.len():
-        idx = idx.gather(_rows_matching((stage.rust,), sub.gather(idx)))
-    if idx.len() == 0:
-        return sub
-    part = sub.gather(idx)
+    """One stage over the few touched rows; one query for a regex-only stage."""
     if stage.kind == "replace":
-        counts[stage.name] += int(part.str.count_matches(stage.rust).sum())
-        return sub.scatter(idx, part.str.replace_all(stage.rust, stage.marker))
-    any_ok, all_ok = _verdicts(stage, part)
+        out = sub.to_frame("v").select(
+            n=pl.col("v").str.count_matches(stage.rust).sum(),
+            v=pl.col("v").str.replace_all(stage.rust, stage.marker),
+        )
+        counts[stage.name] += int(out["n"][0] or 0)
+        return out["v"]
+    any_ok, all_ok = _verdicts(stage, sub)
     if stage.name == "IP":
-        all_ok &= ~part.str.contains(_DOT_QUAD).to_numpy()
+        all_ok &= ~sub.str.contains(_DOT_QUAD).fill_null(False).to_numpy()
     # Rows where every candidate is PII: a plain Rust replace gives the scalar result.
     fast = np.flatnonzero(all_ok)
     if fast.size:
-        whole = part.gather(fast)
-        counts[stage.name] += int(whole.str.count_matches(stage.rust).sum())
-        sub = sub.scatter(idx.gather(fast), whole.str.replace_all(stage.rust, stage.marker))
+        whole = (
+            sub.gather(fast)
+            .to_frame("v")
+            .select(
+                n=pl.col("v").str.count_matches(stage.rust).sum(),
+                v=pl.col("v").str.replace_all(stage.rust, stage.marker),
+            )
+        )
+        counts[stage.name] += int(whole["n"][0] or 0)
+        sub = sub.scatter(fast, whole["v"])
     slow = np.flatnonzero(any_ok & ~all_ok)
     if slow.size == 0:
         return sub
     redacted: list[str] = []
-    for text in part.gather(slow).to_list():
+    for text in sub.gather(slow).to_list():
         new, n = _scalar_stage(stage, text)
         counts[stage.name] += n
         redacted.append(new)
-    return sub.scatter(idx.gather(slow), pl.Series(redacted, dtype=pl.String))
+    return sub.scatter(slow, pl.Series(redacted, dtype=pl.String))
 
 
 def _touched_rows(series: pl.Series, stages: Sequence[_Stage]) -> np.ndarray:
@@ -260,7 +280,8 @@ def _touched_rows(series: pl.Series, stages: Sequence[_Stage]) -> np.ndarray:
     and its superset prefilter (or, for cards, its exact valid-candidate test) is negative.
     """
     scans = [(st, p) for st in stages for p in (st.prefilters or (st.rust,))]
-    # One select: polars evaluates the independent scans in parallel.
+    # One select: polars evaluates the independent scans in parallel (regexes beat
+    # `contains_any` here: it rebuilds its automaton per call).
     hits = pl.DataFrame({"v": series}).select(
         pl.col("v").str.contains(p).fill_null(False).alias(str(i)) for i, (_, p) in enumerate(scans)
     )

@@ -15,33 +15,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feedback_assets.domain.records import (
+    EVENT_COLUMNS,
     MAX_ID_CHARS,
     MAX_METADATA_DEPTH,
     MAX_TEXT_BYTES,
+    SIGNAL_COLUMNS,
     SIGNAL_TYPES,
 )
 
-_EVENT_FIELDS = frozenset(
-    {
-        "event_id",
-        "deployment_id",
-        "model_version_id",
-        "user_id",
-        "prompt",
-        "response",
-        "latency_ms",
-        "token_count",
-        "input_tokens",
-        "output_tokens",
-        "trace_id",
-        "session_id",
-        "metadata",
-        "timestamp",
-    }
-)
-_SIGNAL_FIELDS = frozenset(
-    {"signal_id", "event_id", "signal_type", "user_id", "edited_response", "metadata", "timestamp"}
-)
+# The payload keys an app may send are exactly the stored columns.
+_EVENT_FIELDS = frozenset(EVENT_COLUMNS)
+_SIGNAL_FIELDS = frozenset(SIGNAL_COLUMNS)
 _OPTIONAL_IDS = ("model_version_id", "user_id", "trace_id", "session_id")
 _COUNTS = ("token_count", "input_tokens", "output_tokens")
 MAX_COUNT = 2**63 - 1  # BIGINT

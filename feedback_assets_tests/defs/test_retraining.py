@@ -101,3 +101,31 @@ def test_schedule_fires_first_time_for_every_deployment(
         "support-bot",
     ]
     assert all(r.tags["feedback/triggers"] == "scheduled" for r in out)
+
+
+def test_triggers_firing_together_coalesce_into_one_run(
+    looped: tuple[str, dict], instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, resources = looped
+    monkeypatch.setenv("FEEDBACK_DATA_COUNT_THRESHOLD", "10")  # every deployment has more curated
+    drift = _tick("drift_retraining_sensor", instance, resources)
+    [request] = drift.run_requests  # drift fired only for support-bot; its run carries both reasons
+    assert request.tags["feedback/deployment"] == "support-bot"
+    assert request.tags["feedback/triggers"] == "data_count+drift_threshold"
+    config = request.run_config["ops"]["retraining_runs"]["config"]
+    assert (
+        config["trigger_types"] == ["data_count", "drift_threshold"] and len(config["reasons"]) == 2
+    )
+    count = _tick("data_count_retraining_sensor", instance, resources)
+    assert sorted(r.tags["feedback/deployment"] for r in count.run_requests) == [
+        "code-assistant",
+        "json-extractor",
+        "support-bot",
+    ]
+    # Launch the drift run; the count sensor then holds support-bot back instead of launching twice.
+    job = defs().resolve_job_def("retraining_job")
+    assert job.execute_in_process(
+        run_config=request.run_config, instance=instance, tags=request.tags, resources=resources
+    ).success
+    after = _tick("data_count_retraining_sensor", instance, resources)
+    assert "support-bot" not in {r.tags["feedback/deployment"] for r in after.run_requests}
