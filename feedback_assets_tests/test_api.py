@@ -93,6 +93,11 @@ def test_analysis_facade_on_raw_traffic(env: str, tmp_path: Path) -> None:
     path = api.export("bot", format="jsonl", output_path="out/feedback.jsonl")
     lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
     assert len(lines) == len(curated) and set(lines[0]) == {"prompt", "response", "source", "score"}
+    from feedback_assets.store import FeedbackStore
+    from feedback_assets.store.exports import curated_for
+
+    flags = curated_for(FeedbackStore(env), "bot")
+    assert flags["exported"].all() and flags["export_batch_id"].str.startswith("bot_").all()
     again = api.export("bot", format="jsonl", output_path="out/feedback.jsonl")
     assert Path(again).read_text() == Path(path).read_text()  # same batch: idempotent
     fresh = api.export("bot", format="parquet", output_path="out/new.parquet")

@@ -79,6 +79,7 @@ def curated_for(
     # One row per event (a re-curated event may sit in several partitions): the latest wins.
     query = query.order_by(c.c.partition_key.desc(), c.c.curation_source, c.c.event_id)
     frame = store._query(c, query).drop_duplicates("event_id", keep="first")
+    frame = _with_export_flags(store, deployment_id, frame)
     return (
         frame.head(limit).reset_index(drop=True)
         if limit is not None
@@ -97,3 +98,15 @@ def new_curated_count(store: FeedbackStore, deployment_id: str) -> int:
     )
     with store.engine.connect() as conn:
         return int(conn.execute(query).scalar() or 0)
+
+
+def _with_export_flags(
+    store: FeedbackStore, deployment_id: str, frame: pd.DataFrame
+) -> pd.DataFrame:
+    """`exported` and the latest export batch of each example (kept apart so re-curation keeps them)."""
+    marks = store.read_table(
+        "export_marks", deployment_id=deployment_id, kind="export", order_by=["exported_us"]
+    )
+    latest = marks.drop_duplicates("event_id", keep="last").set_index("event_id")["export_batch_id"]
+    batch = frame["event_id"].map(latest)
+    return frame.assign(exported=batch.notna().to_numpy(), export_batch_id=batch.to_numpy())

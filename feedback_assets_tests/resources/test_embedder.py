@@ -1,3 +1,5 @@
+import sys
+
 import dagster as dg
 import numpy as np
 import pytest
@@ -21,14 +23,11 @@ def test_unknown_kind_is_a_clear_error():
         EmbedderResource(kind="word2vec").embed(["x"])
 
 
-def test_sentence_transformers_kind_without_package_names_the_fix():
-    try:
-        import sentence_transformers  # noqa: F401
-    except ImportError:
-        with pytest.raises(RuntimeError, match="sentence-transformers"):
-            EmbedderResource(kind="sentence_transformers").embed(["x"])
-    else:
-        pytest.skip("sentence-transformers installed; missing-package path not reachable")
+def test_sentence_transformers_kind_without_package_names_the_fix(monkeypatch: pytest.MonkeyPatch):
+    # None in sys.modules makes the import fail, installed or not: the missing-package path.
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with pytest.raises(RuntimeError, match="sentence-transformers"):
+        EmbedderResource(kind="sentence_transformers").embed(["x"])
 
 
 def test_resource_is_usable_from_an_asset():
