@@ -55,10 +55,8 @@ def print_summary(result: DemoResult, wall_s: float) -> None:
         else:
             _line("drift first detected", f"never ({len(h)} days checked)")
         c = curated[curated["deployment_id"] == dep]
-        _line(
-            "curated examples",
-            dict(c["curation_source"].value_counts().sort_index()) if len(c) else 0,
-        )
+        by_source = c["curation_source"].value_counts().sort_index()
+        _line("curated examples", {str(k): int(v) for k, v in by_source.items()} if len(c) else 0)
         b = batches[batches["deployment_id"] == dep]
         if len(b):
             _line(
@@ -67,10 +65,14 @@ def print_summary(result: DemoResult, wall_s: float) -> None:
             )
         r = runs[runs["deployment_id"] == dep]
         for row in r.to_dict("records"):
+            version = row["new_model_version_id"]
             _line(
                 f"retraining {row['run_id'][:8]}",
-                f"{row['status']} triggers={json.loads(row['trigger_types'])} -> {row['new_model_version_id'] or '-'}",
+                f"{row['status']} triggers={json.loads(row['trigger_types'])} -> "
+                f"{version if isinstance(version, str) else '-'}",
             )
+            if row["status"] == "failed":
+                print(f"      error: {str(row['error'])[:300]}")
             for reason in json.loads(row["reasons"]):
                 print(f"      reason: {reason}")
         if not len(r):
