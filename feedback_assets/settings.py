@@ -33,13 +33,6 @@ class Settings:
     def production(self) -> bool:
         return self.mode == "production"
 
-    @property
-    def spool_dir(self) -> Path:
-        return self.data_dir / "spool"
-
-    def hash_key(self) -> bytes:
-        return resolve_hash_key(self.data_dir, self.production)
-
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -31,6 +32,16 @@ def _native(series: pd.Series) -> list[Any]:
     )
 
 
+def require_columns(table: sa.Table, present: Iterable[str]) -> None:
+    """ValueError naming every NOT NULL column (other than the key) the frame lacks."""
+    have = set(present)
+    missing = [
+        c.name for c in table.columns if c.name not in have and not c.nullable and not c.primary_key
+    ]
+    if missing:
+        raise ValueError(f"{table.name}: missing required columns {missing}")
+
+
 def rows_for_insert(
     table: sa.Table, frame: pd.DataFrame, ingested_us: int | None = None
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -41,13 +52,7 @@ def rows_for_insert(
     if ingested_us is not None and "ingested_us" in table.c and "ingested_us" not in frame:
         frame["ingested_us"] = ingested_us
     columns = [c.name for c in table.columns if c.name in frame.columns]
-    missing = [
-        c.name
-        for c in table.columns
-        if c.name not in frame.columns and not c.nullable and not c.primary_key
-    ]
-    if missing:
-        raise ValueError(f"{table.name}: missing required columns {missing}")
+    require_columns(table, frame.columns)
     data = [_native(frame[c]) for c in columns]
     return columns, list(zip(*data, strict=True))
 
@@ -112,13 +117,7 @@ def columns_for_insert(
         )
     if ingested_us is not None and "ingested_us" in table.c and "ingested_us" not in out:
         out = out.with_columns(ingested_us=pl.lit(ingested_us, dtype=pl.Int64))
-    missing = [
-        c.name
-        for c in table.columns
-        if c.name not in out.columns and not c.nullable and not c.primary_key
-    ]
-    if missing:
-        raise ValueError(f"{table.name}: missing required columns {missing}")
+    require_columns(table, out.columns)
     return out.select(
         pl.col(c.name).cast(_polars_type(c)) for c in table.columns if c.name in out.columns
     )
