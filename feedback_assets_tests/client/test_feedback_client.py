@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -223,8 +224,20 @@ class _Opaque:
         {"response": f"mail {EMAIL}".encode()},  # bytes: repr would quote the raw email
         {"metadata": {"owner": _Opaque()}},
         {"latency_ms": f"from {EMAIL}"},  # the reason quotes the bad value
+        {"prompt": f"{EMAIL} \ud800"},  # a lone surrogate: no encoder can write it
+        {"metadata": {"big": 2**70, "who": EMAIL}},  # past 64 bits: JSON encoders refuse it
+        {"latency_ms": 10**400},  # past the float range
     ],
-    ids=["int-key", "tuple-key", "bytes", "object", "reason-quotes-value"],
+    ids=[
+        "int-key",
+        "tuple-key",
+        "bytes",
+        "object",
+        "reason-quotes-value",
+        "surrogate",
+        "huge-int",
+        "huge-latency",
+    ],
 )
 def test_unserializable_or_pii_bearing_invalid_payloads_are_dead_lettered_safely(
     sqlite_url: str, tmp_path: Path, bad: dict[str, Any]
@@ -247,22 +260,39 @@ def test_batch_keeps_valid_events_and_dead_letters_invalid_ones(
 ) -> None:
     with FeedbackClient(store_url, data_dir=tmp_path, telemetry=telemetry) as client:
         ids = client.log_inferences(
-            [_event(prompt="first"), _event(token_count=-1, response=""), _event(prompt="third")]
+            [
+                _event(prompt="first"),
+                _event(token_count=-1, response=""),
+                _event(prompt="third", metadata={"n": 2**70}),
+                _event(prompt="fourth", timestamp="2025-06-01T00:00:00Z"),
+                _event(prompt="fifth \ud800"),
+            ]
         )
-        assert ids[1] is None and ids[0] and ids[2]
+        assert ids[1] is None and ids[2] is None and ids[4] is None and ids[0] and ids[3]
         assert client.flush(timeout=10)
 
-    assert sorted(reader.read_events()["event_id"]) == sorted([ids[0], ids[2]])
+    events = reader.read_events()
+    assert sorted(events["event_id"]) == sorted([ids[0], ids[3]])
+    backfilled = events.set_index("event_id").loc[ids[3], "timestamp"]
+    assert backfilled == datetime(2025, 6, 1, tzinfo=UTC)
     dead = reader.read_dead_letters()
-    assert len(dead) == 1
-    assert "token_count" in dead.iloc[0]["reason"] and "response" in dead.iloc[0]["reason"]
+    assert len(dead) == 3
+    reasons = " | ".join(sorted(dead["reason"]))
+    assert "token_count" in reasons and "response" in reasons and "64 bits" in reasons
+    assert "surrogate" in reasons
     invalid = recorder.named("ingestion.invalid")
-    assert len(invalid) == 1 and sorted(invalid[0]["fields"]) == ["response", "token_count"]
+    assert [sorted(p["fields"]) for p in invalid] == [
+        ["response", "token_count"],
+        ["metadata"],
+        ["prompt"],
+    ]
     flushed = recorder.named("ingestion.flush")
     assert sum(p["events"] for p in flushed) == 2
-    assert sum(p.get("dead_letters", 0) for p in flushed) == 1
-    spooled = recorder.named("ingestion.spooled")  # 2 events + 1 dead letter went through the spool
-    assert sum(p["count"] for p in spooled) == 3 and all(p["bytes"] > 0 for p in spooled)
+    assert sum(p.get("dead_letters", 0) for p in flushed) == 3
+    spooled = recorder.named(
+        "ingestion.spooled"
+    )  # 2 events + 3 dead letters went through the spool
+    assert sum(p["count"] for p in spooled) == 5 and all(p["bytes"] > 0 for p in spooled)
 
 
 # -- flushing ------------------------------------------------------------------------------------

@@ -9,9 +9,11 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedback_assets.client.lines import LineEncoder, epoch_us
+from feedback_assets.client.lines import LineEncoder
+from feedback_assets.client.spool import BATCH_PREFIX
 from feedback_assets.domain.sanitize import sanitize_value
 from feedback_assets.domain.validate import validate_event
+from feedback_assets.domain.validate_batch import epoch_us, validate_event_batch
 
 PII = ["jane.doe@example.com", "call +1 (415) 555-0134", "4111 1111 1111 1111", "ssn 123-45-6789"]
 SAFE = ["chat", "order 1234567890123", "v2.13.27", "2026-11-30", ""]
@@ -47,11 +49,20 @@ def test_batch_lines_equal_single_lines() -> None:
         }
         for i in range(12)
     ]
+    payloads[5]["timestamp"] = "2025-06-01T12:00:00Z"  # a backfilled event in the batch
     records = [validate_event(p, now) for p in payloads]
     single, batch = _encoder(), _encoder()
     one_by_one = [orjson.loads(single.event_line(dict(r))) for r in records]
-    together = [orjson.loads(line) for line in batch.event_lines(records).splitlines()]
+    line = batch.event_batch_line(validate_event_batch(payloads, now).table)
+    assert line.startswith(BATCH_PREFIX) and line.endswith(b"\n") and line.count(b"\n") == 1
+    cols = orjson.loads(line)["cols"]
+    together = [
+        {"k": "e", **dict(zip(cols, values, strict=True))}
+        for values in zip(*cols.values(), strict=True)
+    ]
     assert together == one_by_one
+    assert together[5]["timestamp_us"] == epoch_us(datetime(2025, 6, 1, 12, tzinfo=UTC))
     assert single.stats == batch.stats and single.stats["redacted.EMAIL"] >= 12
     assert all("@" not in line["prompt"] + line["metadata"] for line in together)
     assert together[0]["timestamp_us"] == epoch_us(now) == 1767323045678901
+    assert len({r["user_id"] for r in together}) == 3  # one HMAC per distinct user

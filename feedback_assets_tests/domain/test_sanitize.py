@@ -1,7 +1,10 @@
+import contextlib
 import hashlib
 import hmac
 import json
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedback_assets.domain import sanitize as sanitize_mod
+from feedback_assets.domain import sanitize_json as sanitize_json_mod
 from feedback_assets.domain.pii_patterns import card_ok, cards_ok, luhn_ok
 from feedback_assets.domain.sanitize import (
     ENTITY_TYPES,
@@ -20,11 +24,11 @@ from feedback_assets.domain.sanitize import (
     hash_user_ids,
     parse_custom_patterns,
     sanitize_column,
-    sanitize_json_column,
     sanitize_text,
     sanitize_value,
     scan_pii,
 )
+from feedback_assets.domain.sanitize_json import sanitize_json_column
 
 PII_CASES = [
     # EMAIL
@@ -354,19 +358,42 @@ _texts = st.lists(st.lists(_piece, max_size=6).map("".join), min_size=1, max_siz
 @given(_texts)
 def test_property_scalar_equals_vectorized(texts: list[str]) -> None:
     scalar = [sanitize_text(t) for t in texts]
-    out, counts = sanitize_column(texts)
-    assert out.to_pylist() == [s for s, _ in scalar]
     total: dict[str, int] = {}
     for _, c in scalar:
         for k, v in c.items():
             total[k] = total.get(k, 0) + v
-    assert {k: v for k, v in counts.items() if v} == total
-    assert sum(scan_pii(out).values()) == 0  # a second pass finds nothing left
+    # Few touched rows are redacted one by one; -1 forces the vector stages on any batch.
+    for scalar_rows in (sanitize_mod.SCALAR_ROWS, -1):
+        with _patched(sanitize_mod, "SCALAR_ROWS", scalar_rows):
+            out, counts = sanitize_column(texts)
+            assert out.to_pylist() == [s for s, _ in scalar]
+            assert {k: v for k, v in counts.items() if v} == total
+            assert sum(scan_pii(out).values()) == 0  # a second pass finds nothing left
+
+
+@contextlib.contextmanager
+def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
+    """Hypothesis tests cannot take the function-scoped monkeypatch fixture."""
+    saved = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, saved)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.dictionaries(st.text(max_size=5), _piece, max_size=4), min_size=1, max_size=6))
 def test_property_json_column_equals_sanitize_value(docs: list[dict[str, str]]) -> None:
-    raw = [json.dumps(d, ensure_ascii=bool(i % 2)) for i, d in enumerate(docs)]
-    out, _ = sanitize_json_column(raw)
-    assert [json.loads(o) for o in out.to_pylist()] == [sanitize_value(d)[0] for d in docs]
+    raw = [json.dumps(d, ensure_ascii=bool(i % 2)) for i, d in enumerate(docs * 2)]
+    expected = [sanitize_value(d) for d in docs * 2]
+    total: dict[str, int] = {}
+    for _, c in expected:
+        for k, v in c.items():
+            total[k] = total.get(k, 0) + v
+    # Per distinct value (repeats, counted per row) and the vectorized pass.
+    for few in (sanitize_json_mod.FEW_DISTINCT, 0):
+        with _patched(sanitize_json_mod, "FEW_DISTINCT", few):
+            out, counts = sanitize_json_column(raw)
+            assert [json.loads(o) for o in out.to_pylist()] == [d for d, _ in expected]
+            assert {k: v for k, v in counts.items() if v} == total

@@ -107,6 +107,7 @@ _values = st.one_of(
     st.sampled_from(["", " ", "ok", "x" * 300]),
     st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=3), max_size=2),
     st.lists(st.integers(), max_size=2),
+    st.sampled_from([2**63, 10**400, "a\ud800", {"big": 2**70}, {"s": "\udc00"}, "日本"]),
 )
 _payloads = st.dictionaries(
     st.sampled_from(
