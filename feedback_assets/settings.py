@@ -28,6 +28,7 @@ class Settings:
     export_root: str
     mode: str
     pii_patterns: str | None
+    delivery: str = "thread"  # FeedbackClient's store delivery: "thread" or "process"
 
     @property
     def production(self) -> bool:
@@ -41,12 +42,18 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if mode not in ("embedded", "production"):
         raise ConfigurationError(f"FEEDBACK_MODE: must be 'embedded' or 'production', got {mode!r}")
     store_url = env.get("FEEDBACK_STORE_URL") or f"sqlite:///{data_dir / 'feedback.db'}"
+    delivery = env.get("FEEDBACK_DELIVERY") or "thread"
+    if delivery not in ("thread", "process"):
+        raise ConfigurationError(
+            f"FEEDBACK_DELIVERY: must be 'thread' or 'process', got {delivery!r}"
+        )
     return Settings(
         data_dir=data_dir,
         store_url=store_url,
         export_root=env.get("FEEDBACK_EXPORT_ROOT") or str(Path("exports").resolve()),
         mode=mode,
         pii_patterns=env.get("FEEDBACK_PII_PATTERNS"),
+        delivery=delivery,
     )
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -32,6 +31,7 @@ from feedback_assets.client.lines import LineEncoder
 from feedback_assets.client.spool import Segment, Spool
 from feedback_assets.client.telemetry import Telemetry
 from feedback_assets.client.telemetry import telemetry as default_telemetry
+from feedback_assets.domain.ids import new_event_id
 from feedback_assets.domain.sanitize import parse_custom_patterns
 from feedback_assets.domain.validate import ValidationError, validate_event, validate_signal
 from feedback_assets.domain.validate_batch import validate_event_batch
@@ -62,14 +62,15 @@ class FeedbackClient:
         spool_fsync: bool = False,
         telemetry: Telemetry | None = None,
         settings: Settings | None = None,
-        delivery: Delivery = "thread",
+        delivery: Delivery | None = None,
     ) -> None:
         settings = settings or load_settings()
+        delivery_mode: str = delivery or settings.delivery
         self.settings = settings
         self.store_url = store_url or settings.store_url
         data_dir = Path(data_dir) if data_dir else settings.data_dir
-        if delivery not in ("thread", "process"):
-            raise ValueError(f"delivery: must be 'thread' or 'process', got {delivery!r}")
+        if delivery_mode not in ("thread", "process"):
+            raise ValueError(f"delivery: must be 'thread' or 'process', got {delivery_mode!r}")
         if overflow not in ("block", "drop_oldest"):
             raise ValueError(f"overflow: must be 'block' or 'drop_oldest', got {overflow!r}")
         self.max_batch_size = max_batch_size
@@ -86,7 +87,7 @@ class FeedbackClient:
         self._spool = Spool(data_dir / "spool", fsync=spool_fsync)
         self._store: Any = None
         # "process": parsing and inserts run in a child process, off the app's GIL.
-        self._worker = DeliveryProcess(self.store_url) if delivery == "process" else None
+        self._worker = DeliveryProcess(self.store_url) if delivery_mode == "process" else None
         self._wake = threading.Event()
         self._space = threading.Condition()
         self._flushed = threading.Condition()
@@ -216,7 +217,7 @@ class FeedbackClient:
         id_field: str,
         raise_: bool | None = None,
     ) -> str:
-        record_id = str(uuid.uuid4())
+        record_id = new_event_id()
         safe = {str(k): self._safe_payload_value(str(k), v) for k, v in payload.items()}
         line = {
             "k": "d",

@@ -6,7 +6,6 @@ with `metadata` still a dict.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,10 +19,18 @@ from feedback_assets.domain.records import (
     EVENT_COLUMNS,
     MAX_ID_CHARS,
     MAX_METADATA_BYTES,
-    MAX_METADATA_DEPTH,
     MAX_TEXT_BYTES,
     SIGNAL_COLUMNS,
     SIGNAL_TYPES,
+)
+from feedback_assets.domain.values import (
+    TIME_ERRORS,
+    UTF8_REASON,
+    finite,
+    json_problem,
+    parse_time,
+    plain_json,
+    utf8_ok,
 )
 
 # The payload keys an app may send are exactly the stored columns.
@@ -33,8 +40,6 @@ _OPTIONAL_IDS = ("model_version_id", "user_id", "trace_id", "session_id")
 _COUNTS = ("token_count", "input_tokens", "output_tokens")
 MAX_COUNT = 2**63 - 1  # BIGINT
 NUL_REASON = "must not contain NUL characters (\\x00)"
-UTF8_REASON = "must be valid Unicode text (no lone surrogates), which UTF-8 cannot encode"
-_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what a JSON encoder (and its readers) can carry
 _ID_FIELDS = ("deployment_id", *_OPTIONAL_IDS)
 
 
@@ -80,24 +85,6 @@ def _check_text(
         errors.append(FieldError(name, f"exceeds {MAX_TEXT_BYTES} bytes"))
 
 
-def _finite(value: float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int past the float range
-        return False
-
-
-def utf8_ok(value: str) -> bool:
-    """False for a str holding lone surrogates (no encoder, database or file can store it)."""
-    if value.isascii():
-        return True
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _check_id(
     payload: Mapping[str, Any], name: str, errors: list[FieldError], required: bool
 ) -> None:
@@ -123,42 +110,12 @@ def _check_metadata(payload: Mapping[str, Any], errors: list[FieldError]) -> dic
     if not isinstance(value, Mapping):
         errors.append(FieldError("metadata", f"must be a JSON object, got {type(value).__name__}"))
         return {}
-    problem = _json_problem(value, 1)
+    problem = json_problem(value, 1)
     if problem is None and len(orjson.dumps(value)) > MAX_METADATA_BYTES:
         problem = f"exceeds {MAX_METADATA_BYTES} bytes as JSON"
     if problem:
         errors.append(FieldError("metadata", problem))
     return dict(value)
-
-
-def _json_problem(value: Any, depth: int) -> str | None:
-    if depth > MAX_METADATA_DEPTH:
-        return f"nested deeper than {MAX_METADATA_DEPTH} levels"
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                return f"keys must be strings, got {type(k).__name__}"
-            if not utf8_ok(k):
-                return f"keys {UTF8_REASON}"
-            problem = _json_problem(v, depth + 1)
-            if problem:
-                return problem
-    elif isinstance(value, list | tuple):
-        for v in value:
-            problem = _json_problem(v, depth + 1)
-            if problem:
-                return problem
-    elif isinstance(value, float) and not math.isfinite(value):
-        return "numbers must be finite"
-    elif isinstance(value, str) and not utf8_ok(value):
-        return f"strings {UTF8_REASON}"
-    elif (
-        isinstance(value, int) and not isinstance(value, bool) and not _INT_MIN <= value <= _INT_MAX
-    ):
-        return "integers must fit in 64 bits"
-    elif not (value is None or isinstance(value, str | int | float | bool)):
-        return f"values must be JSON (got {type(value).__name__})"
-    return None
 
 
 def _check_time(payload: Mapping[str, Any], errors: list[FieldError], now: datetime) -> datetime:
@@ -172,23 +129,6 @@ def _check_time(payload: Mapping[str, Any], errors: list[FieldError], now: datet
             FieldError("timestamp", f"must be a datetime, ISO-8601 string or epoch seconds ({exc})")
         )
         return now
-
-
-TIME_ERRORS = (TypeError, ValueError, OverflowError, OSError)
-
-
-def parse_time(value: Any) -> datetime:
-    """An event time as aware UTC; raises one of TIME_ERRORS when it is not one."""
-    if isinstance(value, datetime):
-        ts = value
-    elif isinstance(value, str):
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        ts = datetime.fromtimestamp(float(value), UTC)
-    else:
-        raise TypeError(type(value).__name__)
-    # Naive datetimes are taken as UTC: backfilled history is loggable.
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def _check_uuid(
@@ -240,7 +180,7 @@ def _full_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict
     if latency is not None and (
         isinstance(latency, bool)
         or not isinstance(latency, int | float)
-        or not _finite(latency)
+        or not finite(latency)
         or latency < 0
     ):
         errors.append(FieldError("latency_ms", f"must be a finite number >= 0, got {latency!r}"))
@@ -270,31 +210,6 @@ def _full_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict
         "metadata": metadata,
         "timestamp": ts,
     }
-
-
-def plain_json(value: dict[Any, Any]) -> bool:
-    """True for a flat dict of plain JSON scalars, plainly within the limits (the common
-    metadata); False sends it to the full check."""
-    size = 2
-    for k, v in value.items():
-        if type(k) is not str or not utf8_ok(k):
-            return False
-        t = type(v)
-        if t is str:
-            if not utf8_ok(v):
-                return False
-            size += len(v)
-        elif t is float:
-            if not math.isfinite(v):
-                return False
-        elif t is int:
-            if not _INT_MIN <= v <= _INT_MAX:
-                return False
-        elif not (t is bool or v is None):
-            return False
-        size += len(k) + 24  # quotes, separators, and a number's or escape's growth
-    # A character takes at most 6 bytes as JSON (a \u00XX escape): bound the worst case
-    return size * 6 <= MAX_METADATA_BYTES
 
 
 def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, Any] | None:
@@ -338,7 +253,7 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
     latency = get("latency_ms")
     if latency is not None:
         t = type(latency)
-        if not (t is float or t is int) or not _finite(latency) or latency < 0:
+        if not (t is float or t is int) or not finite(latency) or latency < 0:
             return None
         latency = float(latency)
     for name in _COUNTS:

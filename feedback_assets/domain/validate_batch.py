@@ -21,14 +21,11 @@ from feedback_assets.domain.ids import new_event_ids
 from feedback_assets.domain.records import EVENT_COLUMNS, MAX_ID_CHARS, MAX_TEXT_BYTES
 from feedback_assets.domain.validate import (
     MAX_COUNT,
-    TIME_ERRORS,
     FieldError,
     ValidationError,
-    parse_time,
-    plain_json,
-    utf8_ok,
     validate_event,
 )
+from feedback_assets.domain.values import TIME_ERRORS, parse_time, plain_json, utf8_ok
 
 _EVENT_FIELDS = frozenset(EVENT_COLUMNS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

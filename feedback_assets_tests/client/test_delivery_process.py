@@ -12,6 +12,7 @@ import pytest
 
 from feedback_assets.client import FeedbackClient
 from feedback_assets.client.delivery import DeliveryProcess
+from feedback_assets.settings import ConfigurationError, load_settings
 from feedback_assets.store import FeedbackStore
 from feedback_assets_tests.client.test_durability import (
     REPO,
@@ -112,3 +113,15 @@ def test_at_exit_flush_delivers_and_stops_the_worker(sqlite_url: str, tmp_path: 
     finally:
         store.dispose()
     assert not list((data_dir / "spool").glob("*.jsonl"))
+
+
+def test_delivery_mode_comes_from_the_environment(sqlite_url: str, tmp_path: Path) -> None:
+    env = {"FEEDBACK_DATA_DIR": str(tmp_path), "FEEDBACK_DELIVERY": "process"}
+    with FeedbackClient(sqlite_url, settings=load_settings(env)) as client:
+        assert client._worker is not None and client._worker.pid
+        client.log_inference(deployment_id="d", prompt="p", response="r")
+        assert client.flush(timeout=30)
+    with FeedbackClient(sqlite_url, settings=load_settings(env), delivery="thread") as client:
+        assert client._worker is None  # the argument wins over the environment
+    with pytest.raises(ConfigurationError, match="FEEDBACK_DELIVERY: must be 'thread' or"):
+        load_settings({**env, "FEEDBACK_DELIVERY": "fork"})

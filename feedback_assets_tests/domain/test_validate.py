@@ -148,13 +148,13 @@ def test_fast_path_agrees_with_the_full_check(payload: dict[str, object]) -> Non
     assert validate_event(payload, now) == expected
 
 
-def test_generated_event_ids_are_version_4_uuids() -> None:
+def test_generated_event_ids_are_version_7_uuids() -> None:
     ids = {validate_event({"deployment_id": "d", "prompt": "p", "response": "r"})["event_id"]}
     ids.add(validate_event({"deployment_id": "d", "prompt": "p", "response": "r"})["event_id"])
     assert len(ids) == 2
     for value in ids:
         parsed = uuid.UUID(value)
-        assert str(parsed) == value and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == value and parsed.version == 7 and parsed.variant == uuid.RFC_4122
 
 
 def test_nul_characters_and_huge_counts_are_rejected_not_stored() -> None:

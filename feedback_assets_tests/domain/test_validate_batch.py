@@ -3,6 +3,7 @@ values and the same error messages."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -152,12 +153,19 @@ def test_validate_event_rejects_what_no_encoder_can_store(payload: dict[str, Any
     assert info.value.fields == list(payload)
 
 
-def test_generated_ids_are_unique_version_4_uuids() -> None:
-    ids = new_event_ids(5000).to_pylist() + [new_event_id() for _ in range(5000)]
+def test_generated_ids_are_unique_time_ordered_version_7_uuids() -> None:
+    before_ms = time.time_ns() // 1_000_000
+    batch = new_event_ids(5000).to_pylist()
+    one_by_one = [new_event_id() for _ in range(5000)]
+    after_ms = time.time_ns() // 1_000_000
+    ids = batch + one_by_one
     assert len(set(ids)) == 10_000
-    for value in ids[:200]:
+    for value in ids[::50]:
         parsed = uuid.UUID(value)
-        assert str(parsed) == value and parsed.version == 4 and parsed.variant == uuid.RFC_4122
-    # the random bits are random: every hex digit shows up in every free position
+        assert str(parsed) == value and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before_ms <= parsed.int >> 80 <= after_ms  # the first 48 bits: Unix milliseconds
+    time.sleep(0.002)
+    assert new_event_id() > max(ids) and min(new_event_ids(3).to_pylist()) > max(ids)
+    # the 74 random bits are random: every hex digit shows up in each fully random position
     digits = np.array([list(v.replace("-", "")) for v in ids])
-    assert all(len(set(digits[:, k])) == 16 for k in range(32) if k not in (12, 16))
+    assert all(len(set(digits[:, k])) == 16 for k in range(17, 32))
