@@ -195,7 +195,8 @@ class Spool:
 
 
 def read_segments(paths: list[Path]) -> ParsedSegment:
-    """Parse spool segments into one frame per record kind (polars' NDJSON reader).
+    """Parse spool segments into one frame per record kind: row lines with polars' NDJSON
+    reader, column-batch ("E") lines with orjson straight into a frame.
 
     A torn last line (a kill mid-write) is counted in corrupt_lines; everything before it is
     intact because every append ends with a newline.

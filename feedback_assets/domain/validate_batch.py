@@ -7,6 +7,7 @@ what `validate_event` accepts, with the same values, and error messages come fro
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -188,10 +189,10 @@ def _strings(
     nonblank: bool = False,
 ) -> Any:
     """A text column; rows that are not plainly valid text are marked slow."""
-    try:
-        distinct = set(values)
-    except TypeError:  # an unhashable value, so not a string
-        distinct = None
+    distinct = None
+    if max_bytes is None:  # ids repeat; texts rarely do, and hashing them all costs
+        with contextlib.suppress(TypeError):  # an unhashable value, so not a string
+            distinct = set(values)
     if distinct is not None and len(distinct) <= FEW_DISTINCT:
         # Few distinct values (a deployment id, an absent field): judge each once in Python.
         bad = {
