@@ -166,14 +166,7 @@ def naive_case(url: str, n: int) -> dict[str, Any]:
                 rows = []
         if rows:
             conn.execute(schema.events.insert(), rows)
-    elapsed = time.perf_counter() - start
-    stored = store.counts()["events"]
-    store.dispose()
-    return {
-        "stored": stored,
-        "events_s": n / elapsed,
-        "event_kb": _avg_event_bytes(prompts, responses) / 1024,
-    }
+    return _stored_rate(store, n, time.perf_counter() - start, prompts, responses)
 
 
 def raw_case(url: str, n: int) -> dict[str, Any]:
@@ -206,6 +199,12 @@ def raw_case(url: str, n: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         store.insert_events(frame)  # only the insert is timed: the ceiling for the SDK
         elapsed += time.perf_counter() - t0
+    return _stored_rate(store, n, elapsed, prompts, responses)
+
+
+def _stored_rate(
+    store: Any, n: int, elapsed: float, prompts: list[str], responses: list[str]
+) -> dict[str, Any]:
     stored = store.counts()["events"]
     store.dispose()
     return {

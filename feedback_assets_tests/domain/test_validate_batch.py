@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from feedback_assets.domain import validate_batch
 from feedback_assets.domain.ids import new_event_id, new_event_ids
-from feedback_assets.domain.records import MAX_METADATA_BYTES
+from feedback_assets.domain.records import EVENT_COLUMNS, MAX_METADATA_BYTES
 from feedback_assets.domain.validate import ValidationError, validate_event
 from feedback_assets.domain.validate_batch import (
     BATCH_SCHEMA,
@@ -39,22 +39,7 @@ _values = st.one_of(
     st.sampled_from([{"n": float("nan")}, {"big": 2**70}, {1: "x"}, {"k": {"deep": [1]}}]),
     st.lists(st.integers(), max_size=2),
 )
-_FIELDS = [
-    "deployment_id",
-    "model_version_id",
-    "user_id",
-    "prompt",
-    "response",
-    "latency_ms",
-    "token_count",
-    "input_tokens",
-    "output_tokens",
-    "trace_id",
-    "session_id",
-    "metadata",
-    "timestamp",
-    "bogus",
-]
+_FIELDS = [*EVENT_COLUMNS, "bogus"]
 _payloads = st.one_of(
     st.dictionaries(st.sampled_from(_FIELDS), _values).map(
         lambda d: {"deployment_id": "dep", "prompt": "p", "response": "r", **d}
