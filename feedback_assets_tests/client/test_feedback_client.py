@@ -136,9 +136,13 @@ def test_spool_holds_no_raw_pii_before_any_flush(sqlite_url: str, tmp_path: Path
         event_id = client.log_inference(
             _event(prompt=f"my mail is {EMAIL}", response=f"card {CARD} ok", user_id=USER)
         )
+        batch_ids = client.log_inferences(  # the column-batch path, too
+            [_event(prompt=f"{EMAIL} again", metadata={"card": CARD}, user_id=USER)] * 3
+        )
         # Read the spool right after log_inference returned, before any flush happened.
         spooled = b"".join(_files_bytes(data_dir / "spool").values())
-        assert event_id.encode() in spooled  # the record really is on disk already
+        for accepted in [event_id, *batch_ids]:
+            assert str(accepted).encode() in spooled  # the record really is on disk already
         assert b"[EMAIL]" in spooled and b"[CREDIT_CARD]" in spooled
         for raw in RAW_PII:
             assert raw.encode() not in spooled
@@ -152,10 +156,16 @@ def test_sanitize_at_source_false_stores_raw_text(
 ) -> None:
     with FeedbackClient(store_url, data_dir=tmp_path, sanitize_at_source=False) as client:
         client.log_inference(_event(prompt=f"mail {EMAIL}", metadata={"card": CARD}, user_id=USER))
-    row = reader.read_events().iloc[0]
-    assert row["prompt"] == f"mail {EMAIL}"
-    assert json.loads(row["metadata"]) == {"card": CARD}
-    assert row["user_id"] != USER  # ids are always hashed
+        client.log_inferences(
+            [_event(prompt=f"mail {EMAIL}", metadata={"card": CARD}, user_id=USER)]
+        )
+    rows = reader.read_events()
+    assert len(rows) == 2
+    for _, row in rows.iterrows():  # per-event and batch paths alike
+        assert row["prompt"] == f"mail {EMAIL}"
+        assert json.loads(row["metadata"]) == {"card": CARD}
+        assert row["user_id"] != USER and len(row["user_id"]) == 64  # ids are always hashed
+    assert rows["user_id"].nunique() == 1
 
 
 # -- validation and the dead letter -----------------------------------------------------------
