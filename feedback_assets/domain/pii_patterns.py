@@ -106,6 +106,9 @@ class StageSpec:
     min_digits: fewest digits a match holds (counted on the skeleton).
     py_regex: an equivalent Python pattern led by a character class (`re` then scans for the
     first character instead of trying the whole pattern at every position); "" = `regex`.
+    marker_proof: no prefilter can match across a `[NAME]` marker (they hold no letters next to
+    "[" or "]", no `\\b`, no "_"), so a text the prefilters miss never gains a match by the
+    redactions of earlier stages.
     """
 
     name: str
@@ -117,6 +120,7 @@ class StageSpec:
     gate_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
     py_regex: str = ""
     min_digits: int = 0
+    marker_proof: bool = False
 
 
 # Skeleton for the scalar gates, computed on UTF-8 bytes (bytes.translate is a table lookup;
@@ -157,6 +161,7 @@ BUILTIN_STAGES: tuple[StageSpec, ...] = (
         kind="rows",
         prefilters=_IBAN_PREFILTERS,
         shapes=("AA00",),
+        marker_proof=True,
         py_regex=rf"(?=[A-Z])(?:{_IBAN})",
     ),
     StageSpec("SSN", _SSN, shapes=("000[- ]00[- ]0000",), min_digits=9),
@@ -167,6 +172,7 @@ BUILTIN_STAGES: tuple[StageSpec, ...] = (
         kind="rows",
         prefilters=(r"[0-9]\.[0-9]+\.[0-9]+\.[0-9]",),
         shapes=(r"0\.0+\.0+\.0",),
+        marker_proof=True,
         min_digits=4,
         py_regex=_PY_DIGIT_EDGE + _IP.removeprefix(r"\b[0-9]+").replace("(?:", "[0-9]*(?:", 1),
     ),
@@ -175,6 +181,7 @@ BUILTIN_STAGES: tuple[StageSpec, ...] = (
         _PHONE,
         prefilters=(r"[0-9]{2}[-. ][0-9]{3}", r"[+(][0-9]"),
         shapes=("00[-. ]000", r"\+0", r"\(0"),
+        marker_proof=True,
         py_regex=rf"(?=[+(0-9])(?:{_PHONE})",
     ),
 )

@@ -10,17 +10,16 @@ semantics). Cheap superset prefilters, one parallel pass each over the column, p
 rows any stage could change; on those rows, regex-only stages replace in Rust. Card, IBAN and IP
 candidates are extracted and validated in bulk: rows whose candidates are all PII are replaced
 in Rust, rows mixing PII and look-alikes run the scalar stage, so both paths agree by
-construction.
+construction. When a chunk has few touched rows (SCALAR_ROWS), they are redacted one by one,
+each only through the stages that the prefilters leave possible (`_scalar_rows`). The stages
+themselves live in `pii_stages`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -30,18 +29,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feedback_assets.domain.pii_patterns import (
-    BUILTIN_STAGES,
     ENTITY_TYPES,
     SHAPE,
     PiiPattern,
     candidate_verdicts,
-    card_ok,
-    iban_prefix_len,
-    ip_ok,
     parse_custom_patterns,
-    python_pattern,
-    rust_pattern,
 )
+from feedback_assets.domain.pii_stages import Stage, scalar_stage, stages_for
 from feedback_assets.domain.user_ids import hash_user_id, hash_user_ids
 
 __all__ = [
@@ -65,115 +59,15 @@ SCALAR_ROWS = 200
 ColumnInput: TypeAlias = pa.Array | pa.ChunkedArray | pd.Series | pl.Series | Sequence[str | None]
 
 
-@dataclass(frozen=True)
-class _Stage:
-    name: str
-    py: re.Pattern[str]
-    rust: str
-    kind: str  # "replace" | "card" | "rows", see pii_patterns.StageSpec
-    prefilters: tuple[str, ...]
-    gates: tuple[str, ...]
-    gate_groups: tuple[tuple[str, tuple[str, ...]], ...]
-    shape_literals: tuple[bytes, ...]  # shapes that are plain strings: a C substring test
-    shapes: tuple[re.Pattern[bytes], ...]
-    min_digits: int
-    marker: str
-
-    def may_match(self, text: str, shape: bytes | None, digits: int = 0) -> bool:
-        """Cheap necessary condition for a match (False: the stage cannot change the text)."""
-        # map(text.__contains__) keeps the substring tests in C (a generator costs ~3x more)
-        if self.gate_groups:
-            if not any(
-                (not char or char in text) and any(map(text.__contains__, group))
-                for char, group in self.gate_groups
-            ):
-                return False
-        elif self.gates and not any(map(text.__contains__, self.gates)):
-            return False
-        if shape is None or not (self.shapes or self.shape_literals):
-            return True
-        if digits < self.min_digits:
-            return False
-        return any(map(shape.__contains__, self.shape_literals)) or any(
-            g.search(shape) for g in self.shapes
-        )
-
-
-def _literal(pattern: str) -> str | None:
-    """The text a regex matches when it is a plain (possibly escaped) string, else None."""
-    text = re.sub(r"\\([^A-Za-z0-9])", r"\1", pattern)
-    plain = not re.search(
-        r"\\[A-Za-z0-9]|[.^$*+?{}\[\]()|]", re.sub(r"\\[^A-Za-z0-9]", "", pattern)
-    )
-    return text if plain else None
-
-
-@functools.lru_cache(maxsize=64)
-def _stages(custom: tuple[PiiPattern, ...]) -> tuple[_Stage, ...]:
-    out = [
-        _Stage(
-            p.name, re.compile(p.regex), p.regex, "replace", (), (), (), (), (), 0, f"[{p.name}]"
-        )
-        for p in custom
-    ]
-    for spec in BUILTIN_STAGES:
-        out.append(
-            _Stage(
-                spec.name,
-                python_pattern(spec),
-                rust_pattern(spec.regex),
-                spec.kind,
-                tuple(rust_pattern(p) for p in spec.prefilters),
-                spec.gates,
-                spec.gate_groups,
-                tuple(lit.encode() for g in spec.shapes if (lit := _literal(g)) is not None),
-                tuple(re.compile(g.encode()) for g in spec.shapes if _literal(g) is None),
-                spec.min_digits,
-                f"[{spec.name}]",
-            )
-        )
-    return tuple(out)
-
-
-# --- scalar path ---------------------------------------------------------------------------
-
-
-def _scalar_stage(stage: _Stage, text: str) -> tuple[str, int]:
-    """One stage on one text (callers may skip it when `may_match` is False)."""
-    if stage.gates and not stage.may_match(text, None):
-        return text, 0
-    if stage.kind == "replace":
-        return stage.py.subn(stage.marker, text)
-    hits = 0
-
-    def repl(m: re.Match[str]) -> str:
-        nonlocal hits
-        cand = m.group(0)
-        if stage.name == "IBAN":
-            keep = iban_prefix_len(cand)
-            if keep:
-                hits += 1
-                return stage.marker + cand[keep:]
-            return cand
-        if stage.name == "CREDIT_CARD":
-            ok = card_ok(cand)
-        else:
-            ok = ip_ok(cand, text[m.start() - 1] if m.start() else "")
-        hits += ok
-        return stage.marker if ok else cand
-
-    return stage.py.sub(repl, text), hits
-
-
 def sanitize_text(text: str, custom: Sequence[PiiPattern] = ()) -> tuple[str, Counter[str]]:
     """Redact one string; returns the text and the redaction count per entity (non-zero only)."""
     counts: Counter[str] = Counter()
     # Shapes are judged on the original text: redaction markers never create one.
     shape = text.encode("utf-8", "surrogatepass").translate(SHAPE)
     digits = shape.count(b"0")
-    for stage in _stages(tuple(custom)):
+    for stage in stages_for(tuple(custom)):
         if stage.may_match(text, shape, digits):
-            text, n = _scalar_stage(stage, text)
+            text, n = scalar_stage(stage, text)
             if n:
                 counts[stage.name] += n
     return text, counts
@@ -234,8 +128,10 @@ def _chunks(values: ColumnInput) -> list[pa.Array]:
     return [arr.slice(i, CHUNK_ROWS) for i in range(0, max(len(arr), 1), CHUNK_ROWS)]
 
 
-def _verdicts(stage: _Stage, part: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of `part`: (some candidate is PII, every candidate is wholly PII)."""
+def _verdicts(stage: Stage, part: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `part`: (the scalar stage may change it, a plain replace of every candidate
+    gives the scalar result). A card candidate that fails but holds a group separator may hide
+    a card starting inside it (see `_cards`): its row counts as changeable, not as plain."""
     frame = pl.DataFrame(
         {"row": np.arange(len(part)), "cand": part.str.extract_all(stage.rust)}
     ).explode("cand")
@@ -244,6 +140,9 @@ def _verdicts(stage: _Stage, part: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     rows = frame["row"].to_numpy()
     any_ok = np.zeros(len(part), dtype=bool)
     any_ok[rows[some]] = True
+    if stage.kind == "card":
+        grouped = frame["cand"].str.contains("[ -]").to_numpy()
+        any_ok[rows[~some & grouped]] = True
     all_ok = any_ok.copy()
     all_ok[rows[~whole]] = False
     return any_ok, all_ok
@@ -253,7 +152,7 @@ def _verdicts(stage: _Stage, part: pl.Series) -> tuple[np.ndarray, np.ndarray]:
 _DOT_QUAD = r"\.[0-9]+(?:\.[0-9]+){3}"
 
 
-def _vector_stage(stage: _Stage, sub: pl.Series, counts: dict[str, int]) -> pl.Series:
+def _vector_stage(stage: Stage, sub: pl.Series, counts: dict[str, int]) -> pl.Series:
     """One stage over the few touched rows; one query for a regex-only stage."""
     if stage.kind == "replace":
         out = sub.to_frame("v").select(
@@ -283,35 +182,38 @@ def _vector_stage(stage: _Stage, sub: pl.Series, counts: dict[str, int]) -> pl.S
         return sub
     redacted: list[str] = []
     for text in sub.gather(slow).to_list():
-        new, n = _scalar_stage(stage, text)
+        new, n = scalar_stage(stage, text)
         counts[stage.name] += n
         redacted.append(new)
     return sub.scatter(slow, pl.Series(redacted, dtype=pl.String))
 
 
-def _touched_rows(series: pl.Series, stages: Sequence[_Stage]) -> np.ndarray:
-    """Rows some stage could change, judged on the original text (one pass per prefilter).
+def _touched_rows(series: pl.Series, stages: Sequence[Stage]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows some stage could change, judged on the original text (one pass per prefilter), and
+    which stages' prefilters hit each of them (rows x stages).
 
     A row outside this set is never changed: each stage sees it unchanged by the stages before,
     and its superset prefilter (or, for cards, its exact valid-candidate test) is negative.
     """
-    scans = [(st, p) for st in stages for p in (st.prefilters or (st.rust,))]
+    scans = [(k, st, p) for k, st in enumerate(stages) for p in (st.prefilters or (st.rust,))]
     # One select: polars evaluates the independent scans in parallel (regexes beat
     # `contains_any` here: it rebuilds its automaton per call).
     hits = pl.DataFrame({"v": series}).select(
-        pl.col("v").str.contains(p).fill_null(False).alias(str(i)) for i, (_, p) in enumerate(scans)
+        pl.col("v").str.contains(p).fill_null(False).alias(str(i))
+        for i, (_, _, p) in enumerate(scans)
     )
-    mask = np.zeros(len(series), dtype=bool)
-    for (stage, _), col in zip(scans, hits.iter_columns(), strict=True):
+    by_stage = np.zeros((len(series), len(stages)), dtype=bool)
+    for (k, stage, _), col in zip(scans, hits.iter_columns(), strict=True):
         if stage.kind != "card":
-            mask |= col.to_numpy()
+            by_stage[:, k] |= col.to_numpy()
             continue
         idx = col.arg_true()
         if idx.len() <= SCALAR_ROWS:  # few: cheaper to let the touched rows' pass decide
-            mask[idx.to_numpy()] = True
+            by_stage[idx.to_numpy(), k] = True
         else:
-            mask[idx.to_numpy()[_verdicts(stage, series.gather(idx))[0]]] = True
-    return np.flatnonzero(mask)
+            by_stage[idx.to_numpy()[_verdicts(stage, series.gather(idx))[0]], k] = True
+    rows = np.flatnonzero(by_stage.any(axis=1))
+    return rows, by_stage[rows]
 
 
 def _changes(
@@ -319,21 +221,35 @@ def _changes(
 ) -> tuple[np.ndarray, pl.Series]:
     """Positions of the rows any stage touched, and their sanitized text."""
     series = pl.Series("v", chunk, dtype=pl.String)
-    stages = _stages(custom)
-    idx = _touched_rows(series, stages)
+    stages = stages_for(custom)
+    idx, hits = _touched_rows(series, stages)
     sub = series.gather(idx)
-    if len(sub) <= SCALAR_ROWS:  # the scalar path is the reference: same result by definition
-        redacted: list[str] = []
-        for text in sub.to_list():
-            new, c = sanitize_text(text, custom)
-            redacted.append(new)
-            for name, n in c.items():
-                counts[name] += n
-        return idx, pl.Series("v", redacted, dtype=pl.String)
+    if len(sub) <= SCALAR_ROWS:  # few rows: one by one, each only through stages that may act
+        return idx, _scalar_rows(sub.to_list(), hits, stages, counts)
     for stage in stages:
         if len(sub):
             sub = _vector_stage(stage, sub, counts)
     return idx, sub
+
+
+def _scalar_rows(
+    texts: list[str], hits: np.ndarray, stages: Sequence[Stage], counts: dict[str, int]
+) -> pl.Series:
+    """`sanitize_text` on each text, skipping the stages that cannot change it: those whose
+    prefilter missed the original text, unless an earlier stage may already have changed it
+    (a marker-proof stage is skipped even then, see pii_patterns.StageSpec)."""
+    earlier = (np.cumsum(hits, axis=1) - hits) > 0
+    proof = np.array([stage.marker_proof for stage in stages])
+    runs = hits | (earlier & ~proof)
+    redacted: list[str] = []
+    for text, run in zip(texts, runs.tolist(), strict=True):
+        for stage, go in zip(stages, run, strict=True):
+            if go:
+                text, n = scalar_stage(stage, text)
+                if n:
+                    counts[stage.name] += n
+        redacted.append(text)
+    return pl.Series("v", redacted, dtype=pl.String)
 
 
 def _apply(chunk: pa.Array, idx: np.ndarray, new: pl.Series) -> pa.Array:

@@ -148,6 +148,20 @@ def test_seed_bug_card_is_not_a_phone() -> None:
     assert counts == {"CREDIT_CARD": 1}
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["010 00000000 40022122 00012244", "ref 0000-0000-4002-2122-0001-2244 ok"],
+)
+def test_a_card_behind_other_digit_groups_is_not_hidden(text: str) -> None:
+    # The first candidate ("00000000 40022122") fails Luhn/prefix; the card starts inside it.
+    for scalar_rows in (sanitize_mod.SCALAR_ROWS, -1):
+        with _patched(sanitize_mod, "SCALAR_ROWS", scalar_rows):
+            out, counts = both(text)
+            assert "[CREDIT_CARD]" in out and "4002" not in out
+            assert counts["CREDIT_CARD"] == 1
+            assert sum(scan_pii([out]).values()) == 0
+
+
 def test_order_matters_and_counts_are_per_type() -> None:
     text = (
         "card 4111 1111 1111 1111, ssn 123-45-6789, mail a@b.io, phone 415-555-0134, "
