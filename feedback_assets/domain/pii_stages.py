@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from feedback_assets.domain.pii_patterns import (
@@ -111,18 +112,14 @@ def scalar_stage(stage: Stage, text: str) -> tuple[str, int]:
     if stage.kind == "replace":
         return stage.py.subn(stage.marker, text)
     if stage.kind == "card":
-        return _cards(stage, text)
+        return _validated(stage, text, lambda cand: len(cand) if card_ok(cand) else 0)
+    if stage.name == "IBAN":
+        return _validated(stage, text, iban_prefix_len)
     hits = 0
 
     def repl(m: re.Match[str]) -> str:
         nonlocal hits
         cand = m.group(0)
-        if stage.name == "IBAN":
-            keep = iban_prefix_len(cand)
-            if keep:
-                hits += 1
-                return stage.marker + cand[keep:]
-            return cand
         ok = ip_ok(cand, text[m.start() - 1] if m.start() else "")
         hits += ok
         return stage.marker if ok else cand
@@ -130,15 +127,18 @@ def scalar_stage(stage: Stage, text: str) -> tuple[str, int]:
     return stage.py.sub(repl, text), hits
 
 
-def _cards(stage: Stage, text: str) -> tuple[str, int]:
-    """Redact valid card numbers. After an invalid candidate the search resumes inside it, so
-    a card glued behind other digit groups (`010 0000 4002 2122 0001 2244`) is not hidden."""
+def _validated(stage: Stage, text: str, valid_len: Callable[[str], int]) -> tuple[str, int]:
+    """Redact the valid prefix of each candidate (`valid_len`: its length, 0 if none). After a
+    candidate fails, the search resumes inside it, so a card or IBAN glued behind groups that
+    fail (`010 0000 4002 2122 0001 2244`, `AD00 DE89 3704 ...`) is not hidden; after a valid
+    prefix, it resumes at the prefix's end, so words the candidate swallowed are searched too."""
     parts: list[str] = []
     last = pos = hits = 0
     while (m := stage.py.search(text, pos)) is not None:
-        if card_ok(m.group(0)):
+        keep = valid_len(m.group(0))
+        if keep:
             parts += [text[last : m.start()], stage.marker]
-            last = pos = m.end()
+            last = pos = m.start() + keep
             hits += 1
         else:
             pos = m.start() + 1  # a candidate starts at a word boundary: inner group starts only

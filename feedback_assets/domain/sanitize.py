@@ -130,8 +130,9 @@ def _chunks(values: ColumnInput) -> list[pa.Array]:
 
 def _verdicts(stage: Stage, part: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """Per row of `part`: (the scalar stage may change it, a plain replace of every candidate
-    gives the scalar result). A card candidate that fails but holds a group separator may hide
-    a card starting inside it (see `_cards`): its row counts as changeable, not as plain."""
+    gives the scalar result). A card or IBAN candidate that fails but holds a group separator
+    may hide one starting inside it (see `pii_stages._validated`): its row counts as
+    changeable, not as plain."""
     frame = pl.DataFrame(
         {"row": np.arange(len(part)), "cand": part.str.extract_all(stage.rust)}
     ).explode("cand")
@@ -140,7 +141,7 @@ def _verdicts(stage: Stage, part: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     rows = frame["row"].to_numpy()
     any_ok = np.zeros(len(part), dtype=bool)
     any_ok[rows[some]] = True
-    if stage.kind == "card":
+    if stage.kind == "card" or stage.name == "IBAN":
         grouped = frame["cand"].str.contains("[ -]").to_numpy()
         any_ok[rows[~some & grouped]] = True
     all_ok = any_ok.copy()
