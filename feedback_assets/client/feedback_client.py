@@ -19,7 +19,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -41,10 +40,6 @@ Overflow = Literal["block", "drop_oldest"]
 Delivery = Literal["thread", "process"]
 DELIVERY_BYTES = 16 << 20  # spool bytes per store round trip: bounds delivery memory
 BATCH_ROWS = 10_000  # events per spool write in log_inferences (a line of ~10 MB at 1 KB each)
-
-
-def _us(ts: datetime) -> int:
-    return int(ts.timestamp() * 1_000_000)
 
 
 class FeedbackClient:

@@ -19,8 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feedback_assets.domain.ids import new_event_ids
-from feedback_assets.domain.records import EVENT_COLUMNS, MAX_ID_CHARS, MAX_TEXT_BYTES
-from feedback_assets.domain.validate import (
+from feedback_assets.domain.records import MAX_ID_CHARS, MAX_TEXT_BYTES
+from feedback_assets.domain.validate import (  # one field list for both paths
+    _COUNTS,
+    _EVENT_FIELDS,
+    _OPTIONAL_IDS,
     MAX_COUNT,
     FieldError,
     ValidationError,
@@ -28,7 +31,6 @@ from feedback_assets.domain.validate import (
 )
 from feedback_assets.domain.values import TIME_ERRORS, parse_time, plain_json, utf8_ok
 
-_EVENT_FIELDS = frozenset(EVENT_COLUMNS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _TEXT = pa.large_string()
@@ -46,8 +48,6 @@ BATCH_SCHEMA = pa.schema(
         ("timestamp_us", pa.int64()),
     ]
 )
-_OPTIONAL_IDS = ("model_version_id", "user_id", "trace_id", "session_id")
-_COUNTS = ("token_count", "input_tokens", "output_tokens")
 
 
 def epoch_us(ts: datetime) -> int:
