@@ -78,7 +78,7 @@ def _out_bytes(path: str) -> int:
 def export_case(fmt: str, n: int) -> dict[str, Any]:
     import datasets
 
-    from feedback_assets.domain import export_formats as ef
+    from feedback_assets.domain.export import export_formats as ef
 
     datasets.disable_progress_bars()
     df = curated_frame(n)
@@ -152,7 +152,7 @@ def events_frame(n: int, dup_rate: float = 0.05, seed: int = 1) -> pd.DataFrame:
 
 
 def curation_case(kind: str, n: int) -> dict[str, Any]:
-    from feedback_assets.domain.curation import curate, dedupe
+    from feedback_assets.domain.curation.curation import curate, dedupe
 
     ev = events_frame(n)
     rng = np.random.default_rng(0)

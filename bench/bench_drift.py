@@ -57,7 +57,7 @@ def _frame(n: int, seed: int, shifted: bool) -> pd.DataFrame:
 
 
 def _features(frame: pd.DataFrame) -> Any:
-    from feedback_assets.domain.drift_features import Features
+    from feedback_assets.domain.drift.drift_features import Features
 
     return Features(
         size=len(frame),
@@ -69,7 +69,7 @@ def _features(frame: pd.DataFrame) -> Any:
 
 
 def case_stats(n: int) -> dict[str, Any]:
-    from feedback_assets.domain.drift import DriftConfig, compare_features
+    from feedback_assets.domain.drift.drift import DriftConfig, compare_features
 
     ref, cur = _features(_frame(n, 1, False)), _features(_frame(n, 2, True))
     compare_features(_features(_frame(2000, 3, False)), _features(_frame(2000, 4, True)))  # warm
@@ -113,9 +113,9 @@ def case_naive(n: int) -> dict[str, Any]:
 
 
 def case_embedding(n: int) -> dict[str, Any]:
-    from feedback_assets.domain.drift import DriftConfig
-    from feedback_assets.domain.embedding import hashing_embed
-    from feedback_assets.domain.embedding_drift import mmd_test, top_terms
+    from feedback_assets.domain.drift.drift import DriftConfig
+    from feedback_assets.domain.drift.embedding import hashing_embed
+    from feedback_assets.domain.drift.embedding_drift import mmd_test, top_terms
 
     ref_texts = synthetic_texts(n, seed=1)
     cur_texts = synthetic_texts(n, seed=2)

@@ -23,13 +23,13 @@ import polars as pl
 
 from bench.common import print_table
 from feedback_assets.demo.traffic import generate_stream
-from feedback_assets.domain.drift import (
+from feedback_assets.domain.drift.drift import (
     DriftConfig,
     build_features,
     compare_features,
     embedding_texts,
 )
-from feedback_assets.domain.embedding import hashing_embed
+from feedback_assets.domain.drift.embedding import hashing_embed
 
 REF = 2000
 WINDOW = 500
@@ -178,7 +178,7 @@ def run(n_streams: int, windows_per_stream: int, power_windows: int, delay_strea
 
 def _score_batch() -> Any:
     try:
-        from feedback_assets.domain.quality import score_batch
+        from feedback_assets.domain.quality.quality import score_batch
     except Exception:  # another engineer's module, possibly mid-edit: fall back to the regex
         return None
     return score_batch

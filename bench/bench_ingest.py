@@ -219,9 +219,9 @@ def components_case(n: int) -> dict[str, Any]:
     os.environ.setdefault("FEEDBACK_HASH_KEY", "bench-hash-key-0123456789")
     import orjson
 
-    from feedback_assets.domain.sanitize import hash_user_id, sanitize_column, sanitize_text
-    from feedback_assets.domain.validate import validate_event
-    from feedback_assets.domain.validate_batch import validate_event_batch
+    from feedback_assets.domain.ingest.validate import validate_event
+    from feedback_assets.domain.ingest.validate_batch import validate_event_batch
+    from feedback_assets.domain.pii.sanitize import hash_user_id, sanitize_column, sanitize_text
 
     prompts, responses = _pool(n)
     events = [_event(i, prompts, responses) for i in range(n)]

@@ -70,7 +70,7 @@ def run_naive(n: int, seed: int = 0) -> dict[str, Any]:
 def run_vectorized(n: int, seed: int = 0, extended: bool = True) -> dict[str, Any]:
     import pyarrow as pa
 
-    from feedback_assets.domain.quality import QualityConfig, score_batch
+    from feedback_assets.domain.quality.quality import QualityConfig, score_batch
 
     config = QualityConfig(extended_repetition=extended)
     seconds = 0.0

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from bench.common import print_table, run_isolated, synthetic_texts
-from feedback_assets.domain.sanitize import sanitize_column, sanitize_text
+from feedback_assets.domain.pii.sanitize import sanitize_column, sanitize_text
 
 CHUNK = 50_000
 

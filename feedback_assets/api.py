@@ -15,15 +15,15 @@ from typing import Any
 import pandas as pd
 
 from feedback_assets.client import FeedbackClient
-from feedback_assets.domain.drift_config import DriftConfig
-from feedback_assets.domain.quality import (
+from feedback_assets.domain.drift.drift_config import DriftConfig
+from feedback_assets.domain.quality.quality import (
     QualityConfig,
     assess_response,
     quality_stats,
     score_batch,
 )
 from feedback_assets.domain.records import DriftReport, TriggerDecision
-from feedback_assets.domain.triggers import fired_only
+from feedback_assets.domain.triggers.triggers import fired_only
 from feedback_assets.facade import curation_io, drift_io, triggers_io
 from feedback_assets.resources.feedback_store import shared_store
 from feedback_assets.settings import load_settings

@@ -30,10 +30,10 @@ from feedback_assets.client.lines import LineEncoder
 from feedback_assets.client.spool import Segment, Spool
 from feedback_assets.client.telemetry import Telemetry
 from feedback_assets.client.telemetry import telemetry as default_telemetry
-from feedback_assets.domain.ids import new_event_id
-from feedback_assets.domain.sanitize import parse_custom_patterns
-from feedback_assets.domain.validate import ValidationError, validate_event, validate_signal
-from feedback_assets.domain.validate_batch import validate_event_batch
+from feedback_assets.domain.ingest.ids import new_event_id
+from feedback_assets.domain.ingest.validate import ValidationError, validate_event, validate_signal
+from feedback_assets.domain.ingest.validate_batch import validate_event_batch
+from feedback_assets.domain.pii.sanitize import parse_custom_patterns
 from feedback_assets.settings import Settings, load_settings, resolve_hash_key
 
 Overflow = Literal["block", "drop_oldest"]

@@ -17,15 +17,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feedback_assets.client.spool import BATCH_PREFIX
-from feedback_assets.domain.sanitize import (
+from feedback_assets.domain.ingest.validate_batch import epoch_us
+from feedback_assets.domain.pii.sanitize import (
     PiiPattern,
     hash_user_id,
     sanitize_column,
     sanitize_text,
     sanitize_value,
 )
-from feedback_assets.domain.sanitize_json import sanitize_json_column
-from feedback_assets.domain.validate_batch import epoch_us
+from feedback_assets.domain.pii.sanitize_json import sanitize_json_column
 
 DIGEST_CACHE = 100_000  # user-id HMACs kept in memory (active users repeat)
 SHORT_TEXT = 64  # metadata strings up to this length have their redaction remembered

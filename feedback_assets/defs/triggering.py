@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from feedback_assets.domain.triggers import TriggerConfig, coalesce, evaluate, gate
+from feedback_assets.domain.triggers.triggers import TriggerConfig, coalesce, evaluate, gate
 from feedback_assets.facade.live_window import live_quality_scores, refresh_live_drift
 from feedback_assets.store.feedback_store import FeedbackStore
 from feedback_assets.store.trigger_state import (

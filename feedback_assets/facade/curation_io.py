@@ -8,10 +8,11 @@ from typing import Any
 
 import pandas as pd
 
-from feedback_assets.domain.curation import CurationConfig, curate
-from feedback_assets.domain.embedding import hashing_embed
-from feedback_assets.domain.export import ExportBlocked
-from feedback_assets.domain.export_formats import (
+from feedback_assets.domain.curation.curation import CurationConfig, curate
+from feedback_assets.domain.curation.preferences import kto_rows, mine_preference_pairs
+from feedback_assets.domain.drift.embedding import hashing_embed
+from feedback_assets.domain.export.export import ExportBlocked
+from feedback_assets.domain.export.export_formats import (
     resolve_under_root,
     write_csv,
     write_hf_dataset,
@@ -21,9 +22,8 @@ from feedback_assets.domain.export_formats import (
     write_parquet,
     write_preference_pairs,
 )
-from feedback_assets.domain.preferences import kto_rows, mine_preference_pairs
-from feedback_assets.domain.sanitized_logs import leak_counts
-from feedback_assets.domain.training_exports import batch_id_for
+from feedback_assets.domain.export.training_exports import batch_id_for
+from feedback_assets.domain.pii.sanitized_logs import leak_counts
 from feedback_assets.facade.drift_io import scored
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.exports import curated_for, record_batch

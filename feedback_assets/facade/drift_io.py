@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from feedback_assets.domain.drift_config import DriftConfig
-from feedback_assets.domain.drift_reports import Window, drift_report
-from feedback_assets.domain.quality import score_batch
+from feedback_assets.domain.drift.drift_config import DriftConfig
+from feedback_assets.domain.drift.drift_reports import Window, drift_report
+from feedback_assets.domain.quality.quality import score_batch
 from feedback_assets.domain.records import DriftReport
 from feedback_assets.store import FeedbackStore, now_us
 from feedback_assets.store.references import ensure_reference

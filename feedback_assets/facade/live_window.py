@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 import sqlalchemy as sa
 
-from feedback_assets.domain.drift_config import DriftConfig
+from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.facade.drift_io import detect, scored
 from feedback_assets.store import FeedbackStore, schema
 

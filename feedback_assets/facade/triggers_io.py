@@ -7,9 +7,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from feedback_assets.domain.drift_config import DriftConfig
+from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.domain.records import TriggerDecision
-from feedback_assets.domain.triggers import TriggerConfig, evaluate
+from feedback_assets.domain.triggers.triggers import TriggerConfig, evaluate
 from feedback_assets.facade.drift_io import detect, scored
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.trigger_state import QUALITY_WINDOW, load_trigger_state

@@ -9,7 +9,7 @@ import dagster as dg
 import numpy as np
 from pydantic import Field
 
-from feedback_assets.domain.embedding import hashing_embed
+from feedback_assets.domain.drift.embedding import hashing_embed
 
 KINDS = ("hashing", "openai", "sentence_transformers")
 

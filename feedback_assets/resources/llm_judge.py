@@ -21,7 +21,7 @@ import openai
 import pandas as pd
 from pydantic import Field
 
-from feedback_assets.domain.judge import (
+from feedback_assets.domain.quality.judge import (
     RUBRIC_VERSION,
     build_messages,
     cache_key,

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from feedback_assets.domain.records import TriggerDecision
-from feedback_assets.domain.triggers import DriftWindow, TriggerState
+from feedback_assets.domain.triggers.triggers import DriftWindow, TriggerState
 from feedback_assets.store.exports import new_curated_count
 from feedback_assets.store.feedback_store import FeedbackStore, now_us
 from feedback_assets.store.references import active_reference

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from feedback_assets.domain.drift_reports import Window
+from feedback_assets.domain.drift.drift_reports import Window
 from feedback_assets.store.feedback_store import FeedbackStore
 from feedback_assets.store.references import partition_keys_between
 

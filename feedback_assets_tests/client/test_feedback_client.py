@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from feedback_assets.client import FeedbackClient, Telemetry
-from feedback_assets.domain.sanitize import hash_user_id
-from feedback_assets.domain.validate import ValidationError
+from feedback_assets.domain.ingest.validate import ValidationError
+from feedback_assets.domain.pii.sanitize import hash_user_id
 from feedback_assets.settings import resolve_hash_key
 from feedback_assets.store import FeedbackStore
 

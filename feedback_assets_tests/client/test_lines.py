@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from feedback_assets.client.lines import LineEncoder
 from feedback_assets.client.spool import BATCH_PREFIX
-from feedback_assets.domain.sanitize import sanitize_value
-from feedback_assets.domain.validate import validate_event
-from feedback_assets.domain.validate_batch import epoch_us, validate_event_batch
+from feedback_assets.domain.ingest.validate import validate_event
+from feedback_assets.domain.ingest.validate_batch import epoch_us, validate_event_batch
+from feedback_assets.domain.pii.sanitize import sanitize_value
 
 PII = ["jane.doe@example.com", "call +1 (415) 555-0134", "4111 1111 1111 1111", "ssn 123-45-6789"]
 SAFE = ["chat", "order 1234567890123", "v2.13.27", "2026-11-30", ""]

@@ -10,8 +10,8 @@ import orjson
 
 from feedback_assets.client.lines import LineEncoder
 from feedback_assets.client.spool import BATCH_PREFIX, read_segments
-from feedback_assets.domain.validate import validate_event
-from feedback_assets.domain.validate_batch import validate_event_batch
+from feedback_assets.domain.ingest.validate import validate_event
+from feedback_assets.domain.ingest.validate_batch import validate_event_batch
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from feedback_assets.defs.assets.quality_scores import quality_scores
 from feedback_assets.defs.assets.raw_inferences import raw_inferences
 from feedback_assets.defs.assets.sanitized_logs import sanitized_logs
 from feedback_assets.defs.assets.training_exports import training_exports
-from feedback_assets.domain.sanitized_logs import leak_counts
+from feedback_assets.domain.pii.sanitized_logs import leak_counts
 from feedback_assets.store import FeedbackStore
 from feedback_assets_tests.defs.conftest import DAYS, LOOP_CONFIG, ingest, resources_for
 

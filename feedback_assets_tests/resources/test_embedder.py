@@ -4,7 +4,7 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from feedback_assets.domain.embedding import hashing_embed
+from feedback_assets.domain.drift.embedding import hashing_embed
 from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets_tests.openai_server import EMBEDDING_DIM, OpenAICompatServer, hash_embedding
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feedback_assets.domain.judge import RUBRIC_VERSION, cache_key
-from feedback_assets.domain.quality import apply_judge, score_batch
+from feedback_assets.domain.quality.judge import RUBRIC_VERSION, cache_key
+from feedback_assets.domain.quality.quality import apply_judge, score_batch
 from feedback_assets.resources.llm_judge import LLMJudgeResource
 from feedback_assets_tests.openai_server import OpenAICompatServer
 

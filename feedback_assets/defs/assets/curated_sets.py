@@ -5,7 +5,7 @@ import pandas as pd
 
 from feedback_assets.defs.metadata import counts_by, preview
 from feedback_assets.defs.partitions import daily_partitions
-from feedback_assets.domain.curation import CurationConfig, curate
+from feedback_assets.domain.curation.curation import CurationConfig, curate
 from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.store.windows import partition_windows

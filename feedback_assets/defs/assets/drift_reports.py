@@ -9,9 +9,9 @@ import pandas as pd
 
 from feedback_assets.defs.metadata import preview
 from feedback_assets.defs.partitions import daily_partitions, window_us
-from feedback_assets.domain.drift import results_frame
-from feedback_assets.domain.drift_config import DriftConfig
-from feedback_assets.domain.drift_reports import drift_report
+from feedback_assets.domain.drift.drift import results_frame
+from feedback_assets.domain.drift.drift_config import DriftConfig
+from feedback_assets.domain.drift.drift_reports import drift_report
 from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.store.references import ensure_reference

@@ -4,8 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from feedback_assets.defs.partitions import daily_partitions
-from feedback_assets.domain.judge import judge_agreement
-from feedback_assets.domain.quality import (
+from feedback_assets.domain.quality.judge import judge_agreement
+from feedback_assets.domain.quality.quality import (
     CHECKS,
     QualityConfig,
     apply_judge,

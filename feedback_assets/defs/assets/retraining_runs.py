@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from feedback_assets.domain.training_exports import batch_id_for, training_export
+from feedback_assets.domain.export.training_exports import batch_id_for, training_export
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.resources.retraining_launcher import LaunchRequest, RetrainingLauncher
 from feedback_assets.store.exports import curated_for, record_batch

@@ -4,8 +4,8 @@ import dagster as dg
 
 from feedback_assets.defs.metadata import counts_by, preview
 from feedback_assets.defs.partitions import daily_partitions, window_us
-from feedback_assets.domain.sanitize import parse_custom_patterns
-from feedback_assets.domain.sanitized_logs import leak_counts, sanitize_logs
+from feedback_assets.domain.pii.sanitize import parse_custom_patterns
+from feedback_assets.domain.pii.sanitized_logs import leak_counts, sanitize_logs
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 
 SCANNED = ("prompt", "response", "metadata")

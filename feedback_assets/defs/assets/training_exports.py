@@ -3,8 +3,12 @@
 import dagster as dg
 
 from feedback_assets.defs.partitions import daily_partitions, window_us
-from feedback_assets.domain.export import EXPORT_FORMATS
-from feedback_assets.domain.training_exports import CODE_VERSION, batch_id_for, training_export
+from feedback_assets.domain.export.export import EXPORT_FORMATS
+from feedback_assets.domain.export.training_exports import (
+    CODE_VERSION,
+    batch_id_for,
+    training_export,
+)
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.store.exports import record_batch
 from feedback_assets.store.windows import partition_windows

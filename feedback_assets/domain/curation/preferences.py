@@ -1,0 +1,210 @@
+"""Preference data mined from user signals: DPO pairs (edits, regenerates, same-prompt thumbs)
+and KTO unpaired rows. The original threw thumbs data away; here it becomes training signal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from feedback_assets.domain.curation.curation import aggregate_signals
+from feedback_assets.domain.curation.dedupe import near_duplicate_groups, normalize_text
+from feedback_assets.domain.records import SIGNAL_TYPES
+
+PAIR_COLUMNS: tuple[str, ...] = (
+    "prompt",
+    "chosen",
+    "rejected",
+    "source",
+    "chosen_event_id",
+    "rejected_event_id",
+    "deployment_id",
+)
+KTO_COLUMNS: tuple[str, ...] = ("prompt", "completion", "label", "event_id", "deployment_id")
+
+
+def _with_signals(events: pd.DataFrame, signals: pd.DataFrame | None) -> pd.DataFrame:
+    for col in ("event_id", "deployment_id", "prompt", "response"):
+        if col not in events.columns:
+            raise ValueError(f"events.{col}: required column is missing")
+    ev = events[events["event_id"].notna() & events["prompt"].notna()]
+    ev = ev.drop_duplicates("event_id").copy()
+    ev["_pos"] = np.arange(len(ev))
+    if signals is not None and len(signals):
+        ev = ev.merge(aggregate_signals(signals), on="event_id", how="left")
+    for t in SIGNAL_TYPES:
+        col = f"n_{t}"
+        ev[col] = ev[col].fillna(0).astype("int64") if col in ev else 0
+    ev["signal_score"] = ev["signal_score"].fillna(0.0) if "signal_score" in ev else 0.0
+    ev["reported"] = ev["n_report"] > 0
+    if "edited_response" not in ev:
+        ev["edited_response"] = None
+    return ev
+
+
+def _empty_pairs() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in PAIR_COLUMNS})
+
+
+def mine_preference_pairs(
+    events: pd.DataFrame,
+    signals: pd.DataFrame | None,
+    quality: pd.DataFrame | None = None,
+    near_duplicate_threshold: float = 0.85,
+) -> pd.DataFrame:
+    """DPO pairs (columns: PAIR_COLUMNS). Pairs whose chosen and rejected texts are equal after
+    normalization are skipped."""
+    ev = _with_signals(events, signals)
+    if quality is not None and len(quality):
+        qd = quality if "event_id" in quality.columns else quality.reset_index()
+        qd = qd.drop_duplicates("event_id", keep="last").set_index("event_id")
+        ev["_quality"] = ev["event_id"].map(qd["score"]).astype(float)
+        refused = qd["refusal_passed"].eq(False) if "refusal_passed" in qd else None
+        ev["_refusal"] = ev["event_id"].map(refused).eq(True) if refused is not None else False
+    else:
+        ev["_quality"] = np.nan
+        ev["_refusal"] = False
+    parts = [_edit_pairs(ev), _regenerate_pairs(ev), _thumbs_pairs(ev, near_duplicate_threshold)]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty_pairs()
+    out = pd.concat(parts, ignore_index=True)
+    out = out[out["chosen"].notna() & out["rejected"].notna()]
+    same = normalize_text(out["chosen"]).to_numpy() == normalize_text(out["rejected"]).to_numpy()
+    out = out[~same].drop_duplicates(["source", "chosen_event_id", "rejected_event_id"])
+    return out[list(PAIR_COLUMNS)].reset_index(drop=True)
+
+
+def _edit_pairs(ev: pd.DataFrame) -> pd.DataFrame:
+    e = ev[(ev["n_edit"] > 0) & ev["edited_response"].notna()]
+    return pd.DataFrame(
+        {
+            "prompt": e["prompt"],
+            "chosen": e["edited_response"],
+            "rejected": e["response"],
+            "source": "edit",
+            "chosen_event_id": e["event_id"],
+            "rejected_event_id": e["event_id"],
+            "deployment_id": e["deployment_id"],
+        }
+    )
+
+
+def _regenerate_of(ev: pd.DataFrame) -> pd.Series:
+    if "metadata" not in ev:
+        return pd.Series(None, index=ev.index, dtype="str")
+    meta = pl.Series(ev["metadata"].astype("str").to_numpy(dtype=object), dtype=pl.String)
+    # Not-JSON metadata yields null for that row instead of failing the batch.
+    valid = meta.str.strip_chars().str.starts_with("{").fill_null(False)
+    parsed = pl.select(
+        pl.when(pl.lit(valid)).then(pl.lit(meta).str.json_path_match("$.regenerate_of"))
+    ).to_series()
+    return pd.Series(parsed.to_arrow(), index=ev.index, dtype="str")
+
+
+def _regenerate_pairs(ev: pd.DataFrame) -> pd.DataFrame:
+    """A (regenerated) -> B (its regeneration, accepted): rejected = A, chosen = B."""
+    ev = ev.assign(_regen_of=_regenerate_of(ev))
+    order = ["timestamp", "_pos"] if "timestamp" in ev else ["_pos"]
+    ev = ev.sort_values(order, kind="stable")
+    explicit = ev[ev["_regen_of"].notna()][["_regen_of", "event_id"]]
+    explicit = explicit.rename(columns={"_regen_of": "a_id", "event_id": "b_id"})
+    links = [explicit]
+    if "session_id" in ev:
+        # Fallback: the next event of the same session with the same prompt.
+        s = ev[ev["session_id"].notna()]
+        nxt = s.groupby(["session_id", "prompt"], sort=False)["event_id"].shift(-1)
+        implicit = pd.DataFrame({"a_id": s["event_id"], "b_id": nxt}).dropna()
+        implicit = implicit[~implicit["a_id"].isin(explicit["a_id"])]
+        links.append(implicit)
+    link = pd.concat(links, ignore_index=True)
+    a = ev[ev["n_regenerate"] > 0].set_index("event_id")
+    accepted = ev[(ev["n_regenerate"] == 0) & (ev["n_thumbs_down"] == 0) & ~ev["reported"]]
+    b = accepted.set_index("event_id")
+    link = link[link["a_id"].isin(a.index) & link["b_id"].isin(b.index)]
+    # Several accepted regenerations of one answer: the latest one wins.
+    link = link.assign(_rank=link["b_id"].map(b["_pos"]))
+    link = link.sort_values("_rank", kind="stable").drop_duplicates("a_id", keep="last")
+    a_rows = a.loc[link["a_id"]]
+    return pd.DataFrame(
+        {
+            "prompt": a_rows["prompt"].to_numpy(),
+            "chosen": b.loc[link["b_id"], "response"].to_numpy(),
+            "rejected": a_rows["response"].to_numpy(),
+            "source": "regenerate",
+            "chosen_event_id": link["b_id"].to_numpy(),
+            "rejected_event_id": link["a_id"].to_numpy(),
+            "deployment_id": a_rows["deployment_id"].to_numpy(),
+        }
+    )
+
+
+def _thumbs_pairs(ev: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Same (or near-duplicate) prompt in one deployment: each thumbed-down answer is paired with
+    the best thumbed-up one (signal score, then quality)."""
+    up = (ev["n_thumbs_up"] > 0) & (ev["n_thumbs_down"] == 0) & ~ev["reported"] & ~ev["_refusal"]
+    down = ((ev["n_thumbs_down"] > 0) | ev["reported"]) & (ev["n_thumbs_up"] == 0)
+    t = ev[up | down].copy()
+    if t.empty:
+        return t.iloc[:0]
+    t["_up"] = up[t.index]
+    t["_group"] = near_duplicate_groups(t["prompt"], threshold)
+    best = (
+        t[t["_up"]]
+        .sort_values(["signal_score", "_quality", "_pos"], ascending=False, na_position="last")
+        .drop_duplicates(["deployment_id", "_group"])
+    )
+    neg = t[~t["_up"]]
+    m = neg.merge(best, on=["deployment_id", "_group"], suffixes=("_r", "_c"))
+    return pd.DataFrame(
+        {
+            "prompt": m["prompt_c"],
+            "chosen": m["response_c"],
+            "rejected": m["response_r"],
+            "source": "thumbs",
+            "chosen_event_id": m["event_id_c"],
+            "rejected_event_id": m["event_id_r"],
+            "deployment_id": m["deployment_id"],
+        }
+    )
+
+
+def kto_rows(events: pd.DataFrame, signals: pd.DataFrame | None) -> pd.DataFrame:
+    """Unpaired KTO rows (columns: KTO_COLUMNS).
+
+    True: thumbs up (no thumbs down, no report) and accepted user edits (the edited text).
+    False: thumbs down or report without thumbs up, any reported answer, and the original answer
+    a user replaced with an edit (unless it also got a thumbs up). Conflicting thumbs are skipped.
+    """
+    ev = _with_signals(events, signals)
+    up = (ev["n_thumbs_up"] > 0) & (ev["n_thumbs_down"] == 0) & ~ev["reported"]
+    down = ev["reported"] | ((ev["n_thumbs_down"] > 0) & (ev["n_thumbs_up"] == 0))
+    edited = (ev["n_edit"] > 0) & ev["edited_response"].notna()
+    replaced = edited & ~up & ~down
+
+    def rows(mask: pd.Series, text_col: str, label: bool) -> pd.DataFrame:
+        e = ev[mask]
+        return pd.DataFrame(
+            {
+                "prompt": e["prompt"],
+                "completion": e[text_col],
+                "label": label,
+                "event_id": e["event_id"],
+                "deployment_id": e["deployment_id"],
+                "_pos": e["_pos"],
+            }
+        )
+
+    out = pd.concat(
+        [
+            rows(up, "response", True),
+            rows(down, "response", False),
+            rows(edited, "edited_response", True),
+            rows(replaced, "response", False),
+        ],
+        ignore_index=True,
+    )
+    out = out[out["completion"].notna()].sort_values("_pos", kind="stable")
+    out = out.drop_duplicates(["event_id", "completion", "label"])
+    out["label"] = out["label"].astype(bool)
+    return out[list(KTO_COLUMNS)].reset_index(drop=True)
