@@ -1,20 +1,44 @@
-"""Configuration from the environment, with the embedded defaults (no server needed).
+"""The one place that reads the environment. Every other module takes values from here.
+
+Dagster resources (defs/resources.py) are built from these values, so the assets, sensors, the
+schedule and the facade all see the same settings, and the UI shows them on the resource page.
+Secrets are never held here: `SECRET_VARIABLES` are bound to resources with `dg.EnvVar` instead.
 
 | variable | default | meaning |
-| FEEDBACK_DATA_DIR | ./data | embedded store, spool, hash key, models |
-| FEEDBACK_STORE_URL | sqlite:///<data dir>/feedback.db | postgresql://user:pw@host:port/db in production |
-| FEEDBACK_HASH_KEY | generated once into <data dir>/hash_key | HMAC key for user ids (hex or text) |
+| FEEDBACK_DATA_DIR | ./data | embedded store, spool, hash key, plots, models |
+| FEEDBACK_STORE_URL | sqlite:///<data dir>/feedback.db | postgresql://user:pw@host:port/db |
+| FEEDBACK_HASH_KEY | generated once into <data dir>/hash_key | HMAC key for user ids |
 | FEEDBACK_MODE | embedded | `production` refuses to run without FEEDBACK_HASH_KEY |
 | FEEDBACK_EXPORT_ROOT | ./exports | export root (local path or fsspec URL) |
 | FEEDBACK_PII_PATTERNS | (none) | JSON list of {"name", "regex"} custom PII patterns |
+The README's configuration table lists the rest (triggers, drift, quality, curation, embedder,
+judge, launcher).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Bound with dg.EnvVar (never read into plain values, never shown in the UI).
+SECRET_VARIABLES = (
+    "FEEDBACK_STORE_URL",
+    "FEEDBACK_EMBEDDER_API_KEY",
+    "FEEDBACK_JUDGE_API_KEY",
+    "FEEDBACK_LAUNCHER_API_KEY",
+    "FEEDBACK_WEBHOOK_TOKEN",
+)
+DEFAULT_PARTITION_START = "2026-01-01"
+# KEY=VALUE lines in <data dir>/feedback.env apply where the variable is not set (make demo writes
+# its partition start and declared formats there, so plain `dagster dev` sees the same settings).
+ENV_FILE = "feedback.env"
 
 
 class ConfigurationError(RuntimeError):
@@ -29,32 +53,170 @@ class Settings:
     mode: str
     pii_patterns: str | None
     delivery: str = "thread"  # FeedbackClient's store delivery: "thread" or "process"
+    partition_start: str = DEFAULT_PARTITION_START
+    sensor_interval_seconds: int = 30
+    # name -> value of the non-secret settings of each resource (see defs/resources.py)
+    triggers: Mapping[str, Any] = field(default_factory=dict)
+    drift: Mapping[str, Any] = field(default_factory=dict)
+    quality: Mapping[str, Any] = field(default_factory=dict)
+    curation: Mapping[str, Any] = field(default_factory=dict)
+    embedder: Mapping[str, Any] = field(default_factory=dict)
+    judge: Mapping[str, Any] = field(default_factory=dict)
+    launcher: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
         return self.mode == "production"
 
 
-def load_settings(env: dict[str, str] | None = None) -> Settings:
+def _get(env: Mapping[str, str], name: str, cast: Callable[[str], T]) -> T | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return cast(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{name}: cannot read {raw!r} ({exc})") from None
+
+
+def _bool(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _choice(name: str, raw: str | None, allowed: tuple[str, ...]) -> str:
+    value = raw or allowed[0]
+    if value not in allowed:
+        raise ConfigurationError(f"{name}: must be one of {list(allowed)}, got {value!r}")
+    return value
+
+
+def _section(env: Mapping[str, str], spec: Mapping[str, tuple[str, Callable[[str], Any]]]) -> dict:
+    """Only the variables that are set: the resources keep their own defaults otherwise."""
+    values = {key: _get(env, var, cast) for key, (var, cast) in spec.items()}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _list(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+TRIGGER_VARIABLES = {
+    "drift_threshold": ("FEEDBACK_DRIFT_THRESHOLD", float),
+    "drift_consecutive_windows": ("FEEDBACK_DRIFT_CONSECUTIVE_WINDOWS", int),
+    "quality_threshold": ("FEEDBACK_QUALITY_THRESHOLD", float),
+    "data_count_threshold": ("FEEDBACK_DATA_COUNT_THRESHOLD", int),
+    "schedule_interval_seconds": ("FEEDBACK_SCHEDULE_INTERVAL_SECONDS", int),
+    "cooldown_seconds": ("FEEDBACK_COOLDOWN_SECONDS", int),
+    "live_window_minutes": ("FEEDBACK_LIVE_WINDOW_MINUTES", int),
+    "mode": ("FEEDBACK_TRIGGER_MODE", str),
+}
+DRIFT_VARIABLES = {
+    "min_samples": ("FEEDBACK_DRIFT_MIN_SAMPLES", int),
+    "alpha": ("FEEDBACK_DRIFT_ALPHA", float),
+    "reference_days": ("FEEDBACK_DRIFT_REFERENCE_DAYS", int),
+    "categorical_metadata_fields": ("FEEDBACK_DRIFT_CATEGORICAL_FIELDS", _list),
+}
+
+
+def _formats(raw: str) -> dict[str, str]:
+    """`deployment=format,...`, e.g. `json-extractor=json`."""
+    pairs = [part.split("=", 1) for part in _list(raw)]
+    if any(len(p) != 2 or not p[0].strip() for p in pairs):
+        raise ValueError("expected deployment=format pairs separated by commas")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+QUALITY_VARIABLES = {
+    "min_length": ("FEEDBACK_QUALITY_MIN_LENGTH", int),
+    "max_length": ("FEEDBACK_QUALITY_MAX_LENGTH", int),
+    "expected_formats": ("FEEDBACK_EXPECTED_FORMATS", _formats),
+}
+CURATION_VARIABLES = {
+    "limit": ("FEEDBACK_CURATION_LIMIT", int),
+    "min_quality_score": ("FEEDBACK_CURATION_MIN_QUALITY", float),
+    "max_hard_quality": ("FEEDBACK_CURATION_MAX_HARD_QUALITY", float),
+}
+EMBEDDER_VARIABLES = {
+    "kind": ("FEEDBACK_EMBEDDER", str),
+    "base_url": ("FEEDBACK_EMBEDDER_BASE_URL", str),
+    "model": ("FEEDBACK_EMBEDDER_MODEL", str),
+}
+JUDGE_VARIABLES = {
+    "enabled": ("FEEDBACK_JUDGE_ENABLED", _bool),
+    "base_url": ("FEEDBACK_JUDGE_BASE_URL", str),
+    "model": ("FEEDBACK_JUDGE_MODEL", str),
+    "sample_rate": ("FEEDBACK_JUDGE_SAMPLE_RATE", float),
+}
+LAUNCHER_VARIABLES = {
+    "kind": ("FEEDBACK_LAUNCHER", str),
+    "command": ("FEEDBACK_LAUNCHER_COMMAND", str),
+    "model_dir": ("FEEDBACK_MODEL_DIR", str),
+    "base_url": ("FEEDBACK_LAUNCHER_BASE_URL", str),
+    "webhook_url": ("FEEDBACK_WEBHOOK_URL", str),
+}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines())
+    return {
+        k.strip(): v.strip()
+        for k, *rest in pairs
+        for v in rest
+        if k.strip() and not k.startswith("#")
+    }
+
+
+def _partition_start(env: Mapping[str, str]) -> str:
+    raw = env.get("FEEDBACK_PARTITION_START") or DEFAULT_PARTITION_START
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise ConfigurationError(
+            f"FEEDBACK_PARTITION_START: expected a date like 2026-01-01, got {raw!r}"
+        ) from None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
     data_dir = Path(env.get("FEEDBACK_DATA_DIR") or "data").resolve()
-    mode = env.get("FEEDBACK_MODE", "embedded")
-    if mode not in ("embedded", "production"):
-        raise ConfigurationError(f"FEEDBACK_MODE: must be 'embedded' or 'production', got {mode!r}")
-    store_url = env.get("FEEDBACK_STORE_URL") or f"sqlite:///{data_dir / 'feedback.db'}"
-    delivery = env.get("FEEDBACK_DELIVERY") or "thread"
-    if delivery not in ("thread", "process"):
-        raise ConfigurationError(
-            f"FEEDBACK_DELIVERY: must be 'thread' or 'process', got {delivery!r}"
-        )
+    env = {**read_env_file(data_dir / ENV_FILE), **env}
+    mode = _choice("FEEDBACK_MODE", env.get("FEEDBACK_MODE"), ("embedded", "production"))
+    delivery = _choice("FEEDBACK_DELIVERY", env.get("FEEDBACK_DELIVERY"), ("thread", "process"))
+    launcher = _section(env, LAUNCHER_VARIABLES)
+    launcher.setdefault("model_dir", str(data_dir / "models"))
     return Settings(
         data_dir=data_dir,
-        store_url=store_url,
+        store_url=env.get("FEEDBACK_STORE_URL") or f"sqlite:///{data_dir / 'feedback.db'}",
         export_root=env.get("FEEDBACK_EXPORT_ROOT") or str(Path("exports").resolve()),
         mode=mode,
         pii_patterns=env.get("FEEDBACK_PII_PATTERNS"),
         delivery=delivery,
+        partition_start=_partition_start(env),
+        sensor_interval_seconds=_get(env, "FEEDBACK_SENSOR_INTERVAL_SECONDS", int) or 30,
+        triggers=_section(env, TRIGGER_VARIABLES),
+        drift=_section(env, DRIFT_VARIABLES),
+        quality=_section(env, QUALITY_VARIABLES),
+        curation=_section(env, CURATION_VARIABLES),
+        embedder=_section(env, EMBEDDER_VARIABLES),
+        judge=_section(env, JUDGE_VARIABLES),
+        launcher=launcher,
     )
+
+
+def secret_is_set(name: str, env: Mapping[str, str] | None = None) -> bool:
+    """Whether a secret variable is set (its value is never returned)."""
+    return bool((os.environ if env is None else env).get(name))
+
+
+def openai_api_key_fallback() -> str | None:
+    """OPENAI_API_KEY, the openai client's own default, for endpoints configured without a key."""
+    return os.environ.get("OPENAI_API_KEY")
 
 
 def resolve_hash_key(data_dir: Path, production: bool, env_value: str | None = None) -> bytes:

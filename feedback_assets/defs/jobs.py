@@ -1,8 +1,8 @@
-"""Jobs: the daily feedback loop (partitioned) and retraining."""
+"""Jobs: the feedback loop of one deployment-day, and retraining of one deployment."""
 
 import dagster as dg
 
-from feedback_assets.defs.partitions import daily_partitions
+from feedback_assets.defs.partitions import deployment_partitions, loop_partitions
 
 FEEDBACK_LOOP_ASSETS = (
     "raw_inferences",
@@ -16,17 +16,13 @@ FEEDBACK_LOOP_ASSETS = (
 feedback_loop_job = dg.define_asset_job(
     "feedback_loop_job",
     selection=list(FEEDBACK_LOOP_ASSETS),
-    partitions_def=daily_partitions,
-    description="Materializes one day of the loop: raw -> sanitized -> quality -> drift -> curated -> exports.",
+    partitions_def=loop_partitions,
+    description="One deployment-day of the loop: raw -> sanitized -> quality -> drift -> curated -> exports.",
 )
 
 retraining_job = dg.define_asset_job(
     "retraining_job",
     selection=["retraining_runs"],
+    partitions_def=deployment_partitions,
     description="Export -> launch training -> record -> register the model -> reset the drift reference.",
 )
-
-
-@dg.definitions
-def jobs() -> dg.Definitions:
-    return dg.Definitions(jobs=[feedback_loop_job, retraining_job])

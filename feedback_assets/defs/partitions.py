@@ -1,20 +1,73 @@
-"""Daily time partitions (UTC) shared by the feedback_loop assets."""
+"""Partitions: day (UTC) x deployment, so each deployment-day is an independent run.
 
-import os
+The deployment dimension is dynamic: `deployment_partitions_sensor` registers a deployment the
+first time its traffic reaches the store. `retraining_runs` is partitioned by deployment alone.
+"""
+
+import warnings
+from dataclasses import dataclass
 from datetime import datetime
 
 import dagster as dg
 
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get("FEEDBACK_PARTITION_START", "2026-01-01"), timezone="UTC"
+from feedback_assets.settings import load_settings
+
+DAY = "day"
+DEPLOYMENT = "deployment"
+
+day_partitions = dg.DailyPartitionsDefinition(
+    start_date=load_settings().partition_start, timezone="UTC"
+)
+deployment_partitions = dg.DynamicPartitionsDefinition(name=DEPLOYMENT)
+loop_partitions = dg.MultiPartitionsDefinition(
+    {DAY: day_partitions, DEPLOYMENT: deployment_partitions}
 )
 
 
-def window_us(context: dg.AssetExecutionContext) -> tuple[int, int]:
-    """The partition's [start, end) as epoch microseconds."""
-    window = context.partition_time_window
-    return _us(window.start), _us(window.end)
+@dataclass(frozen=True)
+class LoopPartition:
+    day: str  # the `partition_key` column of every derived table
+    deployment_id: str
+    start_us: int
+    end_us: int
+
+
+def loop_partition(context: dg.AssetExecutionContext) -> LoopPartition:
+    """The run's deployment-day, with the day's [start, end) as epoch microseconds."""
+    key = loop_partitions.get_partition_key_from_str(str(context.partition_key))
+    window = day_partitions.time_window_for_partition_key(key.keys_by_dimension[DAY])
+    return LoopPartition(
+        day=key.keys_by_dimension[DAY],
+        deployment_id=key.keys_by_dimension[DEPLOYMENT],
+        start_us=_us(window.start),
+        end_us=_us(window.end),
+    )
+
+
+def loop_key(day: str, deployment_id: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({DAY: day, DEPLOYMENT: deployment_id})
 
 
 def _us(ts: datetime) -> int:
     return int(ts.timestamp() * 1_000_000)
+
+
+def loop_check(
+    name: str, asset: str, description: str, blocking: bool = False
+) -> dg.AssetCheckSpec:
+    """A check on a loop asset, recorded once per deployment-day partition.
+
+    Without partitions_def Dagster 1.13 records an unpartitioned result plus a "Skipped" row per
+    partition. The option is marked preview; we accept that one warning here and nowhere else.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=Warning
+        )
+        return dg.AssetCheckSpec(
+            name,
+            asset=asset,
+            partitions_def=loop_partitions,
+            blocking=blocking,
+            description=description,
+        )

@@ -1,55 +1,63 @@
-"""The single instance of every resource key. Offline defaults; secrets only via dg.EnvVar."""
+"""The single instance of every resource key, built from feedback_assets.settings.
 
-import os
+Secrets are bound with dg.EnvVar only (never read into values, never shown in the UI). The facade
+builds the same objects through `build_resources`, so it reads the same settings as the assets.
+"""
+
 import shlex
+from typing import Any
 
 import dagster as dg
 
 from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.resources.llm_judge import LLMJudgeResource
-from feedback_assets.resources.retraining_launcher import RetrainingLauncher
+from feedback_assets.resources.loop_settings import (
+    CurationSettings,
+    DriftSettings,
+    QualitySettings,
+    TriggerSettings,
+)
+from feedback_assets.resources.retraining_launcher import LAUNCHERS, RetrainingLauncher
+from feedback_assets.settings import ConfigurationError, Settings, load_settings, secret_is_set
 
 
 def _secret(name: str) -> dg.EnvVar | None:
-    # EnvVar keeps the value out of run config and the UI; only bound when set.
-    return dg.EnvVar(name) if os.environ.get(name) else None
+    return dg.EnvVar(name) if secret_is_set(name) else None
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(name) or default
+def build_launcher(settings: Settings) -> RetrainingLauncher:
+    values: dict[str, Any] = dict(settings.launcher)
+    kind = values.pop("kind", "command")
+    if kind not in LAUNCHERS:
+        raise ConfigurationError(
+            f"FEEDBACK_LAUNCHER: must be one of {list(LAUNCHERS)}, got {kind!r}"
+        )
+    cls = LAUNCHERS[kind]
+    if "command" in values:
+        values["command"] = shlex.split(values["command"])
+    secrets = {"api_key": "FEEDBACK_LAUNCHER_API_KEY", "webhook_token": "FEEDBACK_WEBHOOK_TOKEN"}
+    for field, var in secrets.items():
+        if field in cls.model_fields and _secret(var) is not None:
+            values[field] = _secret(var)
+    return cls(**{k: v for k, v in values.items() if k in cls.model_fields})
 
 
-def build_resources() -> dict[str, dg.ConfigurableResource]:
-    launcher_command = _env("FEEDBACK_LAUNCHER_COMMAND")
+def build_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
+    settings = settings or load_settings()
     return {
         "feedback_store": FeedbackStoreResource(
-            url=_secret("FEEDBACK_STORE_URL"), export_root=_env("FEEDBACK_EXPORT_ROOT")
+            url=_secret("FEEDBACK_STORE_URL"), export_root=settings.export_root
         ),
+        "trigger_settings": TriggerSettings(**settings.triggers),
+        "drift_settings": DriftSettings(**settings.drift),
+        "quality_settings": QualitySettings(**settings.quality),
+        "curation_settings": CurationSettings(**settings.curation),
         "embedder": EmbedderResource(
-            kind=_env("FEEDBACK_EMBEDDER", "hashing"),
-            base_url=_env("FEEDBACK_EMBEDDER_BASE_URL"),
-            api_key=_secret("FEEDBACK_EMBEDDER_API_KEY"),
-            model=_env("FEEDBACK_EMBEDDER_MODEL", "text-embedding-3-small"),
+            **settings.embedder, api_key=_secret("FEEDBACK_EMBEDDER_API_KEY")
         ),
-        "llm_judge": LLMJudgeResource(
-            enabled=_env("FEEDBACK_JUDGE_ENABLED", "false").lower() in ("1", "true", "yes"),
-            base_url=_env("FEEDBACK_JUDGE_BASE_URL"),
-            api_key=_secret("FEEDBACK_JUDGE_API_KEY"),
-            model=_env("FEEDBACK_JUDGE_MODEL", "gpt-4o-mini"),
-            sample_rate=float(_env("FEEDBACK_JUDGE_SAMPLE_RATE", "0.1")),
-        ),
-        "retraining_launcher": RetrainingLauncher(
-            kind=_env("FEEDBACK_LAUNCHER", "command"),
-            **({"command": shlex.split(launcher_command)} if launcher_command else {}),
-            model_dir=_env(
-                "FEEDBACK_MODEL_DIR", os.path.join(_env("FEEDBACK_DATA_DIR", "data"), "models")
-            ),
-            base_url=_env("FEEDBACK_LAUNCHER_BASE_URL"),
-            api_key=_secret("FEEDBACK_LAUNCHER_API_KEY"),
-            webhook_url=_env("FEEDBACK_WEBHOOK_URL"),
-            webhook_token=_secret("FEEDBACK_WEBHOOK_TOKEN"),
-        ),
+        "llm_judge": LLMJudgeResource(**settings.judge, api_key=_secret("FEEDBACK_JUDGE_API_KEY")),
+        "retraining_launcher": build_launcher(settings),
     }
 
 

@@ -5,36 +5,41 @@ folded into the same run (one run listing all reasons). A run in flight for the 
 the cooldown, holds a launch back; run_key keeps a repeated tick from launching twice.
 """
 
-import os
-
 import dagster as dg
 
-from feedback_assets.defs.jobs import retraining_job
 from feedback_assets.defs.triggering import evaluate_trigger
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
+from feedback_assets.resources.loop_settings import DriftSettings, TriggerSettings
+from feedback_assets.settings import load_settings
 
-INTERVAL = int(os.environ.get("FEEDBACK_SENSOR_INTERVAL_SECONDS", "30"))
-
-
-def _tick(
-    context: dg.SensorEvaluationContext, store: FeedbackStoreResource, trigger_type: str, name: str
-):
-    requests, skips = evaluate_trigger(context.instance, store.store(), trigger_type, name)
-    if requests:
-        return dg.SensorResult(run_requests=requests)
-    return dg.SkipReason("; ".join(skips) or "no deployments with data yet")
+INTERVAL = load_settings().sensor_interval_seconds
 
 
 def _retraining_sensor(name: str, trigger_type: str, description: str) -> dg.SensorDefinition:
     @dg.sensor(
         name=name,
-        job=retraining_job,
+        job_name="retraining_job",
         minimum_interval_seconds=INTERVAL,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=description,
     )
-    def _sensor(context: dg.SensorEvaluationContext, feedback_store: FeedbackStoreResource):
-        return _tick(context, feedback_store, trigger_type, name)
+    def _sensor(
+        context: dg.SensorEvaluationContext,
+        feedback_store: FeedbackStoreResource,
+        trigger_settings: TriggerSettings,
+        drift_settings: DriftSettings,
+    ):
+        requests, skips = evaluate_trigger(
+            context.instance,
+            feedback_store.store(),
+            trigger_type,
+            name,
+            trigger_settings,
+            drift_settings,
+        )
+        if requests:
+            return dg.SensorResult(run_requests=requests)
+        return dg.SkipReason("; ".join(skips) or "no deployments with data yet")
 
     return _sensor
 
@@ -54,14 +59,3 @@ data_count_retraining_sensor = _retraining_sensor(
     "data_count",
     "Retrain once enough new curated examples arrived since the last retraining.",
 )
-
-
-@dg.definitions
-def sensors() -> dg.Definitions:
-    return dg.Definitions(
-        sensors=[
-            drift_retraining_sensor,
-            quality_drop_retraining_sensor,
-            data_count_retraining_sensor,
-        ]
-    )

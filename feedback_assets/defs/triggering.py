@@ -1,13 +1,13 @@
 """Shared by the retraining sensors and schedule: evaluate, gate, coalesce, record, request."""
 
-import os
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import dagster as dg
 
-from feedback_assets.domain.triggers.triggers import TriggerConfig, coalesce, evaluate, gate
+from feedback_assets.domain.triggers.triggers import coalesce, evaluate, gate
 from feedback_assets.facade.live_window import live_quality_scores, refresh_live_drift
+from feedback_assets.resources.loop_settings import DriftSettings, TriggerSettings
 from feedback_assets.store.feedback_store import FeedbackStore
 from feedback_assets.store.trigger_state import (
     last_retraining,
@@ -23,28 +23,6 @@ IN_FLIGHT = [
 ]
 # Types a sensor may fold into its run when they fire at the same time.
 COALESCED = ("drift_threshold", "quality_drop", "data_count")
-
-
-def trigger_config() -> TriggerConfig:
-    """Defaults of the original library, overridable from the environment."""
-    env = {
-        "drift_threshold": ("FEEDBACK_DRIFT_THRESHOLD", float),
-        "quality_threshold": ("FEEDBACK_QUALITY_THRESHOLD", float),
-        "data_count_threshold": ("FEEDBACK_DATA_COUNT_THRESHOLD", int),
-        "schedule_interval_seconds": ("FEEDBACK_SCHEDULE_INTERVAL_SECONDS", int),
-        "cooldown_seconds": ("FEEDBACK_COOLDOWN_SECONDS", int),
-        "drift_consecutive_windows": ("FEEDBACK_DRIFT_CONSECUTIVE_WINDOWS", int),
-    }
-    overrides = {k: cast(os.environ[v]) for k, (v, cast) in env.items() if os.environ.get(v)}
-    return TriggerConfig.from_overrides(**overrides)
-
-
-def live_window_minutes() -> int:
-    return int(os.environ.get("FEEDBACK_LIVE_WINDOW_MINUTES", "60"))
-
-
-def suggest_only() -> bool:
-    return os.environ.get("FEEDBACK_TRIGGER_MODE", "launch") == "suggest"
 
 
 def retraining_in_flight(instance: dg.DagsterInstance, deployment_id: str) -> bool:
@@ -64,16 +42,18 @@ def evaluate_trigger(
     store: FeedbackStore,
     trigger_type: str,
     source: str,
+    settings: TriggerSettings,
+    drift: DriftSettings,
     now: datetime | None = None,
 ) -> tuple[list[dg.RunRequest], list[str]]:
     """Run requests for deployments where `trigger_type` fired, and why the others skipped."""
     now = now or datetime.now(UTC)
-    config = trigger_config()
+    config = settings.config()
     requests, skips = [], []
     for deployment in store.deployments():
         if trigger_type == "drift_threshold":
             # The last minutes of traffic get a verdict before any partition is materialized.
-            refresh_live_drift(store, deployment, now, live_window_minutes())
+            refresh_live_drift(store, deployment, now, settings.live_window_minutes, drift.config())
         state = load_trigger_state(store, deployment, retraining_in_flight(instance, deployment))
         if trigger_type in COALESCED:
             state = replace(state, quality_scores=live_quality_scores(store, deployment))
@@ -105,7 +85,7 @@ def evaluate_trigger(
         window = f"{anchor}:{latest or now.strftime('%Y-%m-%d')}"
         plan = coalesce(deployment, [d for d in decisions if d.fired], window)
         assert plan is not None  # `mine` fired
-        if suggest_only():
+        if settings.mode == "suggest":
             record_decisions(
                 store,
                 deployment,
@@ -125,11 +105,11 @@ def evaluate_trigger(
             dg.RunRequest(
                 run_key=plan.run_key,
                 job_name="retraining_job",
+                partition_key=deployment,
                 run_config={
                     "ops": {
                         "retraining_runs": {
                             "config": {
-                                "deployment_id": deployment,
                                 "trigger_types": plan.trigger_types,
                                 "reasons": plan.reasons,
                             }

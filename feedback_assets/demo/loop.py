@@ -9,13 +9,10 @@ from typing import Any
 import dagster as dg
 
 from feedback_assets.client import FeedbackClient, Telemetry
+from feedback_assets.defs.partitions import DEPLOYMENT, loop_key
 from feedback_assets.demo.traffic import TrafficConfig, generate_traffic
 from feedback_assets.store.references import partition_keys_between
 
-# The demo's json-extractor promises JSON: invalid output there is a hard fail.
-LOOP_RUN_CONFIG: dict[str, Any] = {
-    "ops": {"quality_scores": {"config": {"expected_formats": {"json-extractor": "json"}}}}
-}
 SENSORS = (
     "drift_retraining_sensor",
     "quality_drop_retraining_sensor",
@@ -79,11 +76,14 @@ def run_loop(seed: int = 7, events_per_day: int = 400, days: int = 14) -> DemoRe
     lo, hi = store.time_range()
     keys = partition_keys_between(lo, None if hi is None else hi + 1)
     t0 = time.perf_counter()
+    deployments = store.deployments()
+    instance.add_dynamic_partitions(DEPLOYMENT, deployments)
     for key in keys:
-        run = loop_job.execute_in_process(
-            partition_key=key, instance=instance, run_config=LOOP_RUN_CONFIG, raise_on_error=False
-        )
-        result.loop_runs[key] = run.success
+        for deployment in deployments:
+            run = loop_job.execute_in_process(
+                partition_key=loop_key(key, deployment), instance=instance, raise_on_error=False
+            )
+            result.loop_runs[f"{key}|{deployment}"] = run.success
     result.partitions = keys
     result.timings["loop_s"] = time.perf_counter() - t0
 
@@ -125,6 +125,7 @@ def _execute(
     for source, request in requests:
         run = job.execute_in_process(
             run_config=request.run_config,
+            partition_key=request.partition_key,
             instance=instance,
             tags=request.tags,
             raise_on_error=False,

@@ -12,6 +12,7 @@ from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.domain.drift.drift_reports import Window, drift_report
 from feedback_assets.domain.quality.quality import score_batch
 from feedback_assets.domain.records import DriftReport
+from feedback_assets.services.drift_reports import history_row
 from feedback_assets.store import FeedbackStore, now_us
 from feedback_assets.store.references import ensure_reference
 
@@ -68,27 +69,16 @@ def persist(
     history_id: str | None = None,
 ) -> None:
     ts = current.events["timestamp_us"] if len(current.events) else pd.Series(dtype="int64")
-    store.append(
-        "drift_history",
-        [
-            {
-                "id": history_id or uuid.uuid4().hex,
-                "deployment_id": report.deployment_id,
-                "partition_key": None,
-                "source": source,
-                "window_start_us": int(ts.min()) if len(ts) else None,
-                "window_end_us": int(ts.max()) + 1 if len(ts) else None,
-                "drifted": report.drifted,
-                "severity": report.severity,
-                "score": report.score,
-                "reasons": json.dumps(report.reasons),
-                "reference_id": reference_id,
-                "reference_size": report.reference_size,
-                "current_size": report.current_size,
-                "created_us": now_us(),
-            }
-        ],
+    span = (int(ts.min()), int(ts.max()) + 1) if len(ts) else (None, None)
+    row = history_row(
+        report,
+        reference_id,
+        row_id=history_id or uuid.uuid4().hex,
+        source=source,
+        window=span,
+        created_us=now_us(),
     )
+    store.append("drift_history", [row])
 
 
 def history(store: FeedbackStore, deployment_id: str, limit: int) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ at a per-run cost cap. A skipped or failed judgement is absent (NaN), never 1.0.
 
 import contextlib
 import logging
-import os
 import random
 import threading
 import time
@@ -27,6 +26,7 @@ from feedback_assets.domain.quality.judge import (
     cache_key,
     parse_judge_answer,
 )
+from feedback_assets.settings import openai_api_key_fallback
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class LLMJudgeResource(dg.ConfigurableResource):
     def _client(self) -> openai.OpenAI:
         return openai.OpenAI(
             base_url=self.base_url,
-            api_key=self.api_key or os.environ.get("OPENAI_API_KEY") or "unset",
+            api_key=self.api_key or openai_api_key_fallback() or "unset",
             timeout=self.timeout_s,
             max_retries=0,  # retries are ours, so they are visible and tested
         )

@@ -1,86 +1,113 @@
-"""RetrainingLauncher: the Dagster resource that starts a retraining from an export batch.
+"""Retraining launchers: one Dagster resource class per kind, bound to the `retraining_launcher` key.
 
-Kinds: "command" (a local process, the default runs the training stand-in), "openai_finetune"
-(any OpenAI-compatible API) and "webhook" (POST the manifest). Remote failures never raise:
-they come back as a LaunchResult with status "failed", an error and the attempt count.
+`CommandLauncher` runs a local process (by default the training stand-in), `OpenAIFineTuneLauncher`
+drives any OpenAI-compatible fine-tuning API, and `WebhookLauncher` POSTs the manifest. Remote
+failures never raise: they come back as a LaunchResult with status "failed", an error and the
+attempt count. A new kind is one class here plus its entry in LAUNCHERS.
 """
 
 import time
+from typing import ClassVar
 
 import dagster as dg
 from pydantic import Field
 
-from feedback_assets.resources.launchers.base import (
-    LaunchRequest,
-    LaunchResult,
-    Redactor,
-    failed,
-    utcnow,
-)
+from feedback_assets.resources.launchers.base import LaunchRequest, LaunchResult, Redactor
 from feedback_assets.resources.launchers.command import run_command
 from feedback_assets.resources.launchers.openai_finetune import run_openai_finetune
 from feedback_assets.resources.launchers.webhook import run_webhook
 
-__all__ = ["LAUNCHER_KINDS", "LaunchRequest", "LaunchResult", "RetrainingLauncher"]
-
-LAUNCHER_KINDS = ("command", "openai_finetune", "webhook")
+__all__ = [
+    "LAUNCHERS",
+    "CommandLauncher",
+    "LaunchRequest",
+    "LaunchResult",
+    "OpenAIFineTuneLauncher",
+    "RetrainingLauncher",
+    "WebhookLauncher",
+]
 
 
 class RetrainingLauncher(dg.ConfigurableResource):
-    """Launches retraining on an export batch through the configured `kind`."""
+    """What every launcher shares: a time budget and retries with exponential backoff."""
 
-    kind: str = Field(default="command", description="command | openai_finetune | webhook")
+    kind: ClassVar[str] = ""
+    timeout_s: float = Field(default=3600.0, description="give up (and cancel) after this long")
+    max_retries: int = Field(default=3, description="retries of transient errors (429, 5xx)")
+    backoff_s: float = Field(default=1.0, description="first retry delay; doubles each retry")
+
+    def launch(self, request: LaunchRequest) -> LaunchResult:
+        raise NotImplementedError(f"{type(self).__name__} must implement launch()")
+
+
+class CommandLauncher(RetrainingLauncher):
+    """Runs a training command on the export batch (argv, no shell)."""
+
+    kind: ClassVar[str] = "command"
     command: list[str] = Field(
         default=["python", "-m", "feedback_assets.demo.train_standin"],
         description="argv (no shell); a leading 'python' runs in this interpreter",
     )
     workdir: str | None = Field(default=None, description="cwd of the command")
     model_dir: str = Field(default="data/models", description="where local models are written")
-    base_url: str | None = Field(default=None, description="OpenAI-compatible API base URL")
     api_key: str | None = Field(
-        default=None, description='pass dg.EnvVar("FEEDBACK_LAUNCHER_API_KEY")'
+        default=None, description="a secret the command may print; removed from its output"
     )
-    base_model: str = "gpt-4o-mini-2024-07-18"
-    webhook_url: str | None = None
-    webhook_token: str | None = None
-    poll_interval_s: float = 5.0
-    timeout_s: float = 3600.0
-    max_retries: int = 3
-    backoff_s: float = 1.0
 
     def launch(self, request: LaunchRequest) -> LaunchResult:
-        redact = Redactor([self.api_key, self.webhook_token])
-        if self.kind == "command":
-            return run_command(
-                request,
-                self.command,
-                model_dir=self.model_dir,
-                workdir=self.workdir,
-                timeout_s=self.timeout_s,
-                redact=redact,
-            )
-        if self.kind == "openai_finetune":
-            return run_openai_finetune(
-                request,
-                base_url=self.base_url,
-                api_key=self.api_key,
-                base_model=self.base_model,
-                poll_interval_s=self.poll_interval_s,
-                timeout_s=self.timeout_s,
-                max_retries=self.max_retries,
-                backoff_s=self.backoff_s,
-                redact=redact,
-                sleep=time.sleep,
-            )
-        if self.kind == "webhook":
-            return run_webhook(
-                request,
-                url=self.webhook_url,
-                token=self.webhook_token,
-                timeout_s=self.timeout_s,
-                max_retries=self.max_retries,
-                backoff_s=self.backoff_s,
-                redact=redact,
-            )
-        error = f"kind: unknown launcher {self.kind!r}; expected one of {list(LAUNCHER_KINDS)}"
-        return failed(utcnow(), error, attempts=0)
+        return run_command(
+            request,
+            self.command,
+            model_dir=self.model_dir,
+            workdir=self.workdir,
+            timeout_s=self.timeout_s,
+            redact=Redactor([self.api_key]),
+        )
+
+
+class OpenAIFineTuneLauncher(RetrainingLauncher):
+    """Uploads the OpenAI chat file, creates a fine-tuning job and polls it to the end."""
+
+    kind: ClassVar[str] = "openai_finetune"
+    base_url: str | None = Field(default=None, description="OpenAI-compatible API base URL")
+    api_key: str | None = Field(default=None, description="FEEDBACK_LAUNCHER_API_KEY (EnvVar)")
+    base_model: str = "gpt-4o-mini-2024-07-18"
+    poll_interval_s: float = 5.0
+
+    def launch(self, request: LaunchRequest) -> LaunchResult:
+        return run_openai_finetune(
+            request,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            base_model=self.base_model,
+            poll_interval_s=self.poll_interval_s,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            backoff_s=self.backoff_s,
+            redact=Redactor([self.api_key]),
+            sleep=time.sleep,
+        )
+
+
+class WebhookLauncher(RetrainingLauncher):
+    """POSTs the manifest to a training service, with a bearer token."""
+
+    kind: ClassVar[str] = "webhook"
+    webhook_url: str | None = Field(default=None, description="FEEDBACK_WEBHOOK_URL")
+    webhook_token: str | None = Field(default=None, description="FEEDBACK_WEBHOOK_TOKEN (EnvVar)")
+
+    def launch(self, request: LaunchRequest) -> LaunchResult:
+        return run_webhook(
+            request,
+            url=self.webhook_url,
+            token=self.webhook_token,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            backoff_s=self.backoff_s,
+            redact=Redactor([self.webhook_token]),
+        )
+
+
+LAUNCHERS: dict[str, type[RetrainingLauncher]] = {
+    cls.kind: cls for cls in (CommandLauncher, OpenAIFineTuneLauncher, WebhookLauncher)
+}

@@ -55,3 +55,17 @@ def partitions_window(
             "sanitized_signals", partition_key=partition_keys, deployment_id=deployment_id
         ),
     )
+
+
+def deployment_window(store: FeedbackStore, day: str, deployment_id: str) -> Window:
+    """One deployment's sanitized rows for one day partition (one run of the loop)."""
+    return Window(
+        store.read_table(
+            "sanitized_logs",
+            partition_key=day,
+            deployment_id=deployment_id,
+            order_by=["timestamp_us", "event_id"],
+        ),
+        store.read_table("quality_scores", partition_key=day, deployment_id=deployment_id),
+        store.read_table("sanitized_signals", partition_key=day, deployment_id=deployment_id),
+    )

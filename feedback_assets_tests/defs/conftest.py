@@ -14,9 +14,20 @@ from feedback_assets.resources.feedback_store import FeedbackStoreResource
 
 TRAFFIC = TrafficConfig(seed=3, days=4, end_date=date(2026, 11, 4), events_per_day=150, drift_day=3)
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
-LOOP_CONFIG = {
-    "ops": {"quality_scores": {"config": {"expected_formats": {"json-extractor": "json"}}}}
-}
+DEPLOYMENTS = ["code-assistant", "json-extractor", "support-bot"]
+# The demo's json-extractor promises JSON: invalid output there is a hard fail.
+EXPECTED_FORMATS = {"json-extractor": "json"}
+
+
+def loop_key(day: str, deployment: str) -> dg.MultiPartitionKey:
+    from feedback_assets.defs.partitions import loop_key as key
+
+    return key(day, deployment)
+
+
+def register_deployments(instance: dg.DagsterInstance, deployments=DEPLOYMENTS) -> None:
+    """What deployment_partitions_sensor does when traffic first arrives."""
+    instance.add_dynamic_partitions("deployment", list(deployments))
 
 
 def ingest(url: str, data_dir: Path, config: TrafficConfig = TRAFFIC) -> None:
@@ -35,10 +46,35 @@ def ingest(url: str, data_dir: Path, config: TrafficConfig = TRAFFIC) -> None:
 
 def resources_for(url: str, tmp_path: Path) -> dict:
     from feedback_assets.defs.resources import build_resources
+    from feedback_assets.resources.loop_settings import QualitySettings
 
     return {
         **build_resources(),
         "feedback_store": FeedbackStoreResource(url=url, export_root=str(tmp_path / "exports")),
+        "quality_settings": QualitySettings(expected_formats=EXPECTED_FORMATS),
+    }
+
+
+def run_loop_day(
+    url: str,
+    tmp_path: Path,
+    instance: dg.DagsterInstance,
+    day: str,
+    deployments=DEPLOYMENTS,
+    resources: dict | None = None,
+) -> dict[str, dg.ExecuteInProcessResult]:
+    """feedback_loop_job for every deployment of one day (one run per deployment-day)."""
+    from feedback_assets.definitions import defs
+
+    register_deployments(instance, deployments)
+    job = defs().resolve_job_def("feedback_loop_job")
+    return {
+        dep: job.execute_in_process(
+            partition_key=loop_key(day, dep),
+            instance=instance,
+            resources=resources or resources_for(url, tmp_path),
+        )
+        for dep in deployments
     }
 
 

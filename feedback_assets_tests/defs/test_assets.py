@@ -8,24 +8,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from feedback_assets.defs.assets.curated_sets import curated_sets
-from feedback_assets.defs.assets.drift_reports import drift_reports
-from feedback_assets.defs.assets.quality_scores import quality_scores
-from feedback_assets.defs.assets.raw_inferences import raw_inferences
-from feedback_assets.defs.assets.sanitized_logs import sanitized_logs
-from feedback_assets.defs.assets.training_exports import training_exports
 from feedback_assets.domain.pii.sanitized_logs import leak_counts
 from feedback_assets.store import FeedbackStore
-from feedback_assets_tests.defs.conftest import DAYS, LOOP_CONFIG, ingest, resources_for
+from feedback_assets_tests.defs.conftest import DAYS, DEPLOYMENTS, ingest, run_loop_day
 
-LOOP = [
-    raw_inferences,
-    sanitized_logs,
-    quality_scores,
-    drift_reports,
-    curated_sets,
-    training_exports,
-]
 TABLES = (
     "sanitized_logs",
     "sanitized_signals",
@@ -34,18 +20,6 @@ TABLES = (
     "drift_history",
     "curated_examples",
 )
-
-
-def _materialize(
-    url: str, tmp_path: Path, instance: dg.DagsterInstance, day: str
-) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        LOOP,
-        partition_key=day,
-        resources=resources_for(url, tmp_path),
-        instance=instance,
-        run_config=LOOP_CONFIG,
-    )
 
 
 def _snapshot(store: FeedbackStore, day: str) -> dict[str, pd.DataFrame]:
@@ -73,35 +47,42 @@ def test_one_partition_end_to_end_and_idempotent(
 ) -> None:
     url = f"sqlite:///{loop_env / 'data' / 'feedback.db'}"
     ingest(url, loop_env / "data")
-    result = _materialize(url, loop_env, instance, DAYS[1])
-    assert result.success
-    checks = _checks(result)
-    assert checks["no_pii_leak"] and checks["exports_load_back"] and checks["no_reported_positives"]
-    assert checks["curated_unique"]
-
-    raw = _metadata(result, "raw_inferences")
-    assert raw["events"].value > 300 and raw["signals"].value > 0
-    assert set(raw["events_per_deployment"].value) == {
-        "support-bot",
-        "code-assistant",
-        "json-extractor",
-    }
-    sanitized = _metadata(result, "sanitized_logs")
-    assert {"redactions_by_entity", "preview", "events_per_deployment"} <= set(sanitized)
-    quality = _metadata(result, "quality_scores")
-    assert set(quality["pass_rate_by_check"].value) == {"format", "length", "refusal", "repetition"}
-    assert quality["judge_enabled"].value is False
-    drift = _metadata(result, "drift_reports")
-    assert set(drift["verdicts"].value) == {"support-bot", "code-assistant", "json-extractor"}
-    curated = _metadata(result, "curated_sets")
-    assert curated["curated"].value > 0 and curated["by_strategy"].value
-    exports = _metadata(result, "training_exports")
-    assert set(exports["files"].value) == {"support-bot", "code-assistant", "json-extractor"}
+    results = run_loop_day(url, loop_env, instance, DAYS[1])
+    assert all(r.success for r in results.values())
+    total_events = 0
+    for dep, result in results.items():
+        checks = _checks(result)
+        assert checks["no_pii_leak"] and checks["exports_load_back"], dep
+        assert checks["no_reported_positives"] and checks["curated_unique"], dep
+        raw = _metadata(result, "raw_inferences")
+        assert raw["deployment_id"].value == dep
+        assert raw["events"].value > 100 and raw["signals"].value > 0
+        total_events += raw["events"].value
+        sanitized = _metadata(result, "sanitized_logs")
+        assert {"redactions_by_entity", "preview", "rows_changed"} <= set(sanitized)
+        quality = _metadata(result, "quality_scores")
+        assert set(quality["pass_rate_by_check"].value) == {
+            "format",
+            "length",
+            "refusal",
+            "repetition",
+        }
+        assert quality["judge_enabled"].value is False
+        # Headline numbers are numeric metadata, so the UI plots them over partitions.
+        assert isinstance(quality["quality_mean"].value, float)
+        drift = _metadata(result, "drift_reports")
+        assert isinstance(drift["drift_score"].value, float)
+        curated = _metadata(result, "curated_sets")
+        assert curated["curated"].value > 0 and curated["by_strategy"].value
+        # Each check result is tagged with its deployment-day partition.
+        for evaluation in result.get_asset_check_evaluations():
+            assert evaluation.partition == f"{DAYS[1]}|{dep}", evaluation
 
     store = FeedbackStore(url)
     first = _snapshot(store, DAYS[1])
     scored = first["quality_scores"]
-    assert len(scored) == raw["events"].value
+    assert len(scored) == total_events
+    assert set(scored["deployment_id"]) == set(DEPLOYMENTS)
     assert {
         "format_passed",
         "length_passed",
@@ -116,8 +97,9 @@ def test_one_partition_end_to_end_and_idempotent(
     manifest_dir = loop_env / "exports" / "support-bot_2026-11-02"
     assert (manifest_dir / "manifest.json").exists() and (manifest_dir / "curated.parquet").exists()
 
-    again = _materialize(url, loop_env, instance, DAYS[1])
-    assert again.success
+    # A re-run of one deployment leaves the other deployments' rows and its own rows identical.
+    again = run_loop_day(url, loop_env, instance, DAYS[1], deployments=["support-bot"])
+    assert again["support-bot"].success
     second = _snapshot(store, DAYS[1])
     for table in TABLES:
         pd.testing.assert_frame_equal(first[table], second[table], obj=table)
@@ -134,7 +116,7 @@ def test_backfill_flags_the_drifted_deployment_only(
     )
     ingest(url, loop_env / "data")
     for day in DAYS:
-        assert _materialize(url, loop_env, instance, day).success
+        assert all(r.success for r in run_loop_day(url, loop_env, instance, day).values())
     store = FeedbackStore(url)
     history = store.read_table("drift_history", source="asset")
     assert len(history) == len(DAYS) * 3

@@ -20,8 +20,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from feedback_assets.definitions import defs
-from feedback_assets_tests.defs.conftest import DAYS, LOOP_CONFIG, ingest
+from feedback_assets_tests.defs.conftest import DAYS, ingest, resources_for, run_loop_day
 from feedback_assets_tests.pg_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,11 +93,10 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
         # The demo data, materialized on the same PostgreSQL instance the UI will show.
         ingest(store_url, tmp_path / "data")
         with dg.DagsterInstance.get() as instance:
-            job = defs().resolve_job_def("feedback_loop_job")
+            resources = resources_for(store_url, tmp_path)
             for day in DAYS:
-                assert job.execute_in_process(
-                    partition_key=day, instance=instance, run_config=LOOP_CONFIG
-                ).success
+                results = run_loop_day(store_url, tmp_path, instance, day, resources=resources)
+                assert all(r.success for r in results.values())
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -128,6 +126,7 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
         _wait_for_server(port, proc, started + 90)
         repo = _graphql(port, REPO_QUERY)["repositoriesOrError"]["nodes"][0]
         assert {s["name"] for s in repo["sensors"]} == {
+            "deployment_partitions_sensor",
             "drift_retraining_sensor",
             "quality_drop_retraining_sensor",
             "data_count_retraining_sensor",

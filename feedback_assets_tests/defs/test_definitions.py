@@ -38,6 +38,7 @@ def test_exact_names() -> None:
     assert sorted(j.name for j in d.jobs) == ["feedback_loop_job", "retraining_job"]
     assert sorted(s.name for s in d.sensors) == [
         "data_count_retraining_sensor",
+        "deployment_partitions_sensor",
         "drift_retraining_sensor",
         "quality_drop_retraining_sensor",
     ]
@@ -45,9 +46,60 @@ def test_exact_names() -> None:
         "daily_feedback_loop_schedule",
         "scheduled_retraining",
     ]
-    assert sorted(d.resources) == ["embedder", "feedback_store", "llm_judge", "retraining_launcher"]
+    assert sorted(d.resources) == [
+        "curation_settings",
+        "drift_settings",
+        "embedder",
+        "feedback_store",
+        "llm_judge",
+        "quality_settings",
+        "retraining_launcher",
+        "trigger_settings",
+    ]
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups == {"feedback_loop"}
+
+
+def test_partitions_are_day_by_deployment_and_checks_carry_them() -> None:
+    from feedback_assets.defs.partitions import deployment_partitions, loop_partitions
+
+    graph = defs().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        expected = (
+            deployment_partitions if key.to_user_string() == "retraining_runs" else loop_partitions
+        )
+        assert graph.get(key).partitions_def == expected, key
+    for check_key in graph.asset_check_keys:
+        # Without partitions_def Dagster records an unpartitioned result plus a "Skipped" row.
+        assert graph.get_check_spec(check_key).partitions_def == loop_partitions, check_key
+
+
+def test_a_new_definition_file_is_discovered_without_editing_a_list(tmp_path: Path) -> None:
+    # Auto-discovery: module-level definitions in any file under defs/ are loaded.
+    code = (
+        "import dagster as dg\n"
+        "@dg.sensor(job_name='retraining_job')\n"
+        "def zz_probe_sensor(context):\n"
+        "    return dg.SkipReason('probe')\n"
+    )
+    probe = ROOT / "feedback_assets" / "defs" / "zz_probe_sensor.py"
+    probe.write_text(code)
+    try:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from feedback_assets.definitions import defs;"
+                "print(sorted(s.name for s in defs().sensors))",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        probe.unlink()
+    assert "zz_probe_sensor" in out.stdout, out.stdout + out.stderr
 
 
 def test_dagster_validate_passes_without_deprecations(tmp_path: Path) -> None:

@@ -32,9 +32,11 @@ def test_drift_sensor_on_a_live_window(
     now = datetime.now(UTC)
     _store_stream(store, 800, seed=1, start=now - timedelta(days=5))  # the reference: first days
     _store_stream(store, 400, seed=2, start=now - timedelta(minutes=25), **shift)
+    # Settings reach the sensor from the environment, through settings.py and the resources.
     monkeypatch.setenv("FEEDBACK_LIVE_WINDOW_MINUTES", "30")
     monkeypatch.setenv("FEEDBACK_DRIFT_CONSECUTIVE_WINDOWS", "1")
     resources = resources_for(url, loop_env)
+    assert resources["trigger_settings"].live_window_minutes == 30
     sensor = defs().resolve_sensor_def("drift_retraining_sensor")
     with dg.build_sensor_context(
         instance=instance, resources=resources, sensor_name=sensor.name

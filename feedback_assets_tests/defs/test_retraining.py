@@ -10,9 +10,10 @@ import dagster as dg
 import pytest
 
 from feedback_assets.definitions import defs
+from feedback_assets.resources.loop_settings import TriggerSettings
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.references import active_reference
-from feedback_assets_tests.defs.conftest import DAYS, LOOP_CONFIG, ingest, resources_for
+from feedback_assets_tests.defs.conftest import DAYS, ingest, resources_for, run_loop_day
 
 
 @pytest.fixture
@@ -20,11 +21,9 @@ def looped(loop_env: Path, instance: dg.DagsterInstance) -> tuple[str, dict]:
     url = f"sqlite:///{loop_env / 'data' / 'feedback.db'}"
     ingest(url, loop_env / "data")
     resources = resources_for(url, loop_env)
-    job = defs().resolve_job_def("feedback_loop_job")
     for day in DAYS:
-        assert job.execute_in_process(
-            partition_key=day, instance=instance, run_config=LOOP_CONFIG, resources=resources
-        ).success
+        results = run_loop_day(url, loop_env, instance, day, resources=resources)
+        assert all(r.success for r in results.values())
     return url, resources
 
 
@@ -50,7 +49,11 @@ def test_drift_sensor_launches_once_for_the_drifted_deployment(
 
     job = defs().resolve_job_def("retraining_job")
     run = job.execute_in_process(
-        run_config=request.run_config, instance=instance, tags=request.tags, resources=resources
+        run_config=request.run_config,
+        partition_key=request.partition_key,
+        instance=instance,
+        tags=request.tags,
+        resources=resources,
     )
     assert run.success
     store = FeedbackStore(url)
@@ -79,7 +82,8 @@ def test_suggest_only_records_without_launching(
     looped: tuple[str, dict], instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, resources = looped
-    monkeypatch.setenv("FEEDBACK_TRIGGER_MODE", "suggest")
+    # One source per setting: the sensors read the trigger_settings resource.
+    resources = {**resources, "trigger_settings": TriggerSettings(mode="suggest")}
     out = _tick("drift_retraining_sensor", instance, resources)
     assert isinstance(out, dg.SkipReason) and "would retrain" in out.skip_message
     history = FeedbackStore(url).read_table("trigger_history", action="suggested")
@@ -107,7 +111,8 @@ def test_triggers_firing_together_coalesce_into_one_run(
     looped: tuple[str, dict], instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, resources = looped
-    monkeypatch.setenv("FEEDBACK_DATA_COUNT_THRESHOLD", "10")  # every deployment has more curated
+    # Every deployment has more than 10 new curated examples.
+    resources = {**resources, "trigger_settings": TriggerSettings(data_count_threshold=10)}
     drift = _tick("drift_retraining_sensor", instance, resources)
     [request] = drift.run_requests  # drift fired only for support-bot; its run carries both reasons
     assert request.tags["feedback/deployment"] == "support-bot"
@@ -125,7 +130,11 @@ def test_triggers_firing_together_coalesce_into_one_run(
     # Launch the drift run; the count sensor then holds support-bot back instead of launching twice.
     job = defs().resolve_job_def("retraining_job")
     assert job.execute_in_process(
-        run_config=request.run_config, instance=instance, tags=request.tags, resources=resources
+        run_config=request.run_config,
+        partition_key=request.partition_key,
+        instance=instance,
+        tags=request.tags,
+        resources=resources,
     ).success
     after = _tick("data_count_retraining_sensor", instance, resources)
     assert "support-bot" not in {r.tags["feedback/deployment"] for r in after.run_requests}

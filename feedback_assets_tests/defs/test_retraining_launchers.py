@@ -9,19 +9,22 @@ import dagster as dg
 import pytest
 
 from feedback_assets.definitions import defs
-from feedback_assets.resources.retraining_launcher import RetrainingLauncher
+from feedback_assets.resources.retraining_launcher import (
+    OpenAIFineTuneLauncher,
+    RetrainingLauncher,
+    WebhookLauncher,
+)
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.references import active_reference
-from feedback_assets_tests.defs.conftest import DAYS, LOOP_CONFIG, ingest, resources_for
+from feedback_assets_tests.defs.conftest import DAYS, ingest, resources_for, run_loop_day
 from feedback_assets_tests.openai_server import OpenAICompatServer
 from feedback_assets_tests.resources.test_retraining_launcher import Hook
 
-FAST = {"poll_interval_s": 0.05, "timeout_s": 20, "max_retries": 2, "backoff_s": 0.01}
+FAST = {"timeout_s": 20, "max_retries": 2, "backoff_s": 0.01}
 RUN_CONFIG = {
     "ops": {
         "retraining_runs": {
             "config": {
-                "deployment_id": "code-assistant",
                 "trigger_types": ["manual"],
                 "reasons": ["test"],
             }
@@ -35,10 +38,8 @@ def curated(loop_env: Path, instance: dg.DagsterInstance) -> tuple[str, dict]:
     url = f"sqlite:///{loop_env / 'data' / 'feedback.db'}"
     ingest(url, loop_env / "data")
     resources = resources_for(url, loop_env)
-    job = defs().resolve_job_def("feedback_loop_job")
-    assert job.execute_in_process(
-        partition_key=DAYS[0], instance=instance, run_config=LOOP_CONFIG, resources=resources
-    ).success
+    results = run_loop_day(url, loop_env, instance, DAYS[0], resources=resources)
+    assert all(r.success for r in results.values())
     return url, resources
 
 
@@ -48,6 +49,7 @@ def _retrain(
     job = defs().resolve_job_def("retraining_job")
     return job.execute_in_process(
         run_config=RUN_CONFIG,
+        partition_key="code-assistant",
         instance=instance,
         raise_on_error=False,
         resources={**resources, "retraining_launcher": launcher},
@@ -61,8 +63,8 @@ def test_openai_finetune_success_registers_model_and_resets_reference(
     store = FeedbackStore(url)
     before = active_reference(store, "code-assistant")
     with OpenAICompatServer() as server:
-        launcher = RetrainingLauncher(
-            kind="openai_finetune", base_url=server.base_url, api_key="sk-test", **FAST
+        launcher = OpenAIFineTuneLauncher(
+            base_url=server.base_url, api_key="sk-test", poll_interval_s=0.05, **FAST
         )
         assert _retrain(instance, resources, launcher).success
         paths = [r["path"] for r in server.requests]
@@ -98,8 +100,8 @@ def test_openai_failed_job_is_recorded_and_keeps_the_reference(
     before = active_reference(store, "code-assistant")
     with OpenAICompatServer() as server:
         server.finetune_outcome = "failed"
-        launcher = RetrainingLauncher(
-            kind="openai_finetune", base_url=server.base_url, api_key="sk-test", **FAST
+        launcher = OpenAIFineTuneLauncher(
+            base_url=server.base_url, api_key="sk-test", poll_interval_s=0.05, **FAST
         )
         assert not _retrain(instance, resources, launcher).success
     [row] = store.read_table("retraining_runs").to_dict("records")
@@ -114,9 +116,7 @@ def test_webhook_launcher_records_the_remote_job(
     url, resources = curated
     hook = Hook([(500, '{"error": "busy"}'), (202, '{"job_id": "remote-7"}')])
     try:
-        launcher = RetrainingLauncher(
-            kind="webhook", webhook_url=hook.url, webhook_token="tok-secret", **FAST
-        )
+        launcher = WebhookLauncher(webhook_url=hook.url, webhook_token="tok-secret", **FAST)
         assert _retrain(instance, resources, launcher).success
     finally:
         hook.close()

@@ -11,13 +11,17 @@ import dagster as dg
 import pytest
 
 from feedback_assets.resources.retraining_launcher import (
+    CommandLauncher,
     LaunchRequest,
+    OpenAIFineTuneLauncher,
     RetrainingLauncher,
+    WebhookLauncher,
 )
 from feedback_assets_tests.openai_server import OpenAICompatServer
 
 SECRET = "sk-test-secret-0123456789"
-FAST = {"poll_interval_s": 0.02, "backoff_s": 0.01, "max_retries": 2, "timeout_s": 20.0}
+FAST = {"backoff_s": 0.01, "max_retries": 2, "timeout_s": 20.0}
+POLL = {"poll_interval_s": 0.02}
 
 
 @pytest.fixture()
@@ -51,7 +55,7 @@ def export(tmp_path: Path) -> LaunchRequest:
 
 
 def test_command_runs_standin_end_to_end(export: LaunchRequest, tmp_path: Path) -> None:
-    launcher = RetrainingLauncher(model_dir=str(tmp_path / "models"), **FAST)
+    launcher = CommandLauncher(model_dir=str(tmp_path / "models"), **FAST)
     result = launcher.launch(export)
     assert result.status == "succeeded", result.error
     assert result.new_model_version_id == "support-v2"
@@ -79,7 +83,7 @@ def test_command_env_vars_and_version_override(export: LaunchRequest, tmp_path: 
         "print('training...');"
         "print(json.dumps({'model_version_id': 'custom-v9', 'job_id': 'job-42'}))"
     )
-    launcher = RetrainingLauncher(command=["python", "-c", script], model_dir=str(tmp_path), **FAST)
+    launcher = CommandLauncher(command=["python", "-c", script], model_dir=str(tmp_path), **FAST)
     result = launcher.launch(export)
     assert result.status == "succeeded", result.error
     assert result.new_model_version_id == "custom-v9" and result.job_id == "job-42"
@@ -97,7 +101,7 @@ def test_command_env_vars_and_version_override(export: LaunchRequest, tmp_path: 
 
 def test_command_failure_exit_code(export: LaunchRequest, tmp_path: Path) -> None:
     script = "import sys; print('loss=nan', file=sys.stderr); sys.exit(3)"
-    result = RetrainingLauncher(command=[sys.executable, "-c", script], **FAST).launch(export)
+    result = CommandLauncher(command=[sys.executable, "-c", script], **FAST).launch(export)
     assert result.status == "failed"
     assert result.error == "command: exited with code 3: loss=nan"
     assert result.new_model_version_id is None and "loss=nan" in result.output
@@ -105,41 +109,53 @@ def test_command_failure_exit_code(export: LaunchRequest, tmp_path: Path) -> Non
 
 def test_standin_rejects_empty_training_data(export: LaunchRequest, tmp_path: Path) -> None:
     Path(export.files["openai_chat"]).write_text("")
-    result = RetrainingLauncher(model_dir=str(tmp_path / "m"), **FAST).launch(export)
+    result = CommandLauncher(model_dir=str(tmp_path / "m"), **FAST).launch(export)
     assert result.status == "failed"
     assert result.error is not None and "training file is empty" in result.error
     assert not (tmp_path / "m" / "support-v2").exists()
 
 
 def test_command_timeout_and_unstartable(export: LaunchRequest) -> None:
-    slow = RetrainingLauncher(
+    slow = CommandLauncher(
         command=["python", "-c", "import time; time.sleep(30)"], **{**FAST, "timeout_s": 0.5}
     )
     result = slow.launch(export)
     assert result.status == "failed" and result.error == "command: timed out after 0.5s"
-    missing = RetrainingLauncher(command=["/nonexistent/trainer"], **FAST).launch(export)
+    missing = CommandLauncher(command=["/nonexistent/trainer"], **FAST).launch(export)
     assert missing.status == "failed"
     assert missing.error is not None and "cannot start '/nonexistent/trainer'" in missing.error
 
 
 def test_command_output_never_contains_secrets(export: LaunchRequest) -> None:
     script = f"print('token is {SECRET}'); import sys; sys.exit(1)"
-    launcher = RetrainingLauncher(command=["python", "-c", script], api_key=SECRET, **FAST)
+    launcher = CommandLauncher(command=["python", "-c", script], api_key=SECRET, **FAST)
     result = launcher.launch(export)
     assert SECRET not in result.output and "[REDACTED]" in result.output
 
 
-def test_unknown_kind_fails_clearly(export: LaunchRequest) -> None:
-    result = RetrainingLauncher(kind="sagemaker").launch(export)
-    assert result.status == "failed" and result.error is not None
-    assert "kind: unknown launcher 'sagemaker'" in result.error
+def test_unknown_kind_fails_clearly() -> None:
+    from feedback_assets.defs.resources import build_launcher
+    from feedback_assets.settings import ConfigurationError, load_settings
+
+    with pytest.raises(ConfigurationError, match="FEEDBACK_LAUNCHER: must be one of"):
+        build_launcher(load_settings({"FEEDBACK_LAUNCHER": "sagemaker"}))
+
+
+def test_launcher_kind_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from feedback_assets.defs.resources import build_launcher
+    from feedback_assets.settings import load_settings
+
+    env = {"FEEDBACK_LAUNCHER": "webhook", "FEEDBACK_WEBHOOK_URL": "http://127.0.0.1:9/hook"}
+    launcher = build_launcher(load_settings(env))
+    assert (
+        isinstance(launcher, WebhookLauncher)
+        and launcher.webhook_url == env["FEEDBACK_WEBHOOK_URL"]
+    )
 
 
 def test_api_key_from_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FEEDBACK_LAUNCHER_API_KEY", SECRET)
-    launcher = RetrainingLauncher(
-        kind="openai_finetune", api_key=dg.EnvVar("FEEDBACK_LAUNCHER_API_KEY")
-    )
+    launcher = OpenAIFineTuneLauncher(api_key=dg.EnvVar("FEEDBACK_LAUNCHER_API_KEY"))
     assert launcher.process_config_and_initialize().api_key == SECRET
 
 
@@ -153,8 +169,8 @@ def server() -> Iterator[OpenAICompatServer]:
 
 
 def _openai(server: OpenAICompatServer, **kw: Any) -> RetrainingLauncher:
-    return RetrainingLauncher(
-        kind="openai_finetune", base_url=server.base_url, api_key=SECRET, **{**FAST, **kw}
+    return OpenAIFineTuneLauncher(
+        base_url=server.base_url, api_key=SECRET, **{**FAST, **POLL, **kw}
     )
 
 
@@ -271,9 +287,7 @@ class Hook:
 def _hook_launch(replies: list[tuple[int, str]], export: LaunchRequest) -> tuple[Hook, Any]:
     hook = Hook(replies)
     try:
-        launcher = RetrainingLauncher(
-            kind="webhook", webhook_url=hook.url, webhook_token=SECRET, **FAST
-        )
+        launcher = WebhookLauncher(webhook_url=hook.url, webhook_token=SECRET, **FAST)
         return hook, launcher.launch(export)
     finally:
         hook.close()
@@ -314,7 +328,7 @@ def test_webhook_unreachable_fails_after_retries(export: LaunchRequest) -> None:
     hook = Hook([])
     url = hook.url
     hook.close()  # nothing listens on that port any more
-    launcher = RetrainingLauncher(kind="webhook", webhook_url=url, **{**FAST, "max_retries": 1})
+    launcher = WebhookLauncher(webhook_url=url, **{**FAST, "max_retries": 1})
     result = launcher.launch(export)
     assert result.status == "failed" and result.attempts == 2
     assert result.error is not None and "still failing after 2 attempt(s)" in result.error

@@ -1,139 +1,85 @@
-"""drift_reports: each deployment's day compared with its fixed reference window."""
+"""drift_reports: a deployment's day compared with its fixed reference window."""
 
 import base64
 import json
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from feedback_assets.defs.metadata import preview
-from feedback_assets.defs.partitions import daily_partitions, window_us
-from feedback_assets.domain.drift.drift import results_frame
-from feedback_assets.domain.drift.drift_config import DriftConfig
-from feedback_assets.domain.drift.drift_reports import drift_report
+from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
 from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
-from feedback_assets.store.references import ensure_reference
-from feedback_assets.store.windows import partition_windows, window_between
+from feedback_assets.resources.loop_settings import DriftSettings
+from feedback_assets.services.drift_reports import drift_partition
+from feedback_assets.store.windows import deployment_window
 
-
-class DriftReportsConfig(dg.Config):
-    min_samples: int = 100
-    alpha: float = 0.05
-    correction: str = "bh"
-    reference_days: int = 2
-    categorical_metadata_fields: list[str] = ["source"]
+RESULT_COLUMNS = ["type", "feature", "test", "statistic", "p_value", "threshold", "score"]
 
 
 @dg.asset(
     group_name="feedback_loop",
-    partitions_def=daily_partitions,
+    partitions_def=loop_partitions,
     deps=["quality_scores"],
     kinds={"python", "sql"},
-    description="Statistical, embedding, output and feedback drift per deployment vs its reference.",
+    description="Statistical, embedding, output and feedback drift vs the deployment's reference.",
     check_specs=[
-        dg.AssetCheckSpec(
-            "no_drift", asset="drift_reports", description="Fails (warn) when a deployment drifted."
+        loop_check(
+            "no_drift",
+            "drift_reports",
+            "Fails (warn) when the deployment drifted this day.",
         ),
     ],
 )
 def drift_reports(
     context: dg.AssetExecutionContext,
-    config: DriftReportsConfig,
     feedback_store: FeedbackStoreResource,
+    drift_settings: DriftSettings,
     embedder: EmbedderResource,
 ):
     store = feedback_store.store()
-    pk = context.partition_key
-    start, end = window_us(context)
-    settings = DriftConfig(
-        min_samples=config.min_samples,
-        alpha=config.alpha,
-        correction=config.correction,
-        categorical_metadata_fields=tuple(config.categorical_metadata_fields),
+    part = loop_partition(context)
+    plot_dir = feedback_store.settings.data_dir / "plots" / part.day
+    drift = drift_partition(
+        store,
+        deployment_window(store, part.day, part.deployment_id),
+        day=part.day,
+        deployment_id=part.deployment_id,
+        window=(part.start_us, part.end_us),
+        config=drift_settings.config(),
+        reference_days=drift_settings.reference_days,
+        embed=embedder.embed,
+        plot_path=plot_dir / f"{part.deployment_id}.png",
     )
-    plot_dir = feedback_store.settings.data_dir / "plots" / pk
-    results, history, verdicts, plots = [], [], {}, {}
-    for deployment, current in partition_windows(store, pk).items():
-        ref = ensure_reference(store, deployment, config.reference_days)
-        reference = window_between(store, deployment, int(ref["start_us"]), int(ref["end_us"]))
-        report, plot = drift_report(
-            reference,
-            current,
-            deployment_id=deployment,
-            embed=embedder.embed,
-            config=settings,
-            plot_path=plot_dir / f"{deployment}.png",
-        )
-        results.append(results_frame(report))
-        verdicts[deployment] = {
-            "drifted": report.drifted,
-            "severity": report.severity,
-            "score": round(report.score, 4),
-        }
-        if plot is not None:
-            plots[deployment] = plot
-        history.append(
-            {
-                "id": f"asset:{pk}:{deployment}",
-                "deployment_id": deployment,
-                "source": "asset",
-                "window_start_us": start,
-                "window_end_us": end,
-                "drifted": report.drifted,
-                "severity": report.severity,
-                "score": report.score,
-                "reasons": json.dumps(report.reasons),
-                "reference_id": ref["reference_id"],
-                "reference_size": report.reference_size,
-                "current_size": report.current_size,
-                "created_us": end,  # "as of" the window's end: re-runs give identical rows
-            }
-        )
-    table = pd.concat(results, ignore_index=True) if results else pd.DataFrame()
-    store.replace_partition("drift_results", pk, table)
-    store.replace_partition("drift_history", pk, pd.DataFrame(history))
-    drifted = sorted(d for d, v in verdicts.items() if v["drifted"])
+    report, table = drift.report, drift.results
     yield dg.MaterializeResult(
         metadata={
-            "verdicts": dg.MetadataValue.json(verdicts),
-            "drifted_deployments": dg.MetadataValue.json(drifted),
-            "reasons": dg.MetadataValue.md(_reasons_md(history)),
+            "deployment_id": part.deployment_id,
+            "drift_score": float(report.score),
+            "drifted": bool(report.drifted),
+            "severity": report.severity,
+            "tests_drifted": int(table["drifted"].sum()) if len(table) else 0,
+            "reference_id": drift.reference_id or "",
+            "reasons": dg.MetadataValue.md(_reasons_md(report.reasons)),
             "results": preview(
                 table.sort_values("score", ascending=False) if len(table) else table,
-                [
-                    "deployment_id",
-                    "type",
-                    "feature",
-                    "test",
-                    "statistic",
-                    "p_value",
-                    "threshold",
-                    "score",
-                    "severity",
-                ],
+                RESULT_COLUMNS,
                 rows=15,
                 width=40,
             ),
-            **{f"plot_{d}": _image(p) for d, p in plots.items()},
+            **({"plot": _image(drift.plot)} if drift.plot is not None else {}),
         }
     )
     yield dg.AssetCheckResult(
         check_name="no_drift",
-        passed=not drifted,
+        passed=not report.drifted,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"drifted_deployments": dg.MetadataValue.json(drifted)},
+        metadata={"drift_score": float(report.score), "reasons": json.dumps(report.reasons[:5])},
     )
 
 
-def _reasons_md(history: list[dict]) -> str:
-    lines = []
-    for row in history:
-        reasons = json.loads(row["reasons"])
-        lines.append(f"**{row['deployment_id']}**: {row['severity']}")
-        lines += [f"- {r}" for r in reasons[:5]]
-    return "\n".join(lines) or "_no data_"
+def _reasons_md(reasons: list[str]) -> str:
+    return "\n".join(f"- {r}" for r in reasons[:8]) or "_no drift_"
 
 
 def _image(path: Path) -> dg.MetadataValue:

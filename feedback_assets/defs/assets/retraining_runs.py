@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from feedback_assets.defs.partitions import deployment_partitions
 from feedback_assets.domain.export.training_exports import batch_id_for, training_export
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.resources.retraining_launcher import LaunchRequest, RetrainingLauncher
@@ -19,7 +20,6 @@ from feedback_assets.store.windows import partitions_window
 
 
 class RetrainingConfig(dg.Config):
-    deployment_id: str
     trigger_types: list[str] = ["manual"]
     reasons: list[str] = ["manual launch"]
     limit: int | None = None
@@ -27,7 +27,9 @@ class RetrainingConfig(dg.Config):
 
 @dg.asset(
     group_name="feedback_loop",
-    deps=[dg.AssetDep("training_exports", partition_mapping=dg.AllPartitionMapping())],
+    partitions_def=deployment_partitions,
+    # Dagster's default mapping from day x deployment to deployment: every day of that deployment.
+    deps=["training_exports"],
     kinds={"python"},
     description="One row per retraining: reasons, export batch, launcher job, status, new model.",
 )
@@ -38,7 +40,7 @@ def retraining_runs(
     retraining_launcher: RetrainingLauncher,
 ) -> dg.MaterializeResult:
     store = feedback_store.store()
-    deployment = config.deployment_id
+    deployment = context.partition_key
     run_id = context.run.run_id
     base = base_model_version(store, deployment)
     start_run(

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from feedback_assets.defs.partitions import daily_partitions, window_us
+from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
 from feedback_assets.domain.export.export import EXPORT_FORMATS
 from feedback_assets.domain.export.training_exports import (
     CODE_VERSION,
@@ -11,7 +11,7 @@ from feedback_assets.domain.export.training_exports import (
 )
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.store.exports import record_batch
-from feedback_assets.store.windows import partition_windows
+from feedback_assets.store.windows import deployment_window
 
 
 class TrainingExportsConfig(dg.Config):
@@ -21,17 +21,17 @@ class TrainingExportsConfig(dg.Config):
 
 @dg.asset(
     group_name="feedback_loop",
-    partitions_def=daily_partitions,
+    partitions_def=loop_partitions,
     deps=["curated_sets"],
     kinds={"python", "parquet"},
     code_version=CODE_VERSION,
     description="JSONL, OpenAI chat, HF dataset, Parquet, CSV, DPO and KTO files per deployment.",
     check_specs=[
-        dg.AssetCheckSpec(
+        loop_check(
             "exports_load_back",
-            asset="training_exports",
+            "training_exports",
+            "Every file loads back with the manifest's counts and checksums; no PII.",
             blocking=True,
-            description="Every file loads back with the manifest's counts and checksums; no PII.",
         )
     ],
 )
@@ -42,12 +42,12 @@ def training_exports(
 ):
     store = feedback_store.store()
     root = feedback_store.resolved_export_root()
-    pk = context.partition_key
-    start, end = window_us(context)
-    curated_all = store.read_table("curated_examples", partition_key=pk)
+    part = loop_partition(context)
+    pk, start, end = part.day, part.start_us, part.end_us
     manifests, problems = {}, {}
-    for deployment, window in partition_windows(store, pk).items():
-        curated = curated_all[curated_all["deployment_id"] == deployment].reset_index(drop=True)
+    for deployment in [part.deployment_id]:
+        window = deployment_window(store, pk, deployment)
+        curated = store.read_table("curated_examples", partition_key=pk, deployment_id=deployment)
         manifest, found = training_export(
             curated,
             window,

@@ -1,0 +1,1 @@
+"""What an asset and the facade both call: read through the store, one domain step, write back."""

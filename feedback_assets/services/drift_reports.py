@@ -1,0 +1,96 @@
+"""Drift of one deployment's window against its fixed reference, persisted to the history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from feedback_assets.domain.drift.drift import results_frame
+from feedback_assets.domain.drift.drift_config import DriftConfig
+from feedback_assets.domain.drift.drift_reports import Window, drift_report
+from feedback_assets.domain.records import DriftReport
+from feedback_assets.store.feedback_store import FeedbackStore
+from feedback_assets.store.references import ensure_reference
+from feedback_assets.store.windows import window_between
+
+
+@dataclass
+class PartitionDrift:
+    report: DriftReport
+    results: pd.DataFrame  # one row per test
+    plot: Path | None
+    reference_id: str | None
+
+
+def history_row(
+    report: DriftReport,
+    reference_id: str | None,
+    *,
+    row_id: str,
+    source: str,
+    window: tuple[int | None, int | None],
+    created_us: int,
+    partition_key: str | None = None,
+) -> dict[str, Any]:
+    """The one shape of a drift_history row (assets, facade and sensors write it)."""
+    return {
+        "id": row_id,
+        "deployment_id": report.deployment_id,
+        "partition_key": partition_key,
+        "source": source,
+        "window_start_us": window[0],
+        "window_end_us": window[1],
+        "drifted": report.drifted,
+        "severity": report.severity,
+        "score": report.score,
+        "reasons": json.dumps(report.reasons),
+        "reference_id": reference_id,
+        "reference_size": report.reference_size,
+        "current_size": report.current_size,
+        "created_us": created_us,
+    }
+
+
+def drift_partition(
+    store: FeedbackStore,
+    current: Window,
+    *,
+    day: str,
+    deployment_id: str,
+    window: tuple[int, int],
+    config: DriftConfig,
+    reference_days: int,
+    embed: Callable[[list[str]], np.ndarray] | None,
+    plot_path: Path | None,
+) -> PartitionDrift:
+    """Compare the deployment-day with its reference; replace its results and history row."""
+    ref = ensure_reference(store, deployment_id, reference_days)
+    reference = window_between(store, deployment_id, int(ref["start_us"]), int(ref["end_us"]))
+    report, plot = drift_report(
+        reference,
+        current,
+        deployment_id=deployment_id,
+        embed=embed,
+        config=config,
+        plot_path=plot_path,
+    )
+    results = results_frame(report)
+    row = history_row(
+        report,
+        ref["reference_id"],
+        row_id=f"asset:{day}:{deployment_id}",
+        source="asset",
+        window=window,
+        created_us=window[1],  # "as of" the window's end: re-runs give identical rows
+        partition_key=day,
+    )
+    only = [deployment_id]
+    store.replace_partition("drift_results", day, results, deployment_ids=only)
+    store.replace_partition("drift_history", day, pd.DataFrame([row]), deployment_ids=only)
+    return PartitionDrift(report, results, plot, ref["reference_id"])
