@@ -1,21 +1,20 @@
 """training_exports: each deployment's curated day written in every trainer format + manifest."""
 
 import dagster as dg
+from pydantic import Field
 
 from feedback_assets.defs.partitions import daily_partitions, window_us
-from feedback_assets.domain.export.export import EXPORT_FORMATS
-from feedback_assets.domain.export.training_exports import (
-    CODE_VERSION,
-    batch_id_for,
-    training_export,
-)
+from feedback_assets.domain.export.registry import describe, format_names, resolve_formats
+from feedback_assets.domain.export.training_exports import CODE_VERSION
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
-from feedback_assets.store.exports import record_batch
-from feedback_assets.store.windows import partition_windows
+from feedback_assets.services.training_exports import export_partition
+from feedback_assets.store.exports import deployments_in_partition
 
 
 class TrainingExportsConfig(dg.Config):
-    formats: list[str] = list(EXPORT_FORMATS)
+    formats: list[str] = Field(
+        default=list(format_names()), description=f"export formats (name or alias): {describe()}"
+    )
     system_prompt: str | None = None
 
 
@@ -44,30 +43,19 @@ def training_exports(
     root = feedback_store.resolved_export_root()
     pk = context.partition_key
     start, end = window_us(context)
-    curated_all = store.read_table("curated_examples", partition_key=pk)
+    formats = [f.name for f in resolve_formats(config.formats)]  # bad names fail before writing
     manifests, problems = {}, {}
-    for deployment, window in partition_windows(store, pk).items():
-        curated = curated_all[curated_all["deployment_id"] == deployment].reset_index(drop=True)
-        manifest, found = training_export(
-            curated,
-            window,
+    for deployment in deployments_in_partition(store, pk):
+        manifest, found = export_partition(
+            store,
             root,
-            batch_id_for(deployment, pk),
-            formats=config.formats,
-            source_window={"partition_key": pk, "start_us": start, "end_us": end},
-            filters={"deployment_id": deployment},
-            config={"system_prompt": config.system_prompt},
-            system_prompt=config.system_prompt,
+            pk,
+            deployment,
+            formats,
+            config.system_prompt,
+            source_window={"start_us": start, "end_us": end},
         )
         if manifest is not None:
-            record_batch(
-                store,
-                manifest,
-                deployment_id=deployment,
-                root=root,
-                event_ids=curated["event_id"].tolist(),
-                partition_key=pk,
-            )
             manifests[deployment] = manifest
         if found:
             problems[deployment] = found
