@@ -76,9 +76,10 @@ def _out_bytes(path: str) -> int:
 
 
 def export_case(fmt: str, n: int) -> dict[str, Any]:
+    """One writer on n curated rows: a registry format by its name, or a naive baseline."""
     import datasets
 
-    from feedback_assets.domain.export import export_formats as ef
+    from feedback_assets.domain.export.registry import WriteOptions, resolve_format
 
     datasets.disable_progress_bars()
     df = curated_frame(n)
@@ -86,19 +87,18 @@ def export_case(fmt: str, n: int) -> dict[str, Any]:
     _reset_peak()
     tmp = tempfile.mkdtemp(prefix="bench_export_")
     path = os.path.join(tmp, "out")
+    naive = {
+        "jsonl stdlib json (naive)": lambda: _naive_json(df, path),
+        "parquet pandas (naive)": lambda: df.to_parquet(path, index=False),
+        "csv pandas (naive)": lambda: df.to_csv(path, index=False),
+        "hf from_pandas (naive)": lambda: _naive_hf(df, path),
+    }
     try:
-        writers = {
-            "jsonl (polars ndjson)": lambda: ef.write_jsonl(df, path),
-            "jsonl stdlib json (naive)": lambda: _naive_json(df, path),
-            "openai_chat": lambda: ef.write_openai_chat(df, path),
-            "parquet": lambda: ef.write_parquet(df, path, "bench"),
-            "parquet pandas (naive)": lambda: df.to_parquet(path, index=False),
-            "csv": lambda: ef.write_csv(df, path),
-            "csv pandas (naive)": lambda: df.to_csv(path, index=False),
-            "hf save_to_disk": lambda: ef.write_hf_dataset(df, path),
-            "hf from_pandas (naive)": lambda: _naive_hf(df, path),
-        }
-        _, secs = timed(writers[fmt])
+        if fmt in naive:
+            _, secs = timed(naive[fmt])
+        else:
+            spec = resolve_format(fmt, roles=["sft"])
+            _, secs = timed(spec.write, df, path, WriteOptions(batch_id="bench"))
         step_peak = _peak_since_reset_mb()
         mb = _out_bytes(path) / 2**20
     finally:
@@ -212,17 +212,19 @@ def _naive_dedupe(df: pd.DataFrame) -> int:
     return kept
 
 
-EXPORT_CASES = (
-    "jsonl (polars ndjson)",
-    "jsonl stdlib json (naive)",
-    "openai_chat",
-    "parquet",
-    "parquet pandas (naive)",
-    "csv",
-    "csv pandas (naive)",
-    "hf save_to_disk",
-    "hf from_pandas (naive)",
-)
+def export_cases() -> tuple[str, ...]:
+    """Every sft-role format of the registry (the bench input is curated rows), then baselines."""
+    from feedback_assets.domain.export.registry import format_names
+
+    return (
+        *format_names(["sft"]),
+        "jsonl stdlib json (naive)",
+        "parquet pandas (naive)",
+        "csv pandas (naive)",
+        "hf from_pandas (naive)",
+    )
+
+
 CURATION_CASES = (
     "curate (limit 1000)",
     "dedupe all rows (OPH MinHash + datasketch LSH)",
@@ -235,7 +237,7 @@ def main(argv: list[str]) -> None:
     sizes = [10_000] if quick else [100_000, 1_000_000]
     export_rows = []
     for n in sizes:
-        for case in EXPORT_CASES:
+        for case in export_cases():
             if case == "hf from_pandas (naive)" and n > 100_000:
                 continue  # peaks at ~6 GB at 1M on a shared 2-core box
             export_rows.append(

@@ -132,3 +132,38 @@ def test_analysis_facade_on_raw_traffic(env: str, tmp_path: Path) -> None:
     assert [d.type for d in only] == ["quality_drop"]
     with pytest.raises(ValueError, match="unknown trigger option"):
         api.check_triggers("bot", colour="red")
+
+
+def test_export_facade_uses_the_registry_and_records_a_verified_batch(
+    env: str, tmp_path: Path
+) -> None:
+    from datasets import load_from_disk
+
+    from feedback_assets.domain.export.export import verify_export
+    from feedback_assets.store import FeedbackStore
+
+    ingest(env, tmp_path / "data", TRAFFIC)
+    root = str(tmp_path / "exports")
+    path = api.export("bot", format="openai", output_path="out/chat.jsonl")  # the original's name
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    assert rows and [m["role"] for m in rows[0]["messages"]] == ["user", "assistant"]
+    [batch] = FeedbackStore(env).read_table("export_batches").to_dict("records")
+    manifest = json.loads(batch["manifest"])
+    assert batch["partition_key"] is None  # not a training_exports batch: retraining skips it
+    assert manifest["files"]["openai_chat"]["path"] == "../out/chat.jsonl"
+    assert manifest["files"]["openai_chat"]["rows"] == len(rows)
+    assert verify_export(manifest, root) == []
+    assert (tmp_path / "exports" / batch["export_batch_id"] / "manifest.json").exists()
+    hf = api.export("bot", format="huggingface", include_exported=True)
+    assert sum(ds.num_rows for ds in load_from_disk(hf).values()) == len(rows)
+    dpo = api.export_preference_pairs("bot", format="openai")
+    first = json.loads(Path(dpo).read_text().splitlines()[0])
+    assert set(first) == {"input", "preferred_output", "non_preferred_output"}
+    kto = api.export_preference_pairs("bot", format="kto")
+    assert {"prompt", "completion", "label"} == set(
+        json.loads(Path(kto).read_text().split("\n")[0])
+    )
+    with pytest.raises(ValueError, match=r"format: unknown export format 'xml'; valid: jsonl"):
+        api.export("bot", format="xml")
+    with pytest.raises(ValueError, match=r"format: unknown export format 'csv'; valid: dpo_trl"):
+        api.export_preference_pairs("bot", format="csv")

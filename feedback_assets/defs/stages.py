@@ -7,9 +7,12 @@ trigger_types). Every option is honoured; the original ignored all of check_trig
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
+from feedback_assets.domain.export.registry import describe
 from feedback_assets.facade import curation_io, triggers_io
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
+from feedback_assets.services.training_exports import CURATED_ROLES
 
 # The original's trigger type names, mapped to ours (ours are accepted as they are).
 TRIGGER_ALIASES = {
@@ -29,7 +32,7 @@ THRESHOLD_FIELD = {
 
 class ExportFeedbackConfig(dg.Config):
     deployment_id: str
-    format: str = "jsonl"  # jsonl | openai_chat | hf_dataset | parquet | csv
+    format: str = Field(default="jsonl", description=f"export format: {describe(CURATED_ROLES)}")
     output_path: str | None = None  # relative to the export root
     curation_source: list[str] = []  # filters
     min_score: float | None = None

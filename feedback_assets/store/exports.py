@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from feedback_assets.domain.export.bundle import BUNDLE_KIND
 from feedback_assets.store import schema
 from feedback_assets.store.feedback_store import FeedbackStore, now_us
 
@@ -110,3 +111,98 @@ def _with_export_flags(
     latest = marks.drop_duplicates("event_id", keep="last").set_index("event_id")["export_batch_id"]
     batch = frame["event_id"].map(latest)
     return frame.assign(exported=batch.notna().to_numpy(), export_batch_id=batch.to_numpy())
+
+
+# -- retraining: which training_exports batches a deployment has not trained on yet -------------
+
+
+def _batches(store: FeedbackStore, deployment_id: str) -> list[dict[str, Any]]:
+    rows = store.read_table(
+        "export_batches", deployment_id=deployment_id, order_by=["partition_key", "export_batch_id"]
+    ).to_dict("records")
+    for row in rows:
+        row["manifest"] = json.loads(row["manifest"])
+    return rows
+
+
+def used_batch_ids(store: FeedbackStore, deployment_id: str) -> set[str]:
+    """Source batches of the deployment's retraining bundles, except bundles of failed runs."""
+    runs = store.read_table("retraining_runs", deployment_id=deployment_id, status="failed")
+    failed = set(runs["run_id"])
+    used: set[str] = set()
+    for row in _batches(store, deployment_id):
+        m = row["manifest"]
+        if m.get("kind") == BUNDLE_KIND and m.get("retraining_run_id") not in failed:
+            used.update(m.get("source_batch_ids") or [])
+    return used
+
+
+def unused_training_batches(
+    store: FeedbackStore, deployment_id: str, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """training_exports batches (those with a partition) no retraining has used, oldest first.
+
+    Each row: export_batch_id, deployment_id, partition_key, root, manifest (parsed).
+    """
+    used = used_batch_ids(store, deployment_id)
+    rows = [
+        r
+        for r in _batches(store, deployment_id)
+        if r["partition_key"] is not None
+        and r["manifest"].get("kind") != BUNDLE_KIND
+        and r["export_batch_id"] not in used
+    ]
+    return rows[:limit] if limit is not None else rows
+
+
+def bundle_sources(store: FeedbackStore, bundle_id: str) -> list[str]:
+    """The source batch ids a retraining bundle was built from (its lineage)."""
+    rows = store.read_table("export_batches", export_batch_id=bundle_id)
+    if rows.empty:
+        return []
+    return list(json.loads(rows["manifest"].iloc[0]).get("source_batch_ids") or [])
+
+
+def batch_event_ids(store: FeedbackStore, batch_ids: Sequence[str]) -> list[str]:
+    """Events marked by the given export batches, each once."""
+    m = schema.export_marks
+    query = (
+        sa.select(m.c.event_id)
+        .where(m.c.export_batch_id.in_(list(batch_ids)))
+        .distinct()
+        .order_by(m.c.event_id)
+    )
+    with store.engine.connect() as conn:
+        return [str(r[0]) for r in conn.execute(query)]
+
+
+def unmark_batch(store: FeedbackStore, batch_id: str) -> None:
+    """Drop a batch's example marks (a failed retraining gives its examples back)."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            schema.export_marks.delete().where(schema.export_marks.c.export_batch_id == batch_id)
+        )
+
+
+def forget_batch(store: FeedbackStore, batch_id: str) -> None:
+    """Remove a batch's record and marks (a batch that failed its load-back check)."""
+    unmark_batch(store, batch_id)
+    with store.engine.begin() as conn:
+        conn.execute(
+            schema.export_batches.delete().where(
+                schema.export_batches.c.export_batch_id == batch_id
+            )
+        )
+
+
+def deployments_in_partition(store: FeedbackStore, partition_key: str) -> list[str]:
+    """Deployments with sanitized events in a partition, sorted."""
+    t = schema.sanitized_logs
+    query = (
+        sa.select(t.c.deployment_id)
+        .where(t.c.partition_key == partition_key)
+        .distinct()
+        .order_by(t.c.deployment_id)
+    )
+    with store.engine.connect() as conn:
+        return [str(r[0]) for r in conn.execute(query)]

@@ -40,23 +40,6 @@ def partition_windows(store: FeedbackStore, partition_key: str) -> dict[str, Win
     }
 
 
-def partitions_window(
-    store: FeedbackStore, deployment_id: str, partition_keys: list[str]
-) -> Window:
-    """A deployment's sanitized rows over several partitions (e.g. a retraining's training set)."""
-    return Window(
-        store.read_table(
-            "sanitized_logs", partition_key=partition_keys, deployment_id=deployment_id
-        ),
-        store.read_table(
-            "quality_scores", partition_key=partition_keys, deployment_id=deployment_id
-        ),
-        store.read_table(
-            "sanitized_signals", partition_key=partition_keys, deployment_id=deployment_id
-        ),
-    )
-
-
 def deployment_window(store: FeedbackStore, day: str, deployment_id: str) -> Window:
     """One deployment's sanitized rows for one day partition (one run of the loop)."""
     return Window(

@@ -1,21 +1,19 @@
-"""training_exports: each deployment's curated day written in every trainer format + manifest."""
+"""training_exports: a deployment-day's curated examples in every trainer format + manifest."""
 
 import dagster as dg
+from pydantic import Field
 
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
-from feedback_assets.domain.export.export import EXPORT_FORMATS
-from feedback_assets.domain.export.training_exports import (
-    CODE_VERSION,
-    batch_id_for,
-    training_export,
-)
+from feedback_assets.domain.export.registry import describe, format_names, resolve_formats
+from feedback_assets.domain.export.training_exports import CODE_VERSION
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
-from feedback_assets.store.exports import record_batch
-from feedback_assets.store.windows import deployment_window
+from feedback_assets.services.training_exports import export_partition
 
 
 class TrainingExportsConfig(dg.Config):
-    formats: list[str] = list(EXPORT_FORMATS)
+    formats: list[str] = Field(
+        default=list(format_names()), description=f"export formats (name or alias): {describe()}"
+    )
     system_prompt: str | None = None
 
 
@@ -25,7 +23,7 @@ class TrainingExportsConfig(dg.Config):
     deps=["curated_sets"],
     kinds={"python", "parquet"},
     code_version=CODE_VERSION,
-    description="JSONL, OpenAI chat, HF dataset, Parquet, CSV, DPO and KTO files per deployment.",
+    description="JSONL, OpenAI chat, HF dataset, Parquet, CSV, DPO and KTO files + manifest.",
     check_specs=[
         loop_check(
             "exports_load_back",
@@ -43,50 +41,35 @@ def training_exports(
     store = feedback_store.store()
     root = feedback_store.resolved_export_root()
     part = loop_partition(context)
-    pk, start, end = part.day, part.start_us, part.end_us
-    manifests, problems = {}, {}
-    for deployment in [part.deployment_id]:
-        window = deployment_window(store, pk, deployment)
-        curated = store.read_table("curated_examples", partition_key=pk, deployment_id=deployment)
-        manifest, found = training_export(
-            curated,
-            window,
-            root,
-            batch_id_for(deployment, pk),
-            formats=config.formats,
-            source_window={"partition_key": pk, "start_us": start, "end_us": end},
-            filters={"deployment_id": deployment},
-            config={"system_prompt": config.system_prompt},
-            system_prompt=config.system_prompt,
-        )
-        if manifest is not None:
-            record_batch(
-                store,
-                manifest,
-                deployment_id=deployment,
-                root=root,
-                event_ids=curated["event_id"].tolist(),
-                partition_key=pk,
-            )
-            manifests[deployment] = manifest
-        if found:
-            problems[deployment] = found
+    formats = [f.name for f in resolve_formats(config.formats)]  # bad names fail before writing
+    manifest, problems = export_partition(
+        store,
+        root,
+        part.day,
+        part.deployment_id,
+        formats,
+        config.system_prompt,
+        source_window={"start_us": part.start_us, "end_us": part.end_us},
+    )
+    files = manifest["files"] if manifest else {}
     yield dg.MaterializeResult(
         metadata={
+            "deployment_id": part.deployment_id,
+            "batch_id": manifest["batch_id"] if manifest else "",
+            **{k: v for k, v in (manifest or {}).get("counts", {}).items() if isinstance(v, int)},
             "export_root": dg.MetadataValue.path(root),
-            "batches": dg.MetadataValue.json(
-                {
-                    d: {"batch_id": m["batch_id"], "counts": m.get("counts", {})}
-                    for d, m in manifests.items()
-                }
-            ),
-            "files": dg.MetadataValue.json(
-                {d: {f: v["path"] for f, v in m["files"].items()} for d, m in manifests.items()}
-            ),
+            "files": dg.MetadataValue.md(_files_table(files)),
         }
     )
     yield dg.AssetCheckResult(
         check_name="exports_load_back",
         passed=not problems,
-        metadata={"problems": dg.MetadataValue.json(problems), "batches_checked": len(manifests)},
+        metadata={"problems": dg.MetadataValue.json(problems), "files_checked": len(files)},
     )
+
+
+def _files_table(files: dict) -> str:
+    if not files:
+        return "_no batch: no curated examples this day_"
+    rows = [f"| {fmt} | {info.get('rows', '')} | `{info['path']}` |" for fmt, info in files.items()]
+    return "\n".join(["| format | rows | path |", "|---|---:|---|", *rows])

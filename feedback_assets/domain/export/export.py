@@ -1,96 +1,32 @@
-"""Export batches: every requested format under <root>/<batch_id>/ plus manifest.json, a PII
+"""Export batches: the requested formats under <root>/<batch_id>/ plus manifest.json, a PII
 re-scan that blocks the export on any hit, and a verifier that loads every file back."""
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import fsspec
 import orjson
 import pandas as pd
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
-from feedback_assets.domain.export.export_formats import (
-    CSV_COLUMNS,
-    JSON_LINE_KEYS,
-    PARQUET_SCHEMA,
-    InvalidJson,
-    hf_features,
-    open_binary,
-    read_json_lines,
-    resolve_under_root,
-    to_openai_chat,
-    validate_openai_chat,
-    write_csv,
-    write_hf_dataset,
-    write_jsonl,
-    write_kto,
-    write_openai_chat,
-    write_parquet,
-    write_preference_pairs,
+from feedback_assets.domain.export.files import digest, exists, open_binary, resolve_under_root
+from feedback_assets.domain.export.registry import (
+    ROLE_TEXT_COLUMNS,
+    ExportFormat,
+    Role,
+    WriteOptions,
+    format_names,
+    get_format,
+    resolve_formats,
 )
 
-__all__ = [
-    "EXPORT_FORMATS",
-    "ExportBlocked",
-    "export_batch",
-    "resolve_under_root",
-    "to_openai_chat",
-    "validate_openai_chat",
-    "verify_export",
-    "write_csv",
-    "write_hf_dataset",
-    "write_jsonl",
-    "write_kto",
-    "write_openai_chat",
-    "write_parquet",
-    "write_preference_pairs",
-]
-
-EXPORT_FORMATS: tuple[str, ...] = (
-    "jsonl",
-    "openai_chat",
-    "hf_dataset",
-    "parquet",
-    "csv",
-    "dpo_trl",
-    "dpo_openai",
-    "kto",
-)
-FILE_NAMES: Mapping[str, str] = {
-    "jsonl": "curated.jsonl",
-    "openai_chat": "openai_chat.jsonl",
-    "hf_dataset": "hf_dataset",
-    "parquet": "curated.parquet",
-    "csv": "curated.csv",
-    "dpo_trl": "preference_pairs.trl.jsonl",
-    "dpo_openai": "preference_pairs.openai.jsonl",
-    "kto": "kto.jsonl",
-}
 MANIFEST_NAME = "manifest.json"
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-# Text columns re-scanned for PII per input frame.
-_PII_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    "curated": ("prompt", "response"),
-    "pairs": ("prompt", "chosen", "rejected"),
-    "kto": ("prompt", "completion"),
-}
-_NEEDS: Mapping[str, str] = {
-    "jsonl": "curated",
-    "openai_chat": "curated",
-    "hf_dataset": "curated",
-    "parquet": "curated",
-    "csv": "curated",
-    "dpo_trl": "pairs",
-    "dpo_openai": "pairs",
-    "kto": "kto",
-}
+# Manifest count key of each role's input rows.
+_COUNT_KEYS: Mapping[Role, str] = {"sft": "curated", "preference": "preference_pairs", "kto": "kto"}
 
 
 class ExportBlocked(RuntimeError):
@@ -102,212 +38,155 @@ class ExportBlocked(RuntimeError):
         super().__init__(f"export blocked: PII found at export time ({found})")
 
 
-def _pii_hits(frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
-    from feedback_assets.domain.pii.sanitize import scan_pii
+class ExportInvalid(RuntimeError):
+    """A written batch did not load back as its manifest says."""
+
+
+def check_batch_id(batch_id: str) -> str:
+    if not _BATCH_ID.match(batch_id):
+        raise ValueError(f"batch_id {batch_id!r}: use letters, digits, '.', '_' or '-' only")
+    return batch_id
+
+
+def pii_hits(frames: Mapping[Role, pd.DataFrame]) -> dict[str, int]:
+    from feedback_assets.domain.pii.sanitized_logs import leak_counts
 
     total: dict[str, int] = {}
-    for name, df in frames.items():
-        for col in _PII_COLUMNS[name]:
-            if col in df.columns and len(df):
-                for entity, n in scan_pii(df[col]).items():
-                    total[entity] = total.get(entity, 0) + int(n)
+    for role, df in frames.items():
+        for entity, n in leak_counts(df, ROLE_TEXT_COLUMNS[role]).items():
+            total[entity] = total.get(entity, 0) + int(n)
     return {k: v for k, v in total.items() if v}
 
 
-def _digest(path: str) -> tuple[str, int]:
-    """sha256 and size of a file; for a directory, over its data files in name order.
-
-    HF's state.json holds a run-specific fingerprint, so it is left out to keep re-runs equal.
-    """
-    fs, p = fsspec.core.url_to_fs(path)
-    h = hashlib.sha256()
-    if not fs.isdir(p):
-        with fs.open(p, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-        return h.hexdigest(), int(fs.size(p))
-    size = 0
-    for name in sorted(fs.find(p)):
-        rel = posixpath.relpath(name, p)
-        if posixpath.basename(rel) == "state.json":
-            continue
-        h.update(rel.encode() + b"\0")
-        with fs.open(name, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-        size += int(fs.size(name))
-    return h.hexdigest(), size
-
-
 def export_batch(
-    curated: pd.DataFrame,
-    pairs: pd.DataFrame,
-    kto: pd.DataFrame,
+    frames: Mapping[Role, pd.DataFrame],
     root: str,
     batch_id: str,
     *,
-    formats: Iterable[str] = EXPORT_FORMATS,
-    source_window: dict[str, Any] | None = None,
-    filters: dict[str, Any] | None = None,
-    config: dict[str, Any] | None = None,
+    formats: Iterable[str] = format_names(),
+    paths: Mapping[str, str] | None = None,
+    source_window: Mapping[str, Any] | None = None,
+    filters: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
     code_version: str = "",
     system_prompt: str | None = None,
     test_size: float = 0.1,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Write every requested format under root/batch_id/ plus manifest.json; return the manifest.
+    """Write every requested format plus manifest.json; return the manifest.
 
-    Re-running with the same inputs rewrites the same files (same checksums).
-    Raises ExportBlocked before writing anything if PII is found.
+    `frames` holds each needed role's rows (sft: curated, preference: DPO pairs, kto: KTO rows).
+    Files go to <batch_id>/<file name> unless `paths` gives one (relative to root). Re-running
+    with the same inputs rewrites the same files. Raises ExportBlocked, before writing, on PII.
     """
-    fmts = list(dict.fromkeys(formats))
-    unknown = [f for f in fmts if f not in EXPORT_FORMATS]
+    specs = resolve_formats(formats)
+    check_batch_id(batch_id)
+    missing = sorted({s.role for s in specs} - set(frames))
+    if missing:
+        raise ValueError(f"frames: no rows given for role(s) {missing} of the requested formats")
+    unknown = sorted(set(paths or {}) - {s.name for s in specs})
     if unknown:
-        raise ValueError(f"formats: unknown {unknown}; known: {list(EXPORT_FORMATS)}")
-    if not _BATCH_ID.match(batch_id):
-        raise ValueError(f"batch_id {batch_id!r}: use letters, digits, '.', '_' or '-' only")
-    frames = {"curated": curated, "pairs": pairs, "kto": kto}
-    used = {n: frames[n] for n in dict.fromkeys(_NEEDS[f] for f in fmts)}
-    hits = _pii_hits(used)
+        raise ValueError(f"paths: {unknown} are not among the requested formats")
+    hits = pii_hits({s.role: frames[s.role] for s in specs})
     if hits:
         raise ExportBlocked(hits)
-
-    files: dict[str, dict[str, Any]] = {}
-    for fmt in fmts:
-        path = resolve_under_root(root, f"{batch_id}/{FILE_NAMES[fmt]}")
-        extra: dict[str, Any] = {}
-        if fmt == "jsonl":
-            rows = write_jsonl(curated, path)
-        elif fmt == "openai_chat":
-            rows = write_openai_chat(curated, path, system_prompt)
-        elif fmt == "hf_dataset":
-            splits = write_hf_dataset(curated, path, test_size=test_size, seed=seed)
-            rows, extra = sum(splits.values()), {"splits": splits}
-        elif fmt == "parquet":
-            rows = write_parquet(curated, path, batch_id)
-        elif fmt == "csv":
-            rows = write_csv(curated, path)
-        elif fmt == "dpo_trl":
-            rows = write_preference_pairs(pairs, path, "trl")
-        elif fmt == "dpo_openai":
-            rows = write_preference_pairs(pairs, path, "openai")
-        else:
-            rows = write_kto(kto, path)
-        sha, nbytes = _digest(path)
-        files[fmt] = {
-            "path": FILE_NAMES[fmt],
-            "rows": rows,
-            "sha256": sha,
-            "bytes": nbytes,
-            **extra,
-        }
-
-    by_source = (
-        curated["curation_source"].value_counts().sort_index().to_dict()
-        if "curation_source" in curated.columns
-        else {}
-    )
+    opts = WriteOptions(batch_id, system_prompt, test_size, seed)
+    files = {
+        s.name: _write_one(s, frames[s.role], root, batch_id, (paths or {}).get(s.name), opts)
+        for s in specs
+    }
     manifest: dict[str, Any] = {
         "batch_id": batch_id,
+        "kind": "export",
         "files": files,
-        "counts": {
-            "curated": len(curated),
-            "curated_by_source": {str(k): int(v) for k, v in by_source.items()},
-            "preference_pairs": len(pairs),
-            "kto": len(kto),
-        },
-        "source_window": source_window or {},
-        "filters": filters or {},
-        "config": config or {},
+        "counts": _counts(frames),
+        "source_window": dict(source_window or {}),
+        "filters": dict(filters or {}),
+        "config": dict(config or {}),
         "code_version": code_version,
         "created_at": datetime.now(UTC).isoformat(),
     }
-    with open_binary(resolve_under_root(root, f"{batch_id}/{MANIFEST_NAME}"), "wb") as f:
-        f.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    write_manifest(manifest, root)
     return manifest
 
 
-def read_manifest(root: str, batch_id: str) -> dict[str, Any]:
-    with open_binary(resolve_under_root(root, f"{batch_id}/{MANIFEST_NAME}"), "rb") as f:
-        out: dict[str, Any] = orjson.loads(f.read())
+def _write_one(
+    spec: ExportFormat,
+    df: pd.DataFrame,
+    root: str,
+    batch_id: str,
+    relative: str | None,
+    opts: WriteOptions,
+) -> dict[str, Any]:
+    rel = relative or f"{batch_id}/{spec.file_name}"
+    path = resolve_under_root(root, rel)
+    rows, extra = spec.write(df, path, opts)
+    sha, nbytes = digest(path)
+    # Paths in a manifest are relative to its batch directory.
+    in_batch = posixpath.relpath(posixpath.normpath(rel.replace("\\", "/")), batch_id)
+    return {"path": in_batch, "rows": rows, "sha256": sha, "bytes": nbytes, **extra}
+
+
+def _counts(frames: Mapping[Role, pd.DataFrame]) -> dict[str, Any]:
+    out: dict[str, Any] = {_COUNT_KEYS[role]: len(df) for role, df in frames.items()}
+    curated = frames.get("sft")
+    if curated is not None:
+        by_source = (
+            curated["curation_source"].value_counts().sort_index().to_dict()
+            if "curation_source" in curated.columns
+            else {}
+        )
+        out["curated_by_source"] = {str(k): int(v) for k, v in by_source.items()}
     return out
+
+
+def write_manifest(manifest: Mapping[str, Any], root: str) -> str:
+    path = resolve_under_root(root, f"{manifest['batch_id']}/{MANIFEST_NAME}")
+    with open_binary(path, "wb") as f:
+        f.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    return path
+
+
+def file_path(manifest: Mapping[str, Any], root: str, fmt: str) -> str:
+    """Where a manifest's file of `fmt` lives (checked to stay under root)."""
+    return resolve_under_root(root, f"{manifest['batch_id']}/{manifest['files'][fmt]['path']}")
 
 
 def verify_export(manifest: Mapping[str, Any], root: str) -> list[str]:
     """Load every file of a batch back and compare with the manifest; [] means all is well."""
-    problems: list[str] = []
-    batch_id = str(manifest.get("batch_id", ""))
     files = manifest.get("files") or {}
     if not files:
         return ["manifest: lists no files"]
+    # A retraining bundle's merged rows keep the batch ids of their source batches.
+    allowed = frozenset(manifest.get("source_batch_ids") or [str(manifest.get("batch_id", ""))])
+    problems: list[str] = []
     for fmt, info in files.items():
         try:
-            path = resolve_under_root(root, f"{batch_id}/{info['path']}")
-            fs, p = fsspec.core.url_to_fs(path)
-            if not fs.exists(p):
-                problems.append(f"{fmt}: {info['path']} is missing")
-                continue
-            sha, nbytes = _digest(path)
-            if sha != info.get("sha256") or nbytes != info.get("bytes"):
-                problems.append(
-                    f"{fmt}: checksum/size differ from the manifest ({nbytes} bytes vs "
-                    f"{info.get('bytes')})"
-                )
-            rows, errs = _load_back(fmt, path, batch_id)
-            problems.extend(f"{fmt}: {e}" for e in errs)
-            if rows != info.get("rows"):
-                problems.append(f"{fmt}: {rows} rows read back, manifest says {info.get('rows')}")
+            problems.extend(_verify_file(manifest, root, fmt, info, allowed))
         except Exception as exc:  # any unreadable file is a finding, not a crash of the check
             problems.append(f"{fmt}: cannot be read back: {type(exc).__name__}: {exc}")
     return problems
 
 
-def _load_back(fmt: str, path: str, batch_id: str) -> tuple[int, list[str]]:
-    if fmt in JSON_LINE_KEYS:
-        return _load_json_lines(fmt, path)
-    if fmt == "parquet":
-        fs, p = fsspec.core.url_to_fs(path)
-        schema = pq.read_schema(p, filesystem=fs).remove_metadata()
-        errs = [] if schema.equals(PARQUET_SCHEMA) else [f"schema differs: {schema}"]
-        ids = pq.read_table(p, columns=["export_batch_id"], filesystem=fs).column(0)
-        if ids.null_count or (len(ids) and set(ids.unique().to_pylist()) != {batch_id}):
-            errs.append("export_batch_id does not match the batch")
-        return len(ids), errs
-    if fmt == "csv":
-        with open_binary(path, "rb") as f:
-            # Answers hold newlines (code, lists); the writer quotes them.
-            table = pacsv.read_csv(f, parse_options=pacsv.ParseOptions(newlines_in_values=True))
-        errs = [] if tuple(table.column_names) == CSV_COLUMNS else ["csv header differs"]
-        return table.num_rows, errs
-    if fmt == "hf_dataset":
-        from datasets import load_from_disk
-
-        dd = load_from_disk(path)
-        errs = [
-            f"split {name}: features differ from the declared ones"
-            for name, ds in dd.items()
-            if ds.features != hf_features()
-        ]
-        return sum(ds.num_rows for ds in dd.values()), errs
-    return 0, [f"unknown format {fmt!r}"]
-
-
-def _load_json_lines(fmt: str, path: str) -> tuple[int, list[str]]:
-    keys = JSON_LINE_KEYS[fmt]
-    rows = 0
-    bad_json: list[int] = []
-    bad_keys: list[int] = []
-    for n, obj in read_json_lines(path):
-        rows += 1
-        if isinstance(obj, InvalidJson):
-            bad_json.append(n)
-        elif not isinstance(obj, dict) or set(obj) != keys:
-            bad_keys.append(n)
-    errs = []
-    if bad_json:
-        errs.append(f"{len(bad_json)} line(s) are not valid JSON, first at line {bad_json[0]}")
-    if bad_keys:
-        errs.append(f"{len(bad_keys)} line(s) lack keys {sorted(keys)}, first at {bad_keys[0]}")
-    if fmt == "openai_chat" and not bad_json:
-        errs.extend(validate_openai_chat(path))
-    return rows - len(bad_json), errs
+def _verify_file(
+    manifest: Mapping[str, Any],
+    root: str,
+    fmt: str,
+    info: Mapping[str, Any],
+    allowed: frozenset[str],
+) -> list[str]:
+    spec = get_format(fmt)
+    path = file_path(manifest, root, fmt)
+    if not exists(path):
+        return [f"{fmt}: {info['path']} is missing"]
+    problems = []
+    sha, nbytes = digest(path)
+    if sha != info.get("sha256") or nbytes != info.get("bytes"):
+        problems.append(
+            f"{fmt}: checksum/size differ from the manifest ({nbytes} bytes vs {info.get('bytes')})"
+        )
+    rows, errs = spec.load(path, allowed)
+    problems.extend(f"{fmt}: {e}" for e in errs)
+    if rows != info.get("rows"):
+        problems.append(f"{fmt}: {rows} rows read back, manifest says {info.get('rows')}")
+    return problems

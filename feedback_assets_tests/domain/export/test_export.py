@@ -13,19 +13,24 @@ import pytest  # noqa: E402
 from datasets import load_from_disk  # noqa: E402
 
 from feedback_assets.domain.export.export import (  # noqa: E402
-    EXPORT_FORMATS,
     ExportBlocked,
     export_batch,
-    resolve_under_root,
-    validate_openai_chat,
     verify_export,
+)
+from feedback_assets.domain.export.files import resolve_under_root  # noqa: E402
+from feedback_assets.domain.export.formats_columnar import (  # noqa: E402
+    PARQUET_SCHEMA,
     write_hf_dataset,
+    write_parquet,
+)
+from feedback_assets.domain.export.formats_lines import (  # noqa: E402
+    to_openai_chat,
+    validate_openai_chat,
     write_jsonl,
     write_openai_chat,
-    write_parquet,
     write_preference_pairs,
 )
-from feedback_assets.domain.export.export_formats import PARQUET_SCHEMA  # noqa: E402
+from feedback_assets.domain.export.registry import format_names  # noqa: E402
 
 N = 40
 
@@ -71,6 +76,14 @@ def kto() -> pd.DataFrame:
             "deployment_id": "dep",
         }
     )
+
+
+def frames(sft: pd.DataFrame | None = None, preference: pd.DataFrame | None = None) -> dict:
+    return {
+        "sft": curated() if sft is None else sft,
+        "preference": pairs() if preference is None else preference,
+        "kto": kto(),
+    }
 
 
 def read_lines(path: str) -> list[dict]:
@@ -139,6 +152,13 @@ def test_hf_dataset_round_trip_with_declared_features(tmp_path: Path) -> None:
     assert load_from_disk(again)["test"]["event_id"] == dd["test"]["event_id"]  # seeded split
 
 
+def test_hf_dataset_with_an_empty_split_loads_back(tmp_path: Path) -> None:
+    # 4 rows at test_size 0.1 leave the test split empty; datasets alone cannot reload that.
+    assert write_hf_dataset(curated(4), str(tmp_path / "hf")) == {"train": 4, "test": 0}
+    dd = load_from_disk(str(tmp_path / "hf"))
+    assert dd["train"].num_rows == 4 and dd["test"].num_rows == 0
+
+
 def test_parquet_real_parquet_with_schema(tmp_path: Path) -> None:
     path = str(tmp_path / "c.parquet")
     assert write_parquet(curated(), path, "batch-1") == N
@@ -166,9 +186,7 @@ def test_preference_pair_shapes(tmp_path: Path) -> None:
 def test_export_batch_every_format_round_trips(tmp_path: Path) -> None:
     root = str(tmp_path / "exports")
     m = export_batch(
-        curated(),
-        pairs(),
-        kto(),
+        frames(),
         root,
         "b1",
         source_window={"start": "2026-01-01", "end": "2026-01-02"},
@@ -176,7 +194,7 @@ def test_export_batch_every_format_round_trips(tmp_path: Path) -> None:
         config={"limit": 1000},
         code_version="abc123",
     )
-    assert set(m["files"]) == set(EXPORT_FORMATS)
+    assert set(m["files"]) == set(format_names())
     assert m["files"]["hf_dataset"]["splits"] == {"train": 36, "test": 4}
     assert m["counts"]["curated"] == N and m["counts"]["curated_by_source"]["user_edit"] == 5
     assert m["code_version"] == "abc123" and m["source_window"]["end"] == "2026-01-02"
@@ -192,7 +210,7 @@ def test_export_batch_every_format_round_trips(tmp_path: Path) -> None:
         True,
     ]
     # A re-run is idempotent: same files, same checksums.
-    m2 = export_batch(curated(), pairs(), kto(), root, "b1", code_version="abc123")
+    m2 = export_batch(frames(), root, "b1", code_version="abc123")
     assert {k: v["sha256"] for k, v in m2["files"].items()} == {
         k: v["sha256"] for k, v in m["files"].items()
     }
@@ -200,9 +218,7 @@ def test_export_batch_every_format_round_trips(tmp_path: Path) -> None:
 
 def test_verify_export_catches_truncation_and_missing(tmp_path: Path) -> None:
     root = str(tmp_path)
-    m = export_batch(
-        curated(), pairs(), kto(), root, "b2", formats=("jsonl", "parquet", "hf_dataset")
-    )
+    m = export_batch(frames(), root, "b2", formats=("jsonl", "parquet", "hf_dataset"))
     jl = tmp_path / "b2" / "curated.jsonl"
     data = jl.read_bytes()
     jl.write_bytes(data[: len(data) // 2])
@@ -221,12 +237,12 @@ def test_pii_at_export_time_blocks_and_writes_nothing(tmp_path: Path) -> None:
     leaky = curated()
     leaky.loc[7, "response"] = "mail me at jane.doe@example.com"
     with pytest.raises(ExportBlocked, match="EMAIL=1"):
-        export_batch(leaky, pairs(), kto(), str(tmp_path), "b3")
+        export_batch(frames(sft=leaky), str(tmp_path), "b3")
     assert not (tmp_path / "b3").exists()
     bad_pairs = pairs()
     bad_pairs.loc[0, "chosen"] = "ssn 123-45-6789"
     with pytest.raises(ExportBlocked):
-        export_batch(curated(), bad_pairs, kto(), str(tmp_path), "b4", formats=("dpo_trl",))
+        export_batch(frames(preference=bad_pairs), str(tmp_path), "b4", formats=("dpo_trl",))
 
 
 @pytest.mark.parametrize(
@@ -251,23 +267,21 @@ def test_resolve_under_root_accepts_inside_paths_and_urls(tmp_path: Path) -> Non
 
 def test_export_to_fsspec_memory_root() -> None:
     root = "memory://exports-test"
-    m = export_batch(
-        curated(), pairs(), kto(), root, "b5", formats=("jsonl", "parquet", "csv", "kto")
-    )
+    m = export_batch(frames(), root, "b5", formats=("jsonl", "parquet", "csv", "kto"))
     assert verify_export(m, root) == []
     assert m["files"]["csv"]["rows"] == N
 
 
 def test_bad_batch_id_and_format(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="batch_id"):
-        export_batch(curated(), pairs(), kto(), str(tmp_path), "../b")
-    with pytest.raises(ValueError, match="formats"):
-        export_batch(curated(), pairs(), kto(), str(tmp_path), "b", formats=("xml",))
+        export_batch(frames(), str(tmp_path), "../b")
+    with pytest.raises(ValueError, match="formats: unknown export format 'xml'; valid: jsonl"):
+        export_batch(frames(), str(tmp_path), "b", formats=("xml",))
+    with pytest.raises(ValueError, match=r"frames: no rows given for role\(s\) \['kto'\]"):
+        export_batch({"sft": curated()}, str(tmp_path), "b", formats=("jsonl", "kto"))
 
 
 def test_to_openai_chat_rows_match_writer() -> None:
-    from feedback_assets.domain.export.export import to_openai_chat
-
     rows = list(to_openai_chat(curated(12), system_prompt="sys"))
     assert len(rows) == 12 and validate_openai_chat(rows) == []
     assert rows[1]["messages"][1] == {"role": "user", "content": curated().prompt[1]}

@@ -1,0 +1,224 @@
+"""Training exports: write a batch in registry formats, load it back, record it in the store.
+
+One code path for the training_exports asset (one unit: one day of one deployment) and for the
+facade (api.export, api.export_preference_pairs) and the export_feedback op.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from feedback_assets.domain.drift.drift_reports import Window
+from feedback_assets.domain.export.export import (
+    ExportBlocked,
+    ExportInvalid,
+    export_batch,
+    verify_export,
+)
+from feedback_assets.domain.export.files import resolve_under_root
+from feedback_assets.domain.export.registry import ExportFormat, Role, resolve_format
+from feedback_assets.domain.export.training_exports import (
+    CODE_VERSION,
+    batch_id_for,
+    training_frames,
+)
+from feedback_assets.store import FeedbackStore
+from feedback_assets.store.exports import curated_for, forget_batch, record_batch
+
+FILTERS = ("curation_source", "min_score", "model_version_id", "partition_key")
+CURATED_ROLES: tuple[Role, ...] = ("sft",)
+PAIR_ROLES: tuple[Role, ...] = ("preference", "kto")
+
+
+def write_batch(
+    store: FeedbackStore,
+    root: str,
+    deployment_id: str,
+    batch_id: str,
+    frames: Mapping[Role, pd.DataFrame],
+    *,
+    formats: Iterable[str],
+    event_ids: Sequence[str],
+    partition_key: str | None = None,
+    paths: Mapping[str, str] | None = None,
+    system_prompt: str | None = None,
+    source_window: Mapping[str, Any] | None = None,
+    filters: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Write, load back and record a batch: (manifest, problems). Raises ExportBlocked on PII.
+
+    A batch with problems is not recorded (an earlier record of it is removed), so a retraining
+    never takes a batch that failed its load-back check.
+    """
+    manifest = export_batch(
+        frames,
+        root,
+        batch_id,
+        formats=formats,
+        paths=paths,
+        source_window=source_window,
+        filters=filters,
+        config={"system_prompt": system_prompt},
+        code_version=CODE_VERSION,
+        system_prompt=system_prompt,
+    )
+    problems = verify_export(manifest, root)
+    if problems:
+        forget_batch(store, batch_id)
+        return manifest, problems
+    record_batch(
+        store,
+        manifest,
+        deployment_id=deployment_id,
+        root=root,
+        event_ids=event_ids,
+        partition_key=partition_key,
+    )
+    return manifest, problems
+
+
+def export_partition(
+    store: FeedbackStore,
+    root: str,
+    partition_key: str,
+    deployment_id: str,
+    formats: Iterable[str],
+    system_prompt: str | None = None,
+    *,
+    source_window: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """One deployment's curated day in every format: (manifest, problems).
+
+    A PII hit blocks the batch: manifest None, the reason in problems, nothing written.
+    """
+    curated = store.read_table(
+        "curated_examples", partition_key=partition_key, deployment_id=deployment_id
+    )
+    frames = training_frames(curated, _day_window(store, partition_key, deployment_id))
+    batch_id = batch_id_for(deployment_id, partition_key)
+    try:
+        return write_batch(
+            store,
+            root,
+            deployment_id,
+            batch_id,
+            frames,
+            formats=formats,
+            event_ids=curated["event_id"].tolist(),
+            partition_key=partition_key,
+            system_prompt=system_prompt,
+            source_window={"partition_key": partition_key, **(source_window or {})},
+            filters={"deployment_id": deployment_id},
+        )
+    except ExportBlocked as exc:
+        forget_batch(store, batch_id)
+        return None, [str(exc)]
+
+
+def _day_window(store: FeedbackStore, partition_key: str, deployment_id: str) -> Window:
+    where = {"partition_key": partition_key, "deployment_id": deployment_id}
+    return Window(
+        store.read_table("sanitized_logs", order_by=["timestamp_us", "event_id"], **where),
+        store.read_table("quality_scores", **where),
+        store.read_table("sanitized_signals", **where),
+    )
+
+
+def _target(
+    deployment_id: str, output_path: str | None, spec: ExportFormat, tag: str
+) -> tuple[str, str]:
+    """(path relative to the root, batch id): the batch directory holds the file by default."""
+    if output_path is None:
+        batch = batch_id_for(deployment_id, tag)
+        return f"{batch}/{spec.file_name}", batch
+    return output_path, batch_id_for(deployment_id, re.sub(r"\W+", "-", output_path))
+
+
+def _apply_filters(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:
+    unknown = sorted(set(filters) - set(FILTERS))
+    if unknown:
+        raise ValueError(f"filters: unknown {unknown}; supported: {list(FILTERS)}")
+    for key in ("curation_source", "model_version_id", "partition_key"):
+        if key in filters:
+            value = filters[key]
+            wanted = list(value) if isinstance(value, list | tuple | set) else [value]
+            frame = frame[frame[key].isin(wanted)]
+    if "min_score" in filters:
+        frame = frame[frame["curation_score"] >= float(filters["min_score"])]
+    return frame
+
+
+def _write_one(
+    store: FeedbackStore,
+    root: str,
+    deployment_id: str,
+    target: tuple[str, str],
+    spec: ExportFormat,
+    frame: pd.DataFrame,
+    event_ids: Sequence[str],
+    filters: Mapping[str, Any] | None = None,
+) -> str:
+    relative, batch = target
+    _, problems = write_batch(
+        store,
+        root,
+        deployment_id,
+        batch,
+        {spec.role: frame},
+        formats=[spec.name],
+        paths={spec.name: relative},
+        event_ids=event_ids,
+        filters=filters,
+    )
+    if problems:
+        raise ExportInvalid(f"export {batch} did not load back: {'; '.join(problems)}")
+    return resolve_under_root(root, relative)
+
+
+def export_curated(
+    store: FeedbackStore,
+    root: str,
+    deployment_id: str,
+    fmt: str,
+    output_path: str | None,
+    filters: Mapping[str, Any],
+    limit: int | None,
+    include_exported: bool,
+) -> str:
+    """Curated examples in one format (an sft role name or alias); returns the path written."""
+    spec = resolve_format(fmt, roles=CURATED_ROLES)
+    target = _target(deployment_id, output_path, spec, spec.name)
+    resolve_under_root(root, target[0])  # a bad path fails before anything is read
+    curated = curated_for(
+        store,
+        deployment_id,
+        exclude_kind=None if include_exported else "export",
+        except_batch=target[1],
+    )
+    curated = _apply_filters(curated, filters)
+    curated = (curated.head(limit) if limit is not None else curated).reset_index(drop=True)
+    return _write_one(
+        store, root, deployment_id, target, spec, curated, curated["event_id"].tolist(), filters
+    )
+
+
+def export_pairs(
+    store: FeedbackStore,
+    root: str,
+    deployment_id: str,
+    fmt: str,
+    output_path: str | None,
+    rows_for: Callable[[Role], pd.DataFrame],
+) -> str:
+    """Preference pairs or KTO rows (`rows_for(role)` mines them); returns the path written.
+
+    The batch is recorded without example marks: pairs do not count as exported examples.
+    """
+    spec = resolve_format(fmt, roles=PAIR_ROLES)
+    target = _target(deployment_id, output_path, spec, f"pairs-{spec.name}")
+    resolve_under_root(root, target[0])
+    return _write_one(store, root, deployment_id, target, spec, rows_for(spec.role), [])
