@@ -22,10 +22,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m feedback_assets.demo
 
-## make dev: the Dagster UI on the same embedded store (http://127.0.0.1:3000)
+## make dev: the Dagster UI on the demo's history (http://127.0.0.1:3000). Plain `dagster dev`:
+## without DAGSTER_HOME it reads ./dagster.yaml, which keeps the history in data/dagster_home.
 dev: $(STAMP)
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/data/dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
-	DAGSTER_HOME=$$DAGSTER_HOME $(VENV)/bin/dagster dev -w workspace.yaml
+	$(VENV)/bin/dagster dev
 
 ## make test: lint + types + the whole suite (SQLite and a throwaway PostgreSQL)
 test: $(STAMP)
