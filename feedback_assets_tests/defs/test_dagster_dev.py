@@ -236,6 +236,11 @@ def test_demo_records_where_plain_dagster_dev_looks(
         queue = instance.get_concurrency_config().run_queue_config
         assert queue is not None and queue.tag_concurrency_limits[0]["key"] == "feedback/deployment"
     assert (home / "history" / "runs.db").is_file()
+    # An empty DAGSTER_HOME (as bench_demo sets) gets the root config with its storage there.
+    empty = tmp_path / "empty_home"
+    assert dagster_home(other, str(empty)) == empty
+    with dg.DagsterInstance.from_config(str(empty)) as instance:
+        assert instance.get_ref().storage_data.config_dict == {"base_dir": str(empty.resolve())}
     # A home that already has its own config (e.g. deploy/postgres) is left alone.
     pg_home = tmp_path / "pg"
     pg_home.mkdir()
