@@ -8,7 +8,7 @@ export HF_DATASETS_OFFLINE := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 export MPLBACKEND := Agg
 
-.PHONY: venv demo dev test lint bench bench-quick clean
+.PHONY: venv demo dev test lint bench bench-quick peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,10 +22,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m feedback_assets.demo
 
-## make dev: the Dagster UI on the same embedded store (http://127.0.0.1:3000)
+## make dev: the Dagster UI on the demo's history (http://127.0.0.1:3000). Plain `dagster dev`:
+## without DAGSTER_HOME it reads ./dagster.yaml, which keeps the history in data/dagster_home.
 dev: $(STAMP)
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/data/dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
-	DAGSTER_HOME=$$DAGSTER_HOME $(VENV)/bin/dagster dev -w workspace.yaml
+	$(VENV)/bin/dagster dev
 
 ## make test: lint + types + the whole suite (SQLite and a throwaway PostgreSQL)
 test: $(STAMP)
@@ -38,12 +38,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## make bench: every stage's throughput and peak memory beside a naive baseline
+## make bench: every stage's throughput and peak memory beside a naive baseline and the peers
+## (Evidently), which run in .venv-peers: made on first use, or by `make peers`. Without network
+## the peers are skipped with one line and the project's own figures still run.
 bench: $(STAMP)
 	$(PY) -m bench
 
 bench-quick: $(STAMP)
 	$(PY) -m bench --quick
+
+peers: $(STAMP)
+	$(PY) -m bench.peers
 
 clean:
 	rm -rf data exports .pytest_cache .mypy_cache .ruff_cache

@@ -3,8 +3,8 @@ beside a naive per-event Python KS (the original's approach) and Evidently's Dat
 
     .venv/bin/python -m bench.bench_drift [--quick]
 
-Evidently does not import with pandas 3, so it runs in /tmp/evidently-venv (pandas<3,
-evidently==0.7.23) as a subprocess on the same frames saved as Parquet.
+Evidently does not import with pandas 3, so it runs in the peers' environment (.venv-peers, made
+on first use from bench/peers-requirements.txt) as a subprocess on the same frames saved as Parquet.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench import peers
 from bench.common import print_table, run_isolated, synthetic_texts, timed
 
-EVIDENTLY_PY = Path("/tmp/evidently-venv/bin/python")
 NUMERIC = ("prompt_length", "response_length", "token_count", "latency_ms", "quality_score")
 CATEGORICAL = ("model_version_id", "format_kind")
 MIX, MIX_SHIFTED = [0.7, 0.2, 0.1], [0.5, 0.4, 0.1]
@@ -169,8 +169,9 @@ print(json.dumps({"seconds": secs, "verdicts": verdicts,
 
 def evidently_row(n: int, ours: dict[str, bool]) -> dict[str, Any]:
     base = {"case": "Evidently 0.7.23 DataDriftPreset", "n_per_window": n}
-    if not EVIDENTLY_PY.exists():
-        return {**base, "verdicts": f"evidently: unavailable (no venv at {EVIDENTLY_PY})"}
+    evidently_py = peers.python()
+    if evidently_py is None:
+        return {**base, "verdicts": f"evidently: unavailable ({peers.ensure()})"}
     with tempfile.TemporaryDirectory() as tmp:
         ref_p, cur_p = Path(tmp) / "ref.parquet", Path(tmp) / "cur.parquet"
         _frame(n, 1, False).to_parquet(ref_p)
@@ -179,7 +180,7 @@ def evidently_row(n: int, ours: dict[str, bool]) -> dict[str, Any]:
         script.write_text(EVIDENTLY_SCRIPT)
         cat = [*CATEGORICAL, *BINARY]
         args = [
-            str(EVIDENTLY_PY),
+            str(evidently_py),
             str(script),
             str(ref_p),
             str(cur_p),

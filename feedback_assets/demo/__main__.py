@@ -2,8 +2,9 @@
 
 Steps: seeded traffic -> FeedbackClient (validate, redact, spool, store) -> every deployment-day
 partition of feedback_loop_job -> the retraining sensors and schedule -> retraining_job runs ->
-summary. Everything lands in the embedded store and a persistent Dagster instance
-(data/dagster_home), so `make dev` shows the same history in the UI.
+summary.
+Everything lands in the embedded store and the project's Dagster instance (the root dagster.yaml,
+history in data/dagster_home), so `make dev` or plain `dagster dev` shows the same history.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import yaml
+
 from feedback_assets.settings import ENV_FILE
+
+# The project's Dagster instance config; its storage paths are relative to the working directory.
+ROOT_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 
 def _prepare(data_dir: Path, fresh: bool, days: int) -> None:
     os.environ.setdefault("FEEDBACK_DATA_DIR", str(data_dir))
     os.environ.setdefault("FEEDBACK_EXPORT_ROOT", str(data_dir.parent / "exports"))
-    os.environ.setdefault("DAGSTER_HOME", str(data_dir / "dagster_home"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -36,11 +41,39 @@ def _prepare(data_dir: Path, fresh: bool, days: int) -> None:
         f"FEEDBACK_PARTITION_START={first_day.isoformat()}\n"
         "FEEDBACK_EXPECTED_FORMATS=json-extractor=json\n"
     )
-    home = Path(os.environ["DAGSTER_HOME"])
+    os.environ["DAGSTER_HOME"] = str(dagster_home(data_dir, os.environ.get("DAGSTER_HOME")))
+
+
+def dagster_home(data_dir: Path, current: str | None) -> Path:
+    """The Dagster home the demo records into, so that `make dev` shows the same history.
+
+    A DAGSTER_HOME that already holds a dagster.yaml (e.g. deploy/postgres) is used as is. With
+    the default --data-dir the home is the project root: its dagster.yaml keeps history in
+    data/dagster_home, exactly where plain `dagster dev` in the root looks. Any other data dir
+    (or an empty DAGSTER_HOME) gets a copy of the root config with its storage moved there.
+    """
+    if current and (Path(current) / "dagster.yaml").exists():
+        return Path(current)
+    config = yaml.safe_load(ROOT_DAGSTER_YAML.read_text())
+    root_home = Path(config["storage"]["sqlite"]["base_dir"])
+    home = Path(current) if current else data_dir / "dagster_home"
+    if not current and home.resolve() == root_home.resolve():
+        return ROOT_DAGSTER_YAML.parent
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        # Dagster's SQLite default storage; no telemetry.
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    _move_storage(config, root_home, home.resolve())
+    header = f"# Written by the demo from {ROOT_DAGSTER_YAML}; edit that file instead.\n"
+    (home / "dagster.yaml").write_text(header + yaml.safe_dump(config, sort_keys=False))
+    return home
+
+
+def _move_storage(node: object, root_home: Path, home: Path) -> None:
+    """Point every `base_dir` under the root config's storage dir at `home` instead."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "base_dir":
+                node[key] = str(home / Path(value).relative_to(root_home))
+            else:
+                _move_storage(value, root_home, home)
 
 
 def main(argv: list[str] | None = None) -> None:

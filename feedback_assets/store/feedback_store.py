@@ -21,7 +21,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from pgpq import ArrowToPostgresBinaryEncoder
 
-from feedback_assets.store import schema
+from feedback_assets.store import migrations, schema
 from feedback_assets.store.frames import (
     InsertFrame,
     columns_for_insert,
@@ -89,33 +89,15 @@ class FeedbackStore:
 
     # -- schema -------------------------------------------------------------------------------
     def migrate(self) -> int:
-        """Create missing tables and apply pending migrations; return the schema version."""
-        with self.engine.begin() as conn:
-            if self.dialect == "postgresql":
-                # Serialize concurrent first starts (sensors, runs, clients).
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(74201)"))
-            schema.metadata.create_all(conn)
-            current = conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
-            version = current or 0
-            if version == 0:  # a new store: create_all made the current schema
-                version = schema.SCHEMA_VERSION
-                conn.execute(
-                    schema.schema_version.insert().values(version=version, applied_us=now_us())
-                )
-            for target in sorted(v for v in schema.MIGRATIONS if v > version):
-                for statement in schema.MIGRATIONS[target].get(self.dialect, []):
-                    conn.execute(sa.text(statement))
-                conn.execute(
-                    schema.schema_version.insert().values(version=target, applied_us=now_us())
-                )
-                version = target
-        return version
+        """Create the schema if missing and apply pending Alembic revisions; return the version.
+
+        Safe under concurrent first starts (see store/migrations)."""
+        return migrations.upgrade(self.engine)
 
     def schema_version(self) -> int:
+        """The store's version: the position of its Alembic revision (0 = empty)."""
         with self.engine.connect() as conn:
-            return int(
-                conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar() or 0
-            )
+            return migrations.current_version(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,4 +1,7 @@
-"""The feedback store's schema: one definition for SQLite and PostgreSQL, versioned.
+"""The feedback store's schema: one definition for SQLite and PostgreSQL.
+
+These tables are the single source: a new store is created from them, and Alembic revisions in
+migrations/versions/ carry older stores forward (`alembic revision -m "..."`, see the README).
 
 Times are stored as `*_us` BIGINT epoch microseconds (UTC): portable, indexable, no tz ambiguity.
 JSON is stored as text. Derived tables carry `partition_key` so an asset can replace its partition.
@@ -7,8 +10,6 @@ JSON is stored as text. Derived tables carry `partition_key` so an asset can rep
 from __future__ import annotations
 
 import sqlalchemy as sa
-
-SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -259,21 +260,3 @@ trigger_history = sa.Table(
     sa.Column("evaluated_us", sa.BigInteger, nullable=False),
     sa.Index("ix_trigger_history_deployment", "deployment_id", "evaluated_us"),
 )
-
-schema_version = sa.Table(
-    "schema_version",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("applied_us", sa.BigInteger, nullable=False),
-)
-
-# Ordered migrations: version -> dialect -> SQL statements. A new store is created at
-# SCHEMA_VERSION by create_all; an older one gets each later version's statements in order.
-MIGRATIONS: dict[int, dict[str, list[str]]] = {
-    2: {
-        "postgresql": [
-            "DROP INDEX IF EXISTS ix_events_time",
-            "CREATE INDEX ix_events_time ON events USING brin (timestamp_us)",
-        ]
-    },
-}

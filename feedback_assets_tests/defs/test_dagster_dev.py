@@ -1,11 +1,15 @@
-"""End to end: `dagster dev` (webserver + daemon) on a PostgreSQL instance and the demo data.
+"""End to end: `dagster dev` (webserver + daemon) as a new user and as a deployment runs it.
 
-The drift sensor must launch a retraining_job run for the drifted deployment, and that run must
-succeed, within 3 minutes; no drift-triggered run may start for a healthy deployment.
+- A fresh copy of the project with no environment: the root dagster.yaml is the embedded default,
+  `dg check defs` passes, and plain `dagster dev` answers and shows what `make demo` recorded.
+- On a PostgreSQL instance (deploy/postgres) and the demo data, the drift sensor must launch a
+  retraining_job run for the drifted deployment, and that run must succeed, within 3 minutes; no
+  drift-triggered run may start for a healthy deployment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,6 +24,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from feedback_assets.demo.__main__ import dagster_home
 from feedback_assets_tests.defs.conftest import DAYS, ingest, resources_for, run_loop_day
 from feedback_assets_tests.pg_server import PostgresServer
 
@@ -27,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNS_QUERY = """
 { runsOrError(filter: {pipelineName: "retraining_job"}) {
     ... on Runs { results { runId status tags { key value } startTime endTime } } } }
+"""
+DEMO_RUNS_QUERY = """
+{ runsOrError(filter: {pipelineName: "feedback_loop_job"}) { ... on Runs { results { status } } } }
 """
 REPO_QUERY = """
 { repositoriesOrError { ... on RepositoryConnection { nodes {
@@ -63,13 +71,38 @@ def _wait_for_server(port: int, proc: subprocess.Popen, deadline: float) -> None
     raise AssertionError("dagster dev did not answer in time")
 
 
+def _start_dev(
+    args: list[str], cwd: Path, env: dict[str, str], port: int, log: Path
+) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dagster", "dev", *args, "-h", "127.0.0.1", "-p", str(port)],
+        cwd=cwd,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: one signal stops webserver + daemon
+    )
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the whole group (dagster dev maps it to an interrupt); SIGKILL after 30 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):  # a child that outlived dagster dev
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 @pytest.mark.slow
 def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
     tmp_path: Path, postgres: PostgresServer
 ) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "deploy" / "postgres" / "dagster.yaml", home / "dagster.yaml")
     db = f"dagster_{os.getpid()}"
     postgres.create_database(db)
     store_url = postgres.create_database(f"feedback_{os.getpid()}")
@@ -103,25 +136,7 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
 
     port = _free_port()
     started = time.time()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=(tmp_path / "dev.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: one signal stops webserver + daemon
-    )
+    proc = _start_dev(["-w", "workspace.yaml"], ROOT, env, port, tmp_path / "dev.log")
     try:
         _wait_for_server(port, proc, started + 90)
         repo = _graphql(port, REPO_QUERY)["repositoriesOrError"]["nodes"][0]
@@ -156,10 +171,116 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
         print(f"detection-to-run latency: {latency:.1f} s after dagster dev started")
         assert latency < 180
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-    assert proc.returncode is not None
+        _stop(proc)
+
+
+def _clean_env(project: Path) -> dict[str, str]:
+    """The environment of a new user: no Dagster home, no PostgreSQL, no project settings."""
+    dropped = ("DAGSTER_", "FEEDBACK_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    env["PYTHONPATH"] = str(project)
+    return env
+
+
+@pytest.fixture(scope="module")
+def fresh_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's tracked (and new, unignored) files in a temp dir, as a clone would have."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    copy = tmp_path_factory.mktemp("clone")
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    return copy
+
+
+def test_root_dagster_yaml_is_the_embedded_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [k for k in os.environ if k.startswith(("DAGSTER_HOME", "DAGSTER_PG_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # storage paths in dagster.yaml are relative to the cwd
+    with dg.DagsterInstance.from_config(str(ROOT)) as instance:
+        assert instance.get_ref().storage_data.config_dict == {"base_dir": "data/dagster_home"}
+        queue = instance.get_concurrency_config().run_queue_config
+        assert queue is not None and queue.max_concurrent_runs == 4
+        assert list(queue.tag_concurrency_limits) == [
+            {"key": "feedback/deployment", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+        ]
+        assert not instance.telemetry_enabled
+    assert (tmp_path / "data" / "dagster_home" / "history" / "runs.db").is_file()
+    # The PostgreSQL config lives apart and needs its variables.
+    with pytest.raises(dg.DagsterInvalidConfigError, match="DAGSTER_PG_USERNAME"):
+        dg.DagsterInstance.from_config(str(ROOT / "deploy" / "postgres"))
+
+
+def test_demo_records_where_plain_dagster_dev_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # The default --data-dir: the root config itself, no second dagster.yaml.
+    assert dagster_home(tmp_path / "data", None) == ROOT
+    assert not (tmp_path / "data").exists()
+    # Another --data-dir: the root config with its storage moved under that dir.
+    other = tmp_path / "elsewhere"
+    home = dagster_home(other, None)
+    assert home == other / "dagster_home"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_ref().storage_data.config_dict == {"base_dir": str(home.resolve())}
+        queue = instance.get_concurrency_config().run_queue_config
+        assert queue is not None and queue.tag_concurrency_limits[0]["key"] == "feedback/deployment"
+    assert (home / "history" / "runs.db").is_file()
+    # An empty DAGSTER_HOME (as bench_demo sets) gets the root config with its storage there.
+    empty = tmp_path / "empty_home"
+    assert dagster_home(other, str(empty)) == empty
+    with dg.DagsterInstance.from_config(str(empty)) as instance:
+        assert instance.get_ref().storage_data.config_dict == {"base_dir": str(empty.resolve())}
+    # A home that already has its own config (e.g. deploy/postgres) is left alone.
+    pg_home = tmp_path / "pg"
+    pg_home.mkdir()
+    (pg_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    assert dagster_home(other, str(pg_home)) == pg_home
+    assert (pg_home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+@pytest.mark.slow
+def test_dg_check_defs_in_a_fresh_clone(fresh_clone: Path) -> None:
+    dg_cli = Path(sys.executable).parent / "dg"
+    proc = subprocess.run(
+        [str(dg_cli), "check", "defs"],
+        cwd=fresh_clone,
+        env=_clean_env(fresh_clone),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "All definitions loaded successfully" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_plain_dagster_dev_in_a_fresh_clone_shows_the_demo(fresh_clone: Path) -> None:
+    env = _clean_env(fresh_clone)
+    demo = [sys.executable, "-m", "feedback_assets.demo", "--days", "2", "--events-per-day", "30"]
+    done = subprocess.run(
+        demo, cwd=fresh_clone, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    port = _free_port()
+    log = fresh_clone / "dev.log"
+    proc = _start_dev([], fresh_clone, env, port, log)
+    try:
+        _wait_for_server(port, proc, time.time() + 90)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=10) as resp:
+            assert json.loads(resp.read())["dagster_version"] == dg.__version__
+        runs = _graphql(port, DEMO_RUNS_QUERY)["runsOrError"]["results"]
+        assert {r["status"] for r in runs} == {"SUCCESS"}, log.read_text()[-4000:]
+        assert len(runs) >= 2  # one per demo day at least
+    finally:
+        _stop(proc)
+    assert not list(fresh_clone.glob(".tmp_dagster_home_*"))  # dagster dev cleaned up
