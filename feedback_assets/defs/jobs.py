@@ -1,4 +1,8 @@
-"""Jobs: the feedback loop of one deployment-day, and retraining of one deployment."""
+"""Jobs: the feedback loop of one deployment-day, and retraining of one deployment.
+
+Both run their steps in the run's own process: a run's steps form a chain, and a process per
+step costs seconds of imports. Runs, one per partition, are what the run queue spreads out.
+"""
 
 import dagster as dg
 
@@ -17,6 +21,7 @@ feedback_loop_job = dg.define_asset_job(
     "feedback_loop_job",
     selection=list(FEEDBACK_LOOP_ASSETS),
     partitions_def=loop_partitions,
+    executor_def=dg.in_process_executor,
     description="One deployment-day of the loop: raw -> sanitized -> quality -> drift -> curated -> exports.",
 )
 
@@ -24,5 +29,6 @@ retraining_job = dg.define_asset_job(
     "retraining_job",
     selection=["retraining_runs"],
     partitions_def=deployment_partitions,
+    executor_def=dg.in_process_executor,
     description="Export -> launch training -> record -> register the model -> reset the drift reference.",
 )

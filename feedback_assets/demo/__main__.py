@@ -1,8 +1,9 @@
 """`make demo`: generate 14 days of traffic, ingest it, run the whole loop through Dagster.
 
-Steps: seeded traffic -> FeedbackClient (validate, redact, spool, store) -> every deployment-day
-partition of feedback_loop_job -> the retraining sensors and schedule -> retraining_job runs ->
-summary.
+Steps: seeded traffic -> FeedbackClient (validate, redact, spool, store) -> a sensor tick registers
+the deployments -> a backfill of feedback_loop_job over every deployment-day -> a sensor tick
+requests retraining_job runs -> summary. Sensors and backfill run through Dagster's own daemon
+iterations (demo/daemon.py); each run executes in this process (demo/launcher.py).
 Everything lands in the embedded store and the project's Dagster instance (the root dagster.yaml,
 history in data/dagster_home), so `make dev` or plain `dagster dev` shows the same history.
 """
@@ -88,9 +89,18 @@ def main(argv: list[str] | None = None) -> None:
     _prepare(Path(args.data_dir).resolve(), fresh=not args.keep, days=args.days)
     # Imported after _prepare: the partitions are defined from the settings it wrote.
     from feedback_assets.demo.loop import run_loop
+    from feedback_assets.demo.progress import Progress, quiet_console
     from feedback_assets.demo.report import print_summary
 
-    result = run_loop(seed=args.seed, events_per_day=args.events_per_day, days=args.days)
+    progress = Progress()
+    with quiet_console():
+        result = run_loop(
+            Path(os.environ["DAGSTER_HOME"]),
+            progress,
+            seed=args.seed,
+            events_per_day=args.events_per_day,
+            days=args.days,
+        )
     print_summary(result, time.perf_counter() - started)
 
 

@@ -1,33 +1,40 @@
-"""The demo's steps, each through the product's own entry points (SDK, Dagster jobs, sensors)."""
+"""The demo's steps, each through the product's own entry points (SDK, Dagster's daemon loops).
+
+1. The SDK logs the generated traffic.
+2. A sensor tick: deployment_partitions_sensor registers each deployment as a partition; the
+   retraining sensors look too and record why they skip (no partition materialized yet).
+3. A backfill of feedback_loop_job over every deployment-day, as a user requests it in the UI.
+4. A second sensor tick: the retraining sensors request retraining_job runs, which execute.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from feedback_assets.client import FeedbackClient, Telemetry
-from feedback_assets.defs.partitions import DEPLOYMENT, loop_key
+from feedback_assets.demo.daemon import DemoDaemon, TickRecord
+from feedback_assets.demo.progress import Progress
 from feedback_assets.demo.traffic import TrafficConfig, generate_traffic
-from feedback_assets.store.references import partition_keys_between
 
-SENSORS = (
-    "drift_retraining_sensor",
-    "quality_drop_retraining_sensor",
-    "data_count_retraining_sensor",
-)
+LOOP_JOB = "feedback_loop_job"
 
 
 @dataclass
 class DemoResult:
     config: TrafficConfig
     ingest: dict[str, int] = field(default_factory=dict)
-    partitions: list[str] = field(default_factory=list)
-    loop_runs: dict[str, bool] = field(default_factory=dict)
-    retraining_runs: list[dict[str, Any]] = field(default_factory=list)
-    skip_reasons: dict[str, str] = field(default_factory=dict)
+    partitions: list[str] = field(default_factory=list)  # the days
+    loop_runs: dict[str, bool] = field(default_factory=dict)  # partition key -> success
+    backfill_id: str = ""
+    backfill_status: str = ""
+    ticks: list[TickRecord] = field(default_factory=list)  # this demo's ticks, oldest first
+    retraining_runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by run id
+    schedules: dict[str, str] = field(default_factory=dict)  # name -> cron
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -56,101 +63,111 @@ def ingest(config: TrafficConfig) -> dict[str, int]:
     }
 
 
-def run_loop(seed: int = 7, events_per_day: int = 400, days: int = 14) -> DemoResult:
-    import time
-
-    from feedback_assets.definitions import defs
-
+def run_loop(
+    dagster_home: Path,
+    progress: Progress,
+    seed: int = 7,
+    events_per_day: int = 400,
+    days: int = 14,
+) -> DemoResult:
     config = TrafficConfig(seed=seed, events_per_day=events_per_day, days=days)
     result = DemoResult(config)
     t0 = time.perf_counter()
     result.ingest = ingest(config)
+    progress.stage(
+        f"ingest: {result.ingest['events_stored']:,} events and "
+        f"{result.ingest['signals_stored']:,} signals stored through the SDK"
+    )
     result.timings["ingest_s"] = time.perf_counter() - t0
-
-    definitions = defs()
-    instance = dg.DagsterInstance.get()
-    loop_job = definitions.resolve_job_def("feedback_loop_job")
-    from feedback_assets.resources.feedback_store import FeedbackStoreResource
-
-    store = FeedbackStoreResource().store()
-    lo, hi = store.time_range()
-    keys = partition_keys_between(lo, None if hi is None else hi + 1)
-    t0 = time.perf_counter()
-    deployments = store.deployments()
-    instance.add_dynamic_partitions(DEPLOYMENT, deployments)
-    for key in keys:
-        for deployment in deployments:
-            run = loop_job.execute_in_process(
-                partition_key=loop_key(key, deployment), instance=instance, raise_on_error=False
-            )
-            result.loop_runs[f"{key}|{deployment}"] = run.success
-    result.partitions = keys
-    result.timings["loop_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    resources = definitions.resources
-    retrain = definitions.resolve_job_def("retraining_job")
-    requests: list[tuple[str, dg.RunRequest]] = []
-    for name in SENSORS:
-        sensor = definitions.resolve_sensor_def(name)
-        with dg.build_sensor_context(
-            instance=instance, resources=resources, sensor_name=name
-        ) as ctx:
-            out = sensor(ctx)
-        requests += [(name, r) for r in _requests(out)]
-        if not _requests(out):
-            result.skip_reasons[name] = _skip(out)
-        # Launch what this sensor asked for before the next one looks (in-flight and cooldown).
-        _execute(retrain, instance, requests, result)
-        requests.clear()
-    schedule = definitions.resolve_schedule_def("scheduled_retraining")
-    with dg.build_schedule_context(
-        instance=instance, resources=resources, scheduled_execution_time=datetime.now(UTC)
-    ) as ctx:
-        out = schedule(ctx)
-    scheduled = _requests(out)
-    if not scheduled:
-        result.skip_reasons["scheduled_retraining"] = _skip(out)
-    _execute(retrain, instance, [("scheduled_retraining", r) for r in scheduled], result)
-    result.timings["triggers_s"] = time.perf_counter() - t0
+    with DemoDaemon(dagster_home, progress) as daemon:
+        result.schedules = {s.name: s.cron_schedule for s in daemon.repository().get_schedules()}
+        t0 = time.perf_counter()
+        _first_tick(daemon, progress, result)
+        result.timings["sensors_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _backfill(daemon, progress, result)
+        result.timings["loop_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ticks = daemon.tick_sensors(
+            on_wait=lambda s: progress.stage(f"sensors: next tick in {s:.0f} s (their interval)")
+        )
+        result.ticks += ticks
+        _collect_retraining(daemon.instance, ticks, result)
+        progress.close()
+        progress.stage(f"sensors: {_tick_line(ticks)}")
+        result.timings["triggers_s"] = time.perf_counter() - t0
     return result
 
 
-def _execute(
-    job: Any,
-    instance: dg.DagsterInstance,
-    requests: list[tuple[str, dg.RunRequest]],
-    result: DemoResult,
+def _first_tick(daemon: DemoDaemon, progress: Progress, result: DemoResult) -> None:
+    from feedback_assets.defs.partitions import DEPLOYMENT
+    from feedback_assets.resources.feedback_store import FeedbackStoreResource
+
+    ticks = daemon.tick_sensors()
+    result.ticks += ticks
+    progress.stage(f"sensors: {_tick_line(ticks)}")
+    missing = set(FeedbackStoreResource().store().deployments()) - set(
+        daemon.instance.get_dynamic_partitions(DEPLOYMENT)
+    )
+    if missing:
+        raise RuntimeError(
+            f"deployment_partitions_sensor did not register {sorted(missing)} as partitions; "
+            "is it stopped in the UI (Automation)?"
+        )
+
+
+def _backfill(daemon: DemoDaemon, progress: Progress, result: DemoResult) -> None:
+    from feedback_assets.defs.partitions import DEPLOYMENT, day_partitions, loop_key
+    from feedback_assets.resources.feedback_store import FeedbackStoreResource
+    from feedback_assets.store.references import partition_keys_between
+
+    lo, hi = FeedbackStoreResource().store().time_range()
+    valid = set(day_partitions.get_partition_keys())
+    result.partitions = [
+        d for d in partition_keys_between(lo, None if hi is None else hi + 1) if d in valid
+    ]
+    deployments = sorted(daemon.instance.get_dynamic_partitions(DEPLOYMENT))
+    keys = [str(loop_key(day, dep)) for day in result.partitions for dep in deployments]
+    progress.expect(LOOP_JOB, len(keys))
+    backfill = daemon.backfill(LOOP_JOB, keys, title="demo history")
+    progress.close()
+    result.backfill_id, result.backfill_status = backfill.backfill_id, backfill.status.value
+    runs = daemon.instance.get_runs(
+        filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id})
+    )
+    for run in runs:
+        result.loop_runs[run.tags.get("dagster/partition", run.run_id)] = run.is_success
+    ok = sum(result.loop_runs.values())
+    progress.stage(
+        f"backfill {backfill.backfill_id}: {ok}/{len(keys)} deployment-day runs of {LOOP_JOB} "
+        f"succeeded ({backfill.status.value})"
+    )
+
+
+def _collect_retraining(
+    instance: dg.DagsterInstance, ticks: list[TickRecord], result: DemoResult
 ) -> None:
-    for source, request in requests:
-        run = job.execute_in_process(
-            run_config=request.run_config,
-            partition_key=request.partition_key,
-            instance=instance,
-            tags=request.tags,
-            raise_on_error=False,
-        )
-        result.retraining_runs.append(
-            {
-                "source": source,
-                "run_id": run.run_id,
-                "success": run.success,
-                "tags": dict(request.tags),
+    for tick in ticks:
+        for run_id in tick.run_ids:
+            run = instance.get_run_by_id(run_id)
+            if run is None:
+                continue
+            result.retraining_runs[run_id] = {
+                "deployment": run.tags.get("dagster/partition", ""),
+                "status": run.status.value,
+                "sensor": tick.sensor,
+                "tick_id": tick.tick_id,
+                "tick_time": tick.timestamp,
             }
-        )
 
 
-def _requests(out: Any) -> list[dg.RunRequest]:
-    if isinstance(out, dg.SensorResult):
-        return list(out.run_requests or [])
-    if isinstance(out, list):
-        return [r for r in out if isinstance(r, dg.RunRequest)]
-    return [out] if isinstance(out, dg.RunRequest) else []
-
-
-def _skip(out: Any) -> str:
-    if isinstance(out, dg.SkipReason):
-        return out.skip_message or ""
-    if isinstance(out, dg.SensorResult) and out.skip_reason:
-        return out.skip_reason.skip_message or ""
-    return ""
+def _tick_line(ticks: list[TickRecord]) -> str:
+    parts = []
+    for t in ticks:
+        if t.run_ids:
+            parts.append(f"{t.sensor} requested {len(t.run_ids)} run(s)")
+        elif t.added_partitions:
+            parts.append(f"{t.sensor} added {len(t.added_partitions)} partition(s)")
+        else:
+            parts.append(f"{t.sensor} {t.status.lower()}")
+    return "; ".join(parts) or "no sensor ticked (are they stopped in the UI?)"

@@ -1,21 +1,31 @@
-"""The demo's closing summary, read back from the feedback store (what a user can query too)."""
+"""The demo's closing summary: the store's numbers per deployment, and the ticks behind each run."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
-from feedback_assets.demo.loop import DemoResult
+import pandas as pd
+
+from feedback_assets.demo.daemon import TickRecord
+from feedback_assets.demo.loop import LOOP_JOB, DemoResult
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
+from feedback_assets.store.feedback_store import FeedbackStore
+
+REASON_CHARS = 160
 
 
 def _line(label: str, value: Any) -> None:
     print(f"  {label:<28} {value}")
 
 
+def _clock(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S UTC")
+
+
 def print_summary(result: DemoResult, wall_s: float) -> None:
-    resource = FeedbackStoreResource()
-    store = resource.store()
+    store = FeedbackStoreResource().store()
     cfg = result.config
     print("\n=== feedback-loop demo ===")
     print(
@@ -26,59 +36,97 @@ def print_summary(result: DemoResult, wall_s: float) -> None:
     for key, value in result.ingest.items():
         _line(key, value)
     ok = sum(result.loop_runs.values())
+    days = result.partitions
     print(
-        f"\nfeedback_loop_job: {ok}/{len(result.loop_runs)} partitions succeeded "
-        f"({result.partitions[0] if result.partitions else '-'} .. {result.partitions[-1] if result.partitions else '-'})"
+        f"\n{LOOP_JOB}: {ok}/{len(result.loop_runs)} deployment-day runs succeeded "
+        f"({days[0] if days else '-'} .. {days[-1] if days else '-'}), "
+        f"backfill {result.backfill_id} {result.backfill_status}"
     )
-    quality = store.read_table("quality_scores")
-    history = store.read_table("drift_history", source="asset", order_by=["window_end_us"])
-    curated = store.read_table("curated_examples")
-    batches = store.read_table("export_batches", order_by=["created_us"])
-    runs = store.read_table("retraining_runs", order_by=["started_us"])
-    for dep in store.deployments():
-        print(f"\n[{dep}]")
-        q = quality[quality["deployment_id"] == dep]
-        _line(
-            "quality mean (all days)",
-            f"{q['score'].mean():.3f} over {len(q)} events" if len(q) else "-",
-        )
-        h = history[history["deployment_id"] == dep]
-        drifted = h[h["drifted"]]
-        if len(drifted):
-            day = drifted["partition_key"].iloc[0]
-            index = result.partitions.index(day) + 1 if day in result.partitions else "?"
-            _line(
-                "drift first detected",
-                f"{day} (day {index}); drifted days: {len(drifted)}/{len(h)}",
-            )
-            _line("top reasons", "; ".join(json.loads(drifted["reasons"].iloc[0])[:3]))
-        else:
-            _line("drift first detected", f"never ({len(h)} days checked)")
-        c = curated[curated["deployment_id"] == dep]
-        by_source = c["curation_source"].value_counts().sort_index()
-        _line("curated examples", {str(k): int(v) for k, v in by_source.items()} if len(c) else 0)
-        b = batches[batches["deployment_id"] == dep]
-        if len(b):
-            _line(
-                "export batches",
-                f"{len(b)} under {b['root'].iloc[-1]} (latest: {b['export_batch_id'].iloc[-1]})",
-            )
-        r = runs[runs["deployment_id"] == dep]
-        for row in r.to_dict("records"):
-            version = row["new_model_version_id"]
-            _line(
-                f"retraining {row['run_id'][:8]}",
-                f"{row['status']} triggers={json.loads(row['trigger_types'])} -> "
-                f"{version if isinstance(version, str) else '-'}",
-            )
-            if row["status"] == "failed":
-                print(f"      error: {str(row['error'])[:300]}")
-            for reason in json.loads(row["reasons"]):
-                print(f"      reason: {reason}")
-        if not len(r):
-            _line("retraining", "none")
-    for name, reason in result.skip_reasons.items():
-        print(f"\n{name}: skipped: {reason[:400]}")
+    for deployment in store.deployments():
+        print(f"\n[{deployment}]")
+        _print_deployment(store, deployment, result)
+    _print_ticks(result.ticks)
+    if result.schedules:
+        crons = ", ".join(f"{name} ({cron})" for name, cron in sorted(result.schedules.items()))
+        print(f"\nschedules tick at their cron times under `make dev` (UTC): {crons}")
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     print(f"\nwall time {wall_s:.1f}s ({timings})")
     print("See it in the UI: make dev  (http://127.0.0.1:3000)")
+
+
+def _print_deployment(store: FeedbackStore, dep: str, result: DemoResult) -> None:
+    quality = store.read_table("quality_scores", deployment_id=dep)
+    _line(
+        "quality mean (all days)",
+        f"{quality['score'].mean():.3f} over {len(quality)} events" if len(quality) else "-",
+    )
+    history = store.read_table(
+        "drift_history", source="asset", deployment_id=dep, order_by=["window_end_us"]
+    )
+    drifted = history[history["drifted"]] if len(history) else history
+    if len(drifted):
+        day = drifted["partition_key"].iloc[0]
+        index = result.partitions.index(day) + 1 if day in result.partitions else "?"
+        _line(
+            "drift first detected",
+            f"{day} (day {index}); drifted days: {len(drifted)}/{len(history)}",
+        )
+        _line("top reasons", "; ".join(json.loads(drifted["reasons"].iloc[0])[:3]))
+    else:
+        _line("drift first detected", f"never ({len(history)} days checked)")
+    curated = store.read_table("curated_examples", deployment_id=dep)
+    by_source = curated["curation_source"].value_counts().sort_index() if len(curated) else None
+    _line(
+        "curated examples",
+        {str(k): int(v) for k, v in by_source.items()} if by_source is not None else 0,
+    )
+    batches = store.read_table("export_batches", deployment_id=dep, order_by=["created_us"])
+    if len(batches):
+        _line(
+            "export batches",
+            f"{len(batches)} under {batches['root'].iloc[-1]} "
+            f"(latest: {batches['export_batch_id'].iloc[-1]})",
+        )
+    runs = store.read_table("retraining_runs", deployment_id=dep, order_by=["started_us"])
+    _print_retraining(runs, result)
+
+
+def _print_retraining(runs: pd.DataFrame, result: DemoResult) -> None:
+    if not len(runs):
+        _line("retraining", "none")
+    for row in runs.to_dict("records"):
+        version = row["new_model_version_id"]
+        _line(
+            f"retraining {row['run_id'][:8]}",
+            f"{row['status']} triggers={json.loads(row['trigger_types'])} -> "
+            f"{version if isinstance(version, str) else '-'}",
+        )
+        requested = result.retraining_runs.get(row["run_id"])
+        if requested:
+            print(
+                f"      requested by {requested['sensor']} tick {requested['tick_id']} "
+                f"at {_clock(requested['tick_time'])}"
+            )
+        if row["status"] == "failed":
+            print(f"      error: {str(row['error'])[:300]}")
+        for reason in json.loads(row["reasons"]):
+            print(f"      reason: {reason}")
+
+
+def _print_ticks(ticks: list[TickRecord]) -> None:
+    print("\nsensor ticks (UI: Automation > a sensor > its tick history):")
+    for t in ticks:
+        head = f"  {_clock(t.timestamp)} {t.sensor:<32} tick {t.tick_id:<4} {t.status}"
+        if t.run_ids:
+            print(f"{head}: requested run(s) {', '.join(r[:8] for r in t.run_ids)}")
+        elif t.added_partitions:
+            print(f"{head}: added partitions {', '.join(t.added_partitions)}")
+        elif t.error:
+            print(f"{head}: {t.error[:REASON_CHARS]}")
+        else:
+            print(head)
+        # A tick that only added partitions is "skipped" (no run) with a generic reason.
+        shown = not t.run_ids and not t.added_partitions
+        for reason in (t.skip_reason or "").split("; ") if shown else []:
+            if reason:
+                print(f"      {reason[:REASON_CHARS]}")
