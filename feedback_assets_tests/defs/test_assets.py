@@ -61,19 +61,23 @@ def test_one_partition_end_to_end_and_idempotent(
         sanitized = _metadata(result, "sanitized_logs")
         assert {"redactions_by_entity", "preview", "rows_changed"} <= set(sanitized)
         quality = _metadata(result, "quality_scores")
-        assert set(quality["pass_rate_by_check"].value) == {
-            "format",
-            "length",
-            "refusal",
-            "repetition",
+        rates = {
+            r.data["check"]: r.data["pass_rate"] for r in quality["pass_rate_by_check"].records
         }
+        assert set(rates) == {"format", "length", "refusal", "repetition"}
+        assert all(0.0 <= v <= 1.0 for v in rates.values())
         assert quality["judge_enabled"].value is False
         # Headline numbers are numeric metadata, so the UI plots them over partitions.
         assert isinstance(quality["quality_mean"].value, float)
         drift = _metadata(result, "drift_reports")
         assert isinstance(drift["drift_score"].value, float)
         curated = _metadata(result, "curated_sets")
-        assert curated["curated"].value > 0 and curated["by_strategy"].value
+        assert curated["curated"].value > 0
+        by_strategy = {r.data["strategy"]: r.data["count"] for r in curated["by_strategy"].records}
+        assert sum(by_strategy.values()) == curated["curated"].value
+        # The drift table keeps p-values as numbers (a tiny one is never printed as 0.000).
+        p_values = [r.data["p_value"] for r in drift["results"].records]
+        assert p_values and all(p is None or isinstance(p, float) for p in p_values)
         # Each check result is tagged with its deployment-day partition.
         for evaluation in result.get_asset_check_evaluations():
             assert evaluation.partition == f"{DAYS[1]}|{dep}", evaluation

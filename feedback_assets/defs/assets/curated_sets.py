@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from feedback_assets.defs.metadata import counts_by, preview
+from feedback_assets.defs.metadata import counts_by, counts_table, num, preview
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
 from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
@@ -55,8 +55,8 @@ def curated_sets(
             "deployment_id": part.deployment_id,
             "curated": len(stored),
             "traffic": traffic,
-            "curated_share": round(len(stored) / traffic, 4) if traffic else 0.0,
-            "by_strategy": dg.MetadataValue.json(counts_by(stored, "curation_source")),
+            "curated_share": num(len(stored) / traffic) if traffic else 0.0,
+            "by_strategy": counts_table(counts_by(stored, "curation_source"), "strategy"),
             "preview": preview(
                 stored, ["curation_source", "curation_score", "prompt", "response"], rows=8
             ),

@@ -1,12 +1,11 @@
 """drift_reports: a deployment's day compared with its fixed reference window."""
 
 import base64
-import json
 from pathlib import Path
 
 import dagster as dg
 
-from feedback_assets.defs.metadata import preview
+from feedback_assets.defs.metadata import bullets, num, preview
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
 from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
@@ -14,7 +13,9 @@ from feedback_assets.resources.loop_settings import DriftSettings
 from feedback_assets.services.drift_reports import drift_partition
 from feedback_assets.store.windows import deployment_window
 
-RESULT_COLUMNS = ["type", "feature", "test", "statistic", "p_value", "threshold", "score"]
+RESULT_COLUMNS = [
+    "feature", "type", "test", "statistic", "p_value", "threshold", "score", "drifted", "severity"
+]  # fmt: skip
 
 
 @dg.asset(
@@ -55,12 +56,13 @@ def drift_reports(
     yield dg.MaterializeResult(
         metadata={
             "deployment_id": part.deployment_id,
-            "drift_score": float(report.score),
+            # Numbers, so the UI plots them over partitions.
+            "drift_score": num(report.score),
             "drifted": bool(report.drifted),
             "severity": report.severity,
             "tests_drifted": int(table["drifted"].sum()) if len(table) else 0,
             "reference_id": drift.reference_id or "",
-            "reasons": dg.MetadataValue.md(_reasons_md(report.reasons)),
+            "reasons": bullets(report.reasons, empty="_no drift_"),
             "results": preview(
                 table.sort_values("score", ascending=False) if len(table) else table,
                 RESULT_COLUMNS,
@@ -74,12 +76,11 @@ def drift_reports(
         check_name="no_drift",
         passed=not report.drifted,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"drift_score": float(report.score), "reasons": json.dumps(report.reasons[:5])},
+        metadata={
+            "drift_score": num(report.score),
+            "reasons": bullets(report.reasons, empty="_no drift_", limit=5),
+        },
     )
-
-
-def _reasons_md(reasons: list[str]) -> str:
-    return "\n".join(f"- {r}" for r in reasons[:8]) or "_no drift_"
 
 
 def _image(path: Path) -> dg.MetadataValue:

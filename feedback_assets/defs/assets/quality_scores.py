@@ -1,7 +1,9 @@
 """quality_scores: every event scored by every heuristic check (+ the LLM judge when enabled)."""
 
 import dagster as dg
+import pandas as pd
 
+from feedback_assets.defs.metadata import num, preview
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
 from feedback_assets.domain.quality.quality import CHECKS
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
@@ -41,7 +43,8 @@ def quality_scores(
         "quality_scores", part.day, result.table, deployment_ids=[part.deployment_id]
     )
     stats, table = result.stats, result.table
-    mean = stats.get("mean")
+    raw_mean = stats.get("mean")
+    mean = num(raw_mean)  # shown; the check decides on the exact value
     yield dg.MaterializeResult(
         metadata={
             "deployment_id": part.deployment_id,
@@ -50,18 +53,14 @@ def quality_scores(
             **({"quality_mean": mean} if mean is not None else {}),
             **(
                 {
-                    "pass_rate": stats["pass_rate"],
-                    "hard_fail_rate": stats["hard_fail_rate"],
-                    "quality_p10": stats["p10"],
+                    "pass_rate": num(stats["pass_rate"]),
+                    "hard_fail_rate": num(stats["hard_fail_rate"]),
+                    "quality_p10": num(stats["p10"]),
                 }
                 if stats.get("n")
                 else {}
             ),
-            "pass_rate_by_check": dg.MetadataValue.json(
-                {c: round(float(table[f"{c}_passed"].mean()), 4) for c in CHECKS}
-                if len(table)
-                else {}
-            ),
+            "pass_rate_by_check": _pass_rates(table),
             "judge_enabled": llm_judge.enabled,
             # Coverage, calls, tokens, cap, cache hits and kappa vs thumbs.
             "judge": dg.MetadataValue.json(result.judge),
@@ -70,10 +69,22 @@ def quality_scores(
     threshold = trigger_settings.quality_threshold
     yield dg.AssetCheckResult(
         check_name="quality_above_threshold",
-        passed=mean is None or mean >= threshold,
+        passed=raw_mean is None or raw_mean >= threshold,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "threshold": threshold,
             **({"quality_mean": mean} if mean is not None else {"status": "no data"}),
         },
     )
+
+
+def _pass_rates(table: pd.DataFrame) -> dg.TableMetadataValue:
+    rates = pd.DataFrame(
+        {
+            "check": list(CHECKS),
+            "pass_rate": [
+                float(table[f"{c}_passed"].mean()) if len(table) else None for c in CHECKS
+            ],
+        }
+    ).astype({"check": "string", "pass_rate": "float64"})
+    return preview(rates, ["check", "pass_rate"], rows=len(rates))

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from feedback_assets.defs.metadata import counts_by
+from feedback_assets.defs.metadata import counts_by, counts_table
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 
@@ -35,8 +35,8 @@ def raw_inferences(context: dg.AssetExecutionContext, feedback_store: FeedbackSt
             "events": len(events),
             "signals": len(signals),
             "dead_letters_day_all_deployments": len(dead),
-            "signals_per_type": dg.MetadataValue.json(counts_by(signals, "signal_type")),
-            "dead_letters_per_kind": dg.MetadataValue.json(counts_by(dead, "kind")),
+            "signals_per_type": counts_table(counts_by(signals, "signal_type"), "signal_type"),
+            "dead_letters_per_kind": counts_table(counts_by(dead, "kind"), "kind"),
         }
     )
     yield dg.AssetCheckResult(

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from feedback_assets.defs.metadata import preview
+from feedback_assets.defs.metadata import counts_table, preview
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
 from feedback_assets.domain.pii.sanitize import parse_custom_patterns
 from feedback_assets.domain.pii.sanitized_logs import leak_counts, sanitize_logs
@@ -54,7 +54,7 @@ def sanitized_logs(context: dg.AssetExecutionContext, feedback_store: FeedbackSt
             "signals": len(result.signals),
             "rows_changed": changed,
             "redactions": sum(result.redactions.values()),
-            "redactions_by_entity": dg.MetadataValue.json(dict(sorted(result.redactions.items()))),
+            "redactions_by_entity": counts_table(result.redactions, "entity"),
             "preview": preview(
                 result.events[result.events["redacted"]] if len(result.events) else result.events,
                 ["prompt", "response"],
