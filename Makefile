@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## make demo: generate 14 days of traffic, ingest it, run the whole loop, print a summary
+## make demo: 14 days of traffic through the SDK, then the loop through Dagster (sensor ticks, a
+## backfill, retraining runs, all recorded in the instance), a progress bar and a summary
 demo: $(STAMP)
 	$(PY) -m feedback_assets.demo
 

@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     from feedback_assets.demo.progress import Progress, quiet_console
     from feedback_assets.demo.report import print_summary
 
-    progress = Progress()
-    with quiet_console():
+    with Progress() as progress, quiet_console():
         result = run_loop(
             Path(os.environ["DAGSTER_HOME"]),
             progress,

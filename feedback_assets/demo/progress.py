@@ -3,11 +3,16 @@
 Dagster's per-event console lines are off (the demo's instance logs warnings and errors only,
 daemon.py); the bar counts steps over all of a job's partitions instead. Python warnings and
 log records at WARNING or above print above the bar.
+
+While a run executes, Dagster captures the process's stdout and stderr into the run's compute
+logs (and mirrors them back to the terminal). The bars are drawn on a copy of the terminal's
+file descriptor taken beforehand, so the capture neither swallows nor records them.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +36,7 @@ class Progress:
     def __init__(self, enabled: bool | None = None) -> None:
         # Bars on a terminal only; logs and captured output get the stage lines alone.
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._terminal = os.fdopen(os.dup(sys.stderr.fileno()), "w") if self.enabled else None
         self._bars: dict[str, Any] = {}
         self._expected: dict[str, int] = {}
         self._done: dict[str, int] = {}
@@ -53,6 +59,7 @@ class Progress:
                 desc=run.job_name,
                 unit="step",
                 disable=not self.enabled,
+                file=self._terminal,
                 leave=True,
                 dynamic_ncols=True,
             )
@@ -79,9 +86,18 @@ class Progress:
             self._bars[run.job_name].update(steps)
 
     def close(self) -> None:
+        """Finish the current bars (the next job gets new ones)."""
         for bar in self._bars.values():
             bar.close()
         self._bars.clear()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+        if self._terminal is not None:
+            self._terminal.close()
 
 
 def _partition(run: dg.DagsterRun) -> str:
