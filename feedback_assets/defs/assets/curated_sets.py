@@ -58,7 +58,10 @@ def curated_sets(
             "curated_share": num(len(stored) / traffic) if traffic else 0.0,
             "by_strategy": counts_table(counts_by(stored, "curation_source"), "strategy"),
             "preview": preview(
-                stored, ["curation_source", "curation_score", "prompt", "response"], rows=8
+                stored,
+                ["curation_source", "curation_score", "prompt", "response"],
+                rows=5,
+                width=60,
             ),
         }
     )
