@@ -55,7 +55,9 @@ def test_demo_launches_through_the_instance(demo: Demo, instance: dg.DagsterInst
     # The summary names the tick behind each retraining run; the console has no event lines.
     for run in retraining:
         sensor = run.tags["dagster/sensor_name"]
-        assert re.search(rf"retraining {run.run_id[:8]} .*\n\s+requested by {sensor} tick \d+", demo.stdout)
+        assert re.search(
+            rf"retraining {run.run_id[:8]} .*\n\s+requested by {sensor} tick \d+", demo.stdout
+        )
     assert "=== feedback-loop demo ===" in demo.stdout and "[support-bot]" in demo.stdout
     assert not re.search(r" - (DEBUG|INFO) - ", demo.stderr), demo.stderr[:2000]
     assert "Saving the dataset" not in demo.stderr
