@@ -33,10 +33,6 @@ def deliver_segments(store: Any, paths: list[Path]) -> Counter[str]:
     return counts
 
 
-def deliver_segment(store: Any, path: Path) -> Counter[str]:
-    return deliver_segments(store, [path])
-
-
 class DeliveryError(RuntimeError):
     """The delivery worker could not store a batch; `kind` is the underlying error's type."""
 

@@ -276,10 +276,6 @@ def _split_batches(body: bytes) -> tuple[bytes, list[pl.DataFrame], int]:
     return (b"\n".join(rows) + b"\n" if rows else b""), frames, bad
 
 
-def read_segment(path: Path) -> ParsedSegment:
-    return read_segments([path])
-
-
 def _parse(body: bytes) -> pl.DataFrame:
     if not body.strip():
         return pl.DataFrame(schema=LINE_SCHEMA)

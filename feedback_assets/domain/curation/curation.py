@@ -98,19 +98,7 @@ def aggregate_signals(
     if signals.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in out_cols})
     s = signals[signals["signal_type"].isin(SIGNAL_TYPES) & signals["event_id"].notna()].copy()
-    if "signal_id" in s:
-        s = s.drop_duplicates("signal_id")  # a retried delivery of the same signal
-        sid = s["signal_id"].astype(str)
-    else:
-        sid = pd.Series(s.index.astype(str), index=s.index)
-    user = s["user_id"] if "user_id" in s else pd.Series(None, index=s.index, dtype=object)
-    s["_who"] = user.where(user.notna(), "signal:" + sid)
-    distinct = s.drop_duplicates(["event_id", "signal_type", "_who"])
-    counts = (
-        pd.crosstab(distinct["event_id"], distinct["signal_type"])
-        .reindex(columns=list(SIGNAL_TYPES), fill_value=0)
-        .astype("int64")
-    )
+    counts = _distinct_counts(s)
     w = np.array([float(weights.get(t, 0.0)) for t in SIGNAL_TYPES])
     explicit = np.array([t in EXPLICIT_SIGNALS for t in SIGNAL_TYPES])
     mat = counts.to_numpy(dtype=np.float64)
@@ -124,17 +112,35 @@ def aggregate_signals(
     )
     for t, col in zip(SIGNAL_TYPES, count_cols, strict=True):
         out[col] = counts[t].to_numpy()
-    edits = s[(s["signal_type"] == "edit")]
-    if "edited_response" in edits:
-        edits = edits[edits["edited_response"].notna()]
-        if "timestamp" in edits:
-            edits = edits.sort_values("timestamp", kind="stable")
-        latest = edits.groupby("event_id")["edited_response"].last()
-        out["edited_response"] = out["event_id"].map(latest)
-    else:
-        out["edited_response"] = None
+    out["edited_response"] = _latest_edits(s, out["event_id"])
     out["reported"] = out["n_report"] > 0
     return out[out_cols]
+
+
+def _distinct_counts(s: pd.DataFrame) -> pd.DataFrame:
+    """Per event and signal type, how many distinct users (or unattributed signals) sent it."""
+    if "signal_id" in s:
+        s = s.drop_duplicates("signal_id")  # a retried delivery of the same signal
+        sid = s["signal_id"].astype(str)
+    else:
+        sid = pd.Series(s.index.astype(str), index=s.index)
+    user = s["user_id"] if "user_id" in s else pd.Series(None, index=s.index, dtype=object)
+    who = user.where(user.notna(), "signal:" + sid)
+    distinct = s.assign(_who=who).drop_duplicates(["event_id", "signal_type", "_who"])
+    return (
+        pd.crosstab(distinct["event_id"], distinct["signal_type"])
+        .reindex(columns=list(SIGNAL_TYPES), fill_value=0)
+        .astype("int64")
+    )
+
+
+def _latest_edits(s: pd.DataFrame, event_ids: pd.Series) -> pd.Series | None:
+    if "edited_response" not in s:
+        return None
+    edits = s[(s["signal_type"] == "edit") & s["edited_response"].notna()]
+    if "timestamp" in edits:
+        edits = edits.sort_values("timestamp", kind="stable")
+    return event_ids.map(edits.groupby("event_id")["edited_response"].last())
 
 
 # ---------------------------------------------------------------- curation
@@ -162,47 +168,23 @@ def curate(
     pool = _candidate_pool(events, quality, signals)
     cfg = config
     deduper = Deduper(cfg.near_duplicate_threshold, seed=cfg.seed)
-    picked: list[pd.DataFrame] = []
-
-    edits = pool[(pool["n_edit"] > 0) & pool["edited_response"].notna() & ~pool["reported"]]
-    edits = edits[edits["edited_response"].astype(str).str.contains(r"\S", regex=True)]
-    edits = edits.assign(curation_score=USER_EDIT_SCORE)
-    edits = edits.sort_values(["signal_score", "_pos"], ascending=[False, True], kind="stable")
-    picked.append(_take(edits, cfg.limit, deduper, "user_edit", events))
-    n_edit = len(picked[-1])
-
-    budgets = _split_budget(cfg, cfg.limit - n_edit)
-    q = pool["quality_score"]
-    free = ~pool["event_id"].isin(picked[0]["event_id"])
-    hq = pool[free & (q >= cfg.min_quality_score) & (pool["signal_score"] > 0) & ~pool["reported"]]
-    hq = hq.assign(curation_score=5.0 * hq["quality_score"] + hq["signal_score"].clip(upper=5.0))
-    hq = hq.sort_values(["curation_score", "_pos"], ascending=[False, True], kind="stable")
+    picked = [_take(_edit_candidates(pool), cfg.limit, deduper, "user_edit", events)]
+    budgets = _split_budget(cfg, cfg.limit - len(picked[0]))
+    hq = _high_quality_candidates(pool[~pool["event_id"].isin(picked[0]["event_id"])], cfg)
     refusal_left = int(
         cfg.max_refusal_share_in_positives * (budgets["high_quality"] + budgets["diverse"])
     )
     hq, refusal_left = _cap_refusals(hq, refusal_left)
     picked.append(_take(hq, budgets["high_quality"], deduper, "high_quality", events))
-
-    hard_mask = (q <= cfg.max_hard_quality) | (pool["signal_score"] < 0)
-    taken_ids = pd.concat([p["event_id"] for p in picked])
-    hard = pool[hard_mask & ~pool["event_id"].isin(taken_ids)]
-    # Difficulty: how far below perfect quality, plus how negative the users were.
-    neg = (-hard["signal_score"]).clip(lower=0) / 3
-    difficulty = (1.0 - hard["quality_score"]).fillna(0.0) + neg
-    hard = hard.assign(curation_score=difficulty.astype(float))
-    hard = hard.sort_values(["curation_score", "_pos"], ascending=[False, True], kind="stable")
+    hard_mask = (pool["quality_score"] <= cfg.max_hard_quality) | (pool["signal_score"] < 0)
+    free = ~pool["event_id"].isin(pd.concat([p["event_id"] for p in picked]))
+    hard = _hard_candidates(pool[hard_mask & free])
     picked.append(_take(hard, budgets["hard_example"], deduper, "hard_example", events))
-
     used = sum(len(p) for p in picked)
-    taken_ids = pd.concat([p["event_id"] for p in picked])
-    div = pool[~hard_mask & ~pool["reported"] & ~pool["event_id"].isin(taken_ids)]
-    div = div.assign(curation_score=div["quality_score"].fillna(0.0))
-    div = div.sort_values(
-        ["quality_score", "signal_score", "_pos"],
-        ascending=[False, False, True],
-        na_position="last",
+    free = ~pool["event_id"].isin(pd.concat([p["event_id"] for p in picked]))
+    div, _ = _cap_refusals(
+        _diverse_candidates(pool[~hard_mask & ~pool["reported"] & free]), refusal_left
     )
-    div, _ = _cap_refusals(div, refusal_left)
     seeds = pd.concat([picked[0], picked[1]])["_pos"].to_numpy()
     picked.append(_take_diverse(div, cfg.limit - used, deduper, seeds, events, embeddings, cfg))
     parts = [p for p in picked if len(p)]
@@ -210,6 +192,37 @@ def curate(
         return pd.DataFrame({c: pd.Series(dtype=object) for c in CURATED_COLUMNS})
     sel = _trim_refusals(pd.concat(parts, ignore_index=True), cfg.max_refusal_share_in_positives)
     return _materialize(sel, events)
+
+
+def _edit_candidates(pool: pd.DataFrame) -> pd.DataFrame:
+    edits = pool[(pool["n_edit"] > 0) & pool["edited_response"].notna() & ~pool["reported"]]
+    edits = edits[edits["edited_response"].astype(str).str.contains(r"\S", regex=True)]
+    edits = edits.assign(curation_score=USER_EDIT_SCORE)
+    return edits.sort_values(["signal_score", "_pos"], ascending=[False, True], kind="stable")
+
+
+def _high_quality_candidates(pool: pd.DataFrame, cfg: CurationConfig) -> pd.DataFrame:
+    q = pool["quality_score"]
+    hq = pool[(q >= cfg.min_quality_score) & (pool["signal_score"] > 0) & ~pool["reported"]]
+    hq = hq.assign(curation_score=5.0 * hq["quality_score"] + hq["signal_score"].clip(upper=5.0))
+    return hq.sort_values(["curation_score", "_pos"], ascending=[False, True], kind="stable")
+
+
+def _hard_candidates(hard: pd.DataFrame) -> pd.DataFrame:
+    # Difficulty: how far below perfect quality, plus how negative the users were.
+    neg = (-hard["signal_score"]).clip(lower=0) / 3
+    difficulty = (1.0 - hard["quality_score"]).fillna(0.0) + neg
+    hard = hard.assign(curation_score=difficulty.astype(float))
+    return hard.sort_values(["curation_score", "_pos"], ascending=[False, True], kind="stable")
+
+
+def _diverse_candidates(div: pd.DataFrame) -> pd.DataFrame:
+    div = div.assign(curation_score=div["quality_score"].fillna(0.0))
+    return div.sort_values(
+        ["quality_score", "signal_score", "_pos"],
+        ascending=[False, False, True],
+        na_position="last",
+    )
 
 
 def _materialize(sel: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
