@@ -35,7 +35,12 @@ def test_exact_names() -> None:
         "sanitized_logs:no_pii_leak",
         "training_exports:exports_load_back",
     ]
-    assert sorted(j.name for j in d.jobs) == ["feedback_loop_job", "retraining_job"]
+    assert sorted(j.name for j in d.jobs) == [
+        "check_triggers_job",
+        "export_feedback_job",
+        "feedback_loop_job",
+        "retraining_job",
+    ]
     assert sorted(s.name for s in d.sensors) == [
         "data_count_retraining_sensor",
         "deployment_partitions_sensor",

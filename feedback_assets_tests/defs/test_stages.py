@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
 from feedback_assets import api
+from feedback_assets.definitions import defs
 from feedback_assets.defs.stages import check_triggers, export_feedback
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets_tests.defs.conftest import ingest
@@ -27,10 +27,8 @@ def store_resource(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FeedbackS
 
 
 def _run(op, config: dict, resource: FeedbackStoreResource):
-    @dg.job
-    def stage_job():
-        op()
-
+    # The project's own job for the stage (launchable from the UI), not an ad-hoc one.
+    stage_job = defs().resolve_job_def(f"{op.name}_job")
     result = stage_job.execute_in_process(
         run_config={"ops": {op.name: {"config": config}}}, resources={"feedback_store": resource}
     )
