@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from feedback_assets import api
+from feedback_assets.defs.resources import build_resources
 from feedback_assets.defs.stages import check_triggers, export_feedback
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets_tests.defs.conftest import ingest
@@ -31,8 +32,10 @@ def _run(op, config: dict, resource: FeedbackStoreResource):
     def stage_job():
         op()
 
+    # The ops read the same settings resources the assets read (defs/resources.py).
     result = stage_job.execute_in_process(
-        run_config={"ops": {op.name: {"config": config}}}, resources={"feedback_store": resource}
+        run_config={"ops": {op.name: {"config": config}}},
+        resources={**build_resources(), "feedback_store": resource},
     )
     return result.output_for_node(op.name)
 
