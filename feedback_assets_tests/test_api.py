@@ -167,3 +167,39 @@ def test_export_facade_uses_the_registry_and_records_a_verified_batch(
         api.export("bot", format="xml")
     with pytest.raises(ValueError, match=r"format: unknown export format 'csv'; valid: dpo_trl"):
         api.export_preference_pairs("bot", format="csv")
+
+
+def test_the_facade_reads_the_settings_the_assets_read(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest(env, tmp_path / "data", TRAFFIC)
+    plain = api.get_quality_stats("bot", window_size=100)
+    assert plain["pass_rates"]["length"] > 0.5
+    # Quality: quality_settings (FEEDBACK_QUALITY_*, expected formats) unless a keyword says otherwise.
+    monkeypatch.setenv("FEEDBACK_QUALITY_MIN_LENGTH", "3999")
+    monkeypatch.setenv("FEEDBACK_EXPECTED_FORMATS", "bot=json")
+    strict = api.get_quality_stats("bot", window_size=100)
+    assert strict["pass_rates"]["length"] < 0.05 and strict["mean"] < plain["mean"]
+    assert strict["hard_fail_rate"] > plain["hard_fail_rate"]  # answers that are not JSON
+    relaxed = api.get_quality_stats("bot", window_size=100, min_length=1)
+    assert relaxed["pass_rates"]["length"] > 0.5
+    answer = {"deployment_id": "bot", "response": "A plain answer that is not JSON at all."}
+    judged = api.assess_quality(answer)
+    assert judged["hard_fail_reasons"] == ["format"]
+    assert api.assess_quality(answer, expected_format=None)["hard_fail"] is False
+    with pytest.raises(ValueError, match=r"unknown quality option\(s\) \['colour'\]"):
+        api.get_quality_stats("bot", colour="red")
+    # Drift: drift_settings.min_samples decides when a window gets a verdict.
+    monkeypatch.setenv("FEEDBACK_DRIFT_MIN_SAMPLES", "100000")
+    assert api.detect_drift("bot", window_size=120).severity == "insufficient_data"
+    assert api.detect_drift("bot", window_size=120, min_samples=50).severity != "insufficient_data"
+    # Curation: curation_settings.limit, and the keyword wins.
+    monkeypatch.setenv("FEEDBACK_CURATION_LIMIT", "5")
+    assert 0 < len(api.curate("bot", persist=False)) <= 5
+    assert 5 < len(api.curate("bot", persist=False, limit=40)) <= 40
+    # Triggers: trigger_settings' thresholds, through the registry's aliases.
+    monkeypatch.setenv("FEEDBACK_QUALITY_THRESHOLD", "1.0")
+    assert [d.type for d in api.check_triggers("bot", trigger_types=["accuracy"])] == [
+        "quality_drop"
+    ]
+    assert api.check_triggers("bot", trigger_types=["accuracy"], quality_threshold=0.0) == []

@@ -1,4 +1,4 @@
-"""Jobs: the feedback loop of one deployment-day, and retraining of one deployment."""
+"""Jobs: the feedback loop of one deployment-day, a deployment's live window, its retraining."""
 
 import dagster as dg
 
@@ -25,4 +25,11 @@ retraining_job = dg.define_asset_job(
     selection=["retraining_runs"],
     partitions_def=deployment_partitions,
     description="Export -> launch training -> record -> register the model -> reset the drift reference.",
+)
+
+live_drift_job = dg.define_asset_job(
+    "live_drift_job",
+    selection=["live_drift"],
+    partitions_def=deployment_partitions,
+    description="Judge a deployment's last minutes of traffic (drift verdict, quality mean).",
 )

@@ -13,7 +13,7 @@ from pydantic import Field
 from feedback_assets.domain.curation.curation import CurationConfig
 from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.domain.quality.quality_rules import QualityConfig
-from feedback_assets.domain.triggers.triggers import TriggerConfig
+from feedback_assets.domain.triggers.state import TriggerConfig
 
 
 class TriggerSettings(dg.ConfigurableResource):
@@ -26,7 +26,12 @@ class TriggerSettings(dg.ConfigurableResource):
     data_count_threshold: int = Field(default=1000, description="new curated examples")
     schedule_interval_seconds: int = 86_400
     cooldown_seconds: int = Field(default=21_600, description="between retrainings")
-    live_window_minutes: int = Field(default=60, description="the sensors' live window")
+    live_window_minutes: int = Field(
+        default=60, description="the live_drift asset's window (and bucket) of recent traffic"
+    )
+    extra_thresholds: dict[str, float] = Field(
+        default={}, description="thresholds of trigger types added beyond the seed's four, by name"
+    )
     mode: Literal["launch", "suggest"] = Field(
         default="launch", description="suggest: record 'would retrain' without launching"
     )
@@ -40,6 +45,7 @@ class TriggerSettings(dg.ConfigurableResource):
             data_count_threshold=self.data_count_threshold,
             schedule_interval_seconds=self.schedule_interval_seconds,
             cooldown_seconds=self.cooldown_seconds,
+            extra=dict(self.extra_thresholds),
         )
 
 

@@ -145,7 +145,8 @@ drift_results = _partitioned(
     sa.Column("details", sa.Text),
 )
 
-# Every drift verdict ever computed (assets, facade, sensors): get_drift_history reads this.
+# Every drift verdict ever computed (assets, live windows, facade, checks): get_drift_history
+# reads this.
 drift_history = sa.Table(
     "drift_history",
     metadata,
@@ -164,6 +165,24 @@ drift_history = sa.Table(
     sa.Column("current_size", sa.Integer),
     sa.Column("created_us", sa.BigInteger, nullable=False),
     sa.Index("ix_drift_history_deployment", "deployment_id", "created_us"),
+)
+
+# The latest minutes of each deployment's traffic, one row per window-length bucket (the
+# live_drift asset): the quality aggregate the quality trigger reads, and the id of the bucket's
+# drift_history row (None: too few events for a verdict). Refreshes in a bucket replace its row.
+live_windows = sa.Table(
+    "live_windows",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # also its drift_history row's id
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("window_start_us", sa.BigInteger, nullable=False),
+    sa.Column("window_end_us", sa.BigInteger, nullable=False),
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Column("quality_mean", sa.Float),
+    sa.Column("quality_n", sa.Integer, nullable=False),
+    sa.Column("drift_history_id", sa.String(64)),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_live_windows_deployment", "deployment_id", "window_end_us"),
 )
 
 drift_references = sa.Table(

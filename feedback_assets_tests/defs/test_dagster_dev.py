@@ -149,6 +149,7 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
         assert all(s["sensorState"]["status"] == "RUNNING" for s in repo["sensors"])
         assert {s["name"] for s in repo["schedules"]} == {
             "daily_feedback_loop_schedule",
+            "live_drift_schedule",
             "scheduled_retraining",
         }
         assert ["drift_reports"] in [a["assetKey"]["path"] for a in repo["assetNodes"]]

@@ -9,6 +9,7 @@ import pytest
 
 from feedback_assets import api
 from feedback_assets.definitions import defs
+from feedback_assets.defs.resources import build_resources
 from feedback_assets.defs.stages import check_triggers, export_feedback
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets_tests.defs.conftest import ingest
@@ -30,7 +31,8 @@ def _run(op, config: dict, resource: FeedbackStoreResource):
     # The project's own job for the stage (launchable from the UI), not an ad-hoc one.
     stage_job = defs().resolve_job_def(f"{op.name}_job")
     result = stage_job.execute_in_process(
-        run_config={"ops": {op.name: {"config": config}}}, resources={"feedback_store": resource}
+        run_config={"ops": {op.name: {"config": config}}},
+        resources={**build_resources(), "feedback_store": resource},
     )
     return result.output_for_node(op.name)
 
