@@ -8,6 +8,7 @@ and reads go through SQLAlchemy Core and pandas.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from collections.abc import Iterable, Sequence
@@ -230,17 +231,24 @@ class FeedbackStore:
         frame: pd.DataFrame,
         deployment_ids: Iterable[str] | None = None,
     ) -> int:
-        """Replace a partition's rows (optionally only some deployments') in one transaction."""
+        """Replace a partition's rows (optionally only some deployments') in one transaction.
+
+        Exclusive: a concurrent replace of the same table, day and deployment waits for this one
+        to commit (PostgreSQL advisory lock; SQLite's single writer), so exactly one copy remains.
+        """
         t = schema.metadata.tables[table_name]
         frame = frame.assign(partition_key=partition_key)
         columns, rows = rows_for_insert(t, frame)
+        only = None if deployment_ids is None else sorted(set(deployment_ids))
         delete = t.delete().where(t.c.partition_key == partition_key)
-        if deployment_ids is not None:
-            delete = delete.where(t.c.deployment_id.in_(list(deployment_ids)))
-        with self.engine.begin() as conn:
+        if only is not None:
+            delete = delete.where(t.c.deployment_id.in_(only))
+        with self.engine.connect() as conn:
+            _lock_partition(conn, table_name, partition_key, only)
             conn.execute(delete)
             if rows:
                 conn.execute(t.insert(), [dict(zip(columns, r, strict=True)) for r in rows])
+            conn.commit()
         return len(rows)
 
     def append(self, table_name: str, records: pd.DataFrame | Sequence[dict[str, Any]]) -> int:
@@ -304,6 +312,34 @@ class FeedbackStore:
             result = conn.execute(query)
             frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         return from_db_frame(table, frame)
+
+
+def _lock_key(*parts: str) -> int:
+    """A stable signed 64-bit advisory-lock key for these names."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _lock_partition(
+    conn: sa.Connection, table: str, partition_key: str, deployments: list[str] | None
+) -> None:
+    """Begin the replace's transaction holding its partition lock(s).
+
+    PostgreSQL: a whole-day replace takes the day's lock exclusively; a per-deployment replace
+    takes it shared plus each deployment's lock (sorted, so two replaces never deadlock).
+    The locks are transaction-scoped: commit or rollback releases them.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock before reading or deleting
+        return
+    day = _lock_key(table, partition_key)
+    lock = "SELECT pg_advisory_xact_lock(:key)"
+    if deployments is None:
+        conn.execute(sa.text(lock), {"key": day})
+        return
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": day})
+    for deployment in deployments:
+        conn.execute(sa.text(lock), {"key": _lock_key(table, partition_key, deployment)})
 
 
 def _sqlite_insert(cur: Any, table: sa.Table, part: pl.DataFrame) -> int:
