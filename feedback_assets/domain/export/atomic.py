@@ -15,6 +15,7 @@ import errno
 import os
 import posixpath
 import shutil
+import stat
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
@@ -125,7 +126,7 @@ def _fsync_tree(dir_fd: int, name: str) -> None:
     fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0), dir_fd=dir_fd)
     try:
         os.fsync(fd)
-        if os.path.stat.S_ISDIR(os.fstat(fd).st_mode):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
             for entry in os.listdir(fd):
                 _fsync_tree(fd, entry)
     finally:
@@ -139,8 +140,8 @@ def _publish(dir_fd: int, tmp: str, name: str) -> None:
         old = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         old = None
-    new_is_dir = os.path.stat.S_ISDIR(os.stat(tmp, dir_fd=dir_fd).st_mode)
-    if old is None or not (new_is_dir or os.path.stat.S_ISDIR(old.st_mode)):
+    new_is_dir = stat.S_ISDIR(os.stat(tmp, dir_fd=dir_fd).st_mode)
+    if old is None or not (new_is_dir or stat.S_ISDIR(old.st_mode)):
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         return
     aside = f".{name}.old-{uuid.uuid4().hex[:12]}"
@@ -154,7 +155,7 @@ def _remove(dir_fd: int, name: str) -> None:
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return
-    if os.path.stat.S_ISDIR(st.st_mode):
+    if stat.S_ISDIR(st.st_mode):
         shutil.rmtree(name, dir_fd=dir_fd)
     else:
         os.unlink(name, dir_fd=dir_fd)
