@@ -15,8 +15,11 @@ child exits and the next client replays the segments.
 from __future__ import annotations
 
 import atexit
+import multiprocessing.util as mp_util
+import os
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -41,6 +44,7 @@ Overflow = Literal["block", "drop_oldest"]
 Delivery = Literal["thread", "process"]
 DELIVERY_BYTES = 16 << 20  # spool bytes per store round trip: bounds delivery memory
 BATCH_ROWS = 10_000  # events per spool write in log_inferences (a line of ~10 MB at 1 KB each)
+_CLIENTS: weakref.WeakSet[FeedbackClient] = weakref.WeakSet()
 
 
 class FeedbackClient:
@@ -83,6 +87,7 @@ class FeedbackClient:
         self._spool = Spool(data_dir / "spool", fsync=spool_fsync)
         self._store: Any = None
         # "process": parsing and inserts run in a child process, off the app's GIL.
+        self._delivery_mode = delivery_mode
         self._worker = DeliveryProcess(self.store_url) if delivery_mode == "process" else None
         self._wake = threading.Event()
         self._space = threading.Condition()
@@ -92,9 +97,42 @@ class FeedbackClient:
         adopted = self._spool.adopt_orphans()
         if adopted:
             self.telemetry.emit("ingestion.replay", count=adopted, segments=adopted)
+        self._thread: threading.Thread | None = None
+        self._start_thread()
+        atexit.register(self.close)
+        _CLIENTS.add(self)
+        mp_util.register_after_fork(self, FeedbackClient._close_at_mp_child_exit)
+
+    def _start_thread(self) -> None:
         self._thread = threading.Thread(target=self._run, name="feedback-flusher", daemon=True)
         self._thread.start()
-        atexit.register(self.close)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child (gunicorn --preload worker, multiprocessing) gets its own spool,
+        locks and delivery: the parent's thread does not exist here, its segments stay the
+        parent's (the child closes its copies of their fds), and its worker process is not ours.
+        The thread starts on the child's first record."""
+        old = self._spool
+        self._spool = Spool(old.directory, fsync=old.fsync)
+        old.forget_inherited()
+        if self._worker is not None:
+            self._worker.forget_inherited()
+            self._worker = None
+        self._store = None  # its engine was disposed by the store's own fork hook
+        self._wake = threading.Event()
+        self._space = threading.Condition()
+        self._flushed = threading.Condition()
+        self._thread = None
+
+    def _close_at_mp_child_exit(self) -> None:
+        # A multiprocessing child ends with os._exit (no atexit): its finalizers close us.
+        mp_util.Finalize(self, self.close, exitpriority=10)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None and not self._closed:
+            if self._delivery_mode == "process" and self._worker is None:
+                self._worker = DeliveryProcess(self.store_url)
+            self._start_thread()
 
     # -- public API -------------------------------------------------------------------------------
     def log_inference(self, event: Mapping[str, Any] | None = None, /, **fields: Any) -> str:
@@ -164,6 +202,7 @@ class FeedbackClient:
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Deliver everything accepted so far; True when the spool is empty."""
+        self._ensure_thread()
         self._rotate()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._flushed:
@@ -182,7 +221,8 @@ class FeedbackClient:
         delivered = self.flush(timeout)
         self._stop = True
         self._wake.set()
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         # Undelivered segments stay on disk for the next client to replay.
         self._spool.release()
         if not delivered:
@@ -260,6 +300,7 @@ class FeedbackClient:
             return
         if self._closed:
             raise RuntimeError("FeedbackClient is closed")
+        self._ensure_thread()
         self._make_room()
         records = self._spool.append(lines, count)
         self.stats["accepted"] += count
@@ -349,3 +390,12 @@ def _merged(event: Any, fields: dict[str, Any]) -> Any:
         return {**event, **fields}
     except Exception:  # a Mapping whose keys() or __getitem__ raises
         return event
+
+
+def _clients_after_fork() -> None:
+    for client in list(_CLIENTS):
+        if not client._closed:
+            client._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_clients_after_fork)
