@@ -111,14 +111,17 @@ class FeedbackClient:
         """A forked child (gunicorn --preload worker, multiprocessing) gets its own spool,
         locks and delivery: the parent's thread does not exist here, its segments stay the
         parent's (the child closes its copies of their fds), and its worker process is not ours.
-        The thread starts on the child's first record."""
+        The thread (and a delivery process) start on the child's first record."""
         old = self._spool
         self._spool = Spool(old.directory, fsync=old.fsync)
         old.forget_inherited()
         if self._worker is not None:
             self._worker.forget_inherited()
             self._worker = None
-        self._store = None  # its engine was disposed by the store's own fork hook
+        self._store = None
+        # Delivery parses with polars, whose thread pool does not survive a fork (a child of a
+        # process that used it hangs): a forked child delivers through a fresh worker process.
+        self._delivery_mode = "process"
         self._wake = threading.Event()
         self._space = threading.Condition()
         self._flushed = threading.Condition()
