@@ -17,8 +17,10 @@ judge, launcher).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -233,12 +235,43 @@ def resolve_hash_key(data_dir: Path, production: bool, env_value: str | None = N
     key_file = data_dir / "hash_key"
     if not key_file.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        # Create with 0600 atomically; a concurrent creator wins and we read its key.
-        try:
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-    return key_file.read_text().strip().encode()
+        _create_key_file(key_file)
+    return _read_key_file(key_file)
+
+
+_KEY_WAIT_S = 10.0  # how long a reader waits for a key file another process is writing
+
+
+def _create_key_file(key_file: Path) -> None:
+    """Publish a new key whole, or keep the one a concurrent first start published.
+
+    The key is written and fsynced under a temp name (0600), then hard-linked to its final name:
+    link never replaces an existing file, and the final name only ever holds a complete key.
+    """
+    tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # a concurrent start won: use its key
+            os.link(tmp, key_file)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_key_file(key_file: Path) -> bytes:
+    """The key, waiting briefly for one still being written (a store made by older code
+    created the file first and wrote it after)."""
+    deadline = time.monotonic() + _KEY_WAIT_S
+    while True:
+        key = key_file.read_text().strip()
+        if len(key) >= 16:
+            return key.encode()
+        if time.monotonic() > deadline:
+            raise ConfigurationError(
+                f"FEEDBACK_HASH_KEY: the key file {key_file} is empty or truncated; "
+                "delete it to make a new key, or set FEEDBACK_HASH_KEY"
+            )
+        time.sleep(0.01)

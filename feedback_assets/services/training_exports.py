@@ -6,7 +6,6 @@ facade (api.export, api.export_preference_pairs) and the export_feedback op.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -135,7 +134,7 @@ def _target(
     if output_path is None:
         batch = batch_id_for(deployment_id, tag)
         return f"{batch}/{spec.file_name}", batch
-    return output_path, batch_id_for(deployment_id, re.sub(r"\W+", "-", output_path))
+    return output_path, batch_id_for(deployment_id, output_path)  # escaped and hashed there
 
 
 def _apply_filters(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:

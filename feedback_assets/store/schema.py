@@ -73,6 +73,17 @@ dead_letters = sa.Table(
 )
 
 
+# Each derived table's row key within a deployment-day: a unique index on
+# (partition_key, deployment_id, *key), so a concurrent replace can never leave two copies.
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    "sanitized_logs": ("event_id",),
+    "sanitized_signals": ("signal_id",),
+    "quality_scores": ("event_id",),
+    "drift_results": ("type", "feature", "test"),
+    "curated_examples": ("event_id",),
+}
+
+
 def _partitioned(name: str, *columns: sa.Column) -> sa.Table:
     return sa.Table(
         name,
@@ -81,6 +92,7 @@ def _partitioned(name: str, *columns: sa.Column) -> sa.Table:
         sa.Column("deployment_id", sa.String(256), nullable=False),
         *columns,
         sa.Index(f"ix_{name}_partition", "partition_key", "deployment_id"),
+        sa.Index(f"ux_{name}_row", "partition_key", "deployment_id", *ROW_KEYS[name], unique=True),
     )
 
 

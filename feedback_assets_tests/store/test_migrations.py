@@ -80,7 +80,7 @@ def _make_pre_alembic(store: FeedbackStore, version: int) -> None:
 
 def test_a_new_store_is_created_at_head(store: FeedbackStore) -> None:
     assert revisions() == ("0001", "0002", "0003", "0004")
-    assert store.schema_version() == head_version() == 4
+    assert store.schema_version() == head_version() == 5
     assert "schema_version" not in _tables(store)
     assert _time_index_method(store) == ("btree" if store.dialect == "sqlite" else "brin")
     assert _schema_drift(store) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pandas as pd
@@ -14,9 +15,25 @@ CODE_VERSION = "1"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+_MAX_ID = 128
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # export.check_batch_id's rule
+_HASH_CHARS = 10
+
+
 def batch_id_for(deployment_id: str, suffix: str) -> str:
-    """A filesystem-safe batch id: `<deployment>_<suffix>` (also its folder under the root)."""
-    return _UNSAFE.sub("-", f"{deployment_id}_{suffix}").strip("-.")[:128]
+    """A filesystem-safe batch id: `<deployment>_<suffix>` (also its folder under the root).
+
+    Injective: when the plain id would be ambiguous (characters replaced, a '_' in the
+    deployment id that could shift the split, or a cut to 128 characters), a short hash of the
+    raw pair is appended, so `team/a` and `team-a` get different batches.
+    """
+    raw = f"{deployment_id}_{suffix}"
+    if _PLAIN.match(raw) and "_" not in deployment_id:
+        return raw
+    tag = hashlib.blake2b(f"{deployment_id}\0{suffix}".encode(), digest_size=8).hexdigest()
+    safe = _UNSAFE.sub("-", raw).lstrip("-._")
+    head = safe[: _MAX_ID - _HASH_CHARS - 1].rstrip("-.") or "batch"
+    return f"{head}-{tag[:_HASH_CHARS]}"
 
 
 def training_frames(curated: pd.DataFrame, window: Window) -> dict[Role, pd.DataFrame]:

@@ -18,10 +18,13 @@ from feedback_assets.domain.ingest.ids import new_event_id
 from feedback_assets.domain.ingest.values import (
     TIME_ERRORS,
     UTF8_REASON,
+    describe,
+    field_name,
     finite,
     json_problem,
     parse_time,
     plain_json,
+    safe_text,
     utf8_ok,
 )
 from feedback_assets.domain.records import (
@@ -66,8 +69,13 @@ class ValidationError(ValueError):
 
 
 def _check_text(
-    payload: Mapping[str, Any], name: str, errors: list[FieldError], required: bool
+    payload: Mapping[str, Any],
+    name: str,
+    errors: list[FieldError],
+    required: bool,
+    nonblank: bool | None = None,
 ) -> None:
+    """A text field; `nonblank` (default: when required) also rejects "" and whitespace."""
     value = payload.get(name)
     if value is None:
         if required:
@@ -75,7 +83,7 @@ def _check_text(
         return
     if not isinstance(value, str):
         errors.append(FieldError(name, f"must be a string, got {type(value).__name__}"))
-    elif required and not value.strip():
+    elif (required if nonblank is None else nonblank) and not value.strip():
         errors.append(FieldError(name, "must not be empty"))
     elif "\x00" in value:
         errors.append(FieldError(name, NUL_REASON))
@@ -126,7 +134,10 @@ def _check_time(payload: Mapping[str, Any], errors: list[FieldError], now: datet
         return parse_time(value)
     except TIME_ERRORS as exc:
         errors.append(
-            FieldError("timestamp", f"must be a datetime, ISO-8601 string or epoch seconds ({exc})")
+            FieldError(
+                "timestamp",
+                f"must be a datetime, ISO-8601 string or epoch seconds ({safe_text(str(exc))})",
+            )
         )
         return now
 
@@ -156,14 +167,38 @@ def _check_uuid(
 
 def _unknown(payload: Mapping[str, Any], allowed: frozenset[str], errors: list[FieldError]) -> None:
     for key in payload:
-        if key not in allowed:
-            errors.append(FieldError(str(key), "unknown field"))
+        try:
+            known = isinstance(key, str) and key in allowed
+        except Exception:  # a str subclass whose __hash__ or __eq__ raises
+            known = False
+        if not known:
+            errors.append(FieldError(field_name(key), "unknown field"))
 
 
 def validate_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    """A normalized event dict, or ValidationError naming every bad field."""
-    fast = _fast_event(payload, now)
-    return fast if fast is not None else _full_event(payload, now)
+    """A normalized event dict, or ValidationError naming every bad field. Never raises
+    anything else, whatever the payload holds (hostile objects, deep or cyclic nesting)."""
+    if not isinstance(payload, Mapping):
+        kind = type(payload).__name__
+        raise ValidationError("event", [FieldError("event", f"must be a mapping, got {kind}")])
+    try:
+        fast = _fast_event(payload, now)
+    except Exception:  # a hostile key or value: the full check names the field
+        fast = None
+    if fast is not None:
+        return fast
+    try:
+        return _full_event(payload, now)
+    except ValidationError:
+        raise
+    except Exception as exc:
+        raise _unreadable("event", exc) from exc
+
+
+def _unreadable(kind: str, exc: Exception) -> ValidationError:
+    """The last resort for a payload no check could read (a Mapping whose methods raise)."""
+    reason = f"could not be read: {type(exc).__name__} while validating"
+    return ValidationError(kind, [FieldError(kind, reason)])
 
 
 def _full_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
@@ -175,7 +210,8 @@ def _full_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict
     for name in _OPTIONAL_IDS:
         _check_id(payload, name, errors, required=False)
     _check_text(payload, "prompt", errors, required=True)
-    _check_text(payload, "response", errors, required=True)
+    # An empty answer is a real outcome to learn from: accepted here, scored 0 by quality.
+    _check_text(payload, "response", errors, required=True, nonblank=False)
     latency = payload.get("latency_ms")
     if latency is not None and (
         isinstance(latency, bool)
@@ -183,13 +219,17 @@ def _full_event(payload: Mapping[str, Any], now: datetime | None = None) -> dict
         or not finite(latency)
         or latency < 0
     ):
-        errors.append(FieldError("latency_ms", f"must be a finite number >= 0, got {latency!r}"))
+        errors.append(
+            FieldError("latency_ms", f"must be a finite number >= 0, got {describe(latency)}")
+        )
     for name in _COUNTS:
         value = payload.get(name)
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT
         ):
-            errors.append(FieldError(name, f"must be an integer from 0 to 2^63-1, got {value!r}"))
+            errors.append(
+                FieldError(name, f"must be an integer from 0 to 2^63-1, got {describe(value)}")
+            )
     metadata = _check_metadata(payload, errors)
     ts = _check_time(payload, errors, now or datetime.now(UTC))
     if errors:
@@ -246,7 +286,9 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
             return None
     for name in ("prompt", "response"):
         value = get(name)
-        if type(value) is not str or not value.strip() or "\x00" in value or not utf8_ok(value):
+        if type(value) is not str or "\x00" in value or not utf8_ok(value):
+            return None
+        if name == "prompt" and not value.strip():
             return None
         if len(value) > MAX_TEXT_BYTES // 4 and len(value.encode()) > MAX_TEXT_BYTES:
             return None
@@ -288,7 +330,16 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
 
 
 def validate_signal(payload: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    """A normalized signal dict, or ValidationError naming every bad field."""
+    """A normalized signal dict, or ValidationError naming every bad field (and nothing else)."""
+    try:
+        return _full_signal(payload, now)
+    except ValidationError:
+        raise
+    except Exception as exc:
+        raise _unreadable("signal", exc) from exc
+
+
+def _full_signal(payload: Mapping[str, Any], now: datetime | None) -> dict[str, Any]:
     errors: list[FieldError] = []
     _unknown(payload, _SIGNAL_FIELDS, errors)
     signal_id = _check_uuid(payload, "signal_id", errors, required=False)
@@ -296,15 +347,18 @@ def validate_signal(payload: Mapping[str, Any], now: datetime | None = None) -> 
     signal_type = payload.get("signal_type")
     if signal_type is None:
         errors.append(FieldError("signal_type", "is required"))
-    elif signal_type not in SIGNAL_TYPES:
+    elif not isinstance(signal_type, str) or signal_type not in SIGNAL_TYPES:
         errors.append(
             FieldError(
-                "signal_type", f"must be one of {', '.join(SIGNAL_TYPES)}; got {signal_type!r}"
+                "signal_type",
+                f"must be one of {', '.join(SIGNAL_TYPES)}; got {describe(signal_type)}",
             )
         )
     _check_id(payload, "user_id", errors, required=False)
-    _check_text(payload, "edited_response", errors, required=signal_type == "edit")
-    if signal_type not in (None, "edit") and payload.get("edited_response") is not None:
+    # Compared only as a str: a hostile object's __eq__ is never called.
+    is_edit = isinstance(signal_type, str) and signal_type == "edit"
+    _check_text(payload, "edited_response", errors, required=is_edit)
+    if signal_type is not None and not is_edit and payload.get("edited_response") is not None:
         errors.append(FieldError("edited_response", "only allowed on 'edit' signals"))
     metadata = _check_metadata(payload, errors)
     ts = _check_time(payload, errors, now or datetime.now(UTC))

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import openai
 
+from feedback_assets.resources.circuit import DEFAULT_THRESHOLD
 from feedback_assets.resources.launchers.base import (
     LaunchRequest,
     LaunchResult,
@@ -70,10 +71,11 @@ def run_openai_finetune(
     backoff_s: float,
     redact: Redactor,
     sleep: Callable[[float], None] = time.sleep,
+    circuit_failures: int = DEFAULT_THRESHOLD,
 ) -> LaunchResult:
     started = utcnow()
     log: list[str] = []
-    retrier = Retrier(max_retries, backoff_s, sleep)
+    retrier = Retrier(max_retries, backoff_s, sleep, circuit_failures)
 
     def out() -> str:
         return redact(truncate("\n".join(retrier.log + log)))

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from feedback_assets.resources.circuit import DEFAULT_THRESHOLD
 from feedback_assets.resources.launchers.base import (
     LaunchRequest,
     LaunchResult,
@@ -46,6 +47,7 @@ def run_webhook(
     backoff_s: float,
     redact: Redactor,
     sleep: Callable[[float], None] = time.sleep,
+    circuit_failures: int = DEFAULT_THRESHOLD,
 ) -> LaunchResult:
     started = utcnow()
     if not url:
@@ -58,7 +60,7 @@ def run_webhook(
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    retrier = Retrier(max_retries, backoff_s, sleep)
+    retrier = Retrier(max_retries, backoff_s, sleep, circuit_failures)
     log: list[str] = []
 
     def post(client: httpx.Client) -> httpx.Response:
