@@ -59,7 +59,9 @@ def _scores(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:
     return arr
 
 
-def _flags(name: str, flags: Sequence[bool] | np.ndarray | None, scores: np.ndarray, cap: float):
+def _flags(
+    name: str, flags: Sequence[bool] | np.ndarray | None, scores: np.ndarray, cap: float
+) -> np.ndarray:
     if flags is None:
         return scores <= cap
     arr = np.asarray(flags, dtype=bool).ravel()
