@@ -14,9 +14,10 @@ the reference does not dilute that way.
 - Threshold: the k-th largest s, k = ceil(n (1 - NOVELTY_QUANTILE)). For exchangeable scores the
   chance that a current text exceeds it is Beta(k, n + 1 - k) (the conformal argument), and the
   count K of exceedances is Beta-binomial(m, k, n + 1 - k), the threshold's own noise included.
-  Leave-one-out scores are not independent: two mutual nearest neighbours share one distance.
-  So the null counts n/2 effective calibration scores, Beta(k/2, (n + 1 - k)/2), which held
-  the false-positive rate at or below alpha on the demo's streams where the plain Beta did not.
+  Leave-one-out scores are not independent (two mutual nearest neighbours share a distance);
+  in the bulk (quantile 0.98) that made the null 5-7% anti-conservative on the demo's streams,
+  but among the top 2 of 600 it does not: p < 0.05 in at most 3.3% of 150 no-drift windows
+  per deployment, p < 0.002 in at most 0.7% (bench/bench_detection.py re-measures it).
 - Effect size: the excess novel share, (K - E[K]) / m, clipped to [0, 1].
 - Explanation: the densest group of novel current texts (the cluster that grew), with examples.
 """
@@ -103,8 +104,7 @@ def novelty_test(
     novel = t > threshold
     count = int(novel.sum())
     expected = m * k / (n + 1)
-    null = stats.betabinom(m, k / 2, (n + 1 - k) / 2)  # n/2 effective scores, see the doc
-    p_value = float(null.sf(count - 1)) if count else 1.0
+    p_value = float(stats.betabinom.sf(count - 1, m, k, n + 1 - k)) if count else 1.0
     cluster = _grown_cluster(cur, novel)
     novel_texts = [current_texts[i] for i in np.flatnonzero(novel).tolist()]
     details: dict[str, Any] = {
