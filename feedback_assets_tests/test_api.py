@@ -62,7 +62,13 @@ def test_ingestion_facade_round_trip(env: str, tmp_path: Path) -> None:
 
 def test_quality_facade() -> None:
     result = api.assess_quality({"response": '{"ok": true, "answer": "four, as expected"}'})
-    assert {c["check"] for c in result["checks"]} == {"format", "length", "refusal", "repetition"}
+    assert {c["check"] for c in result["checks"]} == {
+        "format",
+        "length",
+        "refusal",
+        "repetition",
+        "empty",
+    }
     assert 0 <= result["score"] <= 1
     refusal = api.assess_quality(
         {"response": "I'm sorry, but I can't help with that request at all."}

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -23,15 +22,21 @@ from feedback_assets.domain.quality.quality_rules import (
     APOSTROPHES_RE,
     CHECKS,
     DEFAULT_REFUSAL_PHRASES,
+    EMPTY,
+    EMPTY_RE,
     FORMAT_KINDS,
-    JSON_WS,
+    GATES,
+    LOOKS_JSON,
+    LOOKS_JSON_RE,
     MARKDOWN,
     MARKDOWN_RE,
     QualityConfig,
     aggregate,
     coerce,
+    fence_counts,
     format_score,
     is_json_container,
+    json_valid_batch,
     repetition_verdict,
 )
 from feedback_assets.domain.quality.repetition import (
@@ -44,6 +49,7 @@ __all__ = [
     "CHECKS",
     "DEFAULT_REFUSAL_PHRASES",
     "FORMAT_KINDS",
+    "GATES",
     "QualityConfig",
     "apply_judge",
     "assess_quality",
@@ -72,13 +78,14 @@ def assess_response(response: str | None, config: QualityConfig = QualityConfig(
         kind = "markdown"
     else:
         kind = "plain"
-    f_score, meets = format_score(kind, fences, config)
+    broken = kind != "json" and LOOKS_JSON_RE.match(text) is not None
+    f_score, meets = format_score(kind, fences, config, broken)
     n_chars = len(text)
     too_short, too_long = n_chars < config.min_length, n_chars > config.max_length
     refusal_re = re.compile(config.refusal_pattern, re.A)
     m = refusal_re.search(APOSTROPHES_RE.sub("'", text.lower()))
     rep = repetition_verdict(repetition_stats(text, config.extended_repetition), config)
-    empty = rep["details"]["words"] == 0
+    empty = EMPTY_RE.fullmatch(text) is not None
     hits = (("empty", empty), ("format", not meets), ("refusal", m is not None))
     reasons = [r for r, hit in hits if hit]
     checks = [
@@ -92,6 +99,7 @@ def assess_response(response: str | None, config: QualityConfig = QualityConfig(
                 "balanced": fences % 2 == 0,
                 "expected": config.expected_format,
                 "meets_expected": meets,
+                "broken_json": broken,
             },
         },
         {
@@ -107,8 +115,9 @@ def assess_response(response: str | None, config: QualityConfig = QualityConfig(
             "details": {"matched": m.group(0) if m else None},
         },
         {"check": "repetition", **rep},
+        {"check": "empty", "score": 0.0 if empty else 1.0, "passed": not empty, "details": {}},
     ]
-    score = aggregate({c["check"]: c["score"] for c in checks}, bool(reasons), config)
+    score = aggregate({c["check"]: c["score"] for c in checks}, bool(reasons), config, empty)
     return {
         "score": score,
         "passed": not reasons
@@ -176,31 +185,6 @@ def _chunks(values: object, n: int, chunk_rows: int) -> Iterator[tuple[pl.Series
         )
 
 
-def _json_valid(texts: pl.Series) -> np.ndarray:
-    stripped = texts.str.strip_chars(JSON_WS)
-    cand = (stripped.str.starts_with("{") & stripped.str.ends_with("}")) | (
-        stripped.str.starts_with("[") & stripped.str.ends_with("]")
-    )
-    idx = np.flatnonzero(cand.to_numpy())
-    valid = np.zeros(len(texts), dtype=bool)
-    # only candidates reach the parser; JSON validity has no vectorized kernel here
-    for i, t in zip(idx, stripped.gather(idx).to_list(), strict=True):
-        try:
-            orjson.loads(t)
-            valid[i] = True
-        except orjson.JSONDecodeError:
-            pass
-    return valid
-
-
-def _fences(texts: pl.Series) -> pl.Series:
-    """Count of ``` per text; counted only in texts holding one (a cheap literal scan)."""
-    has = np.flatnonzero(texts.str.contains("```", literal=True).to_numpy())
-    counts = np.zeros(len(texts), dtype=np.int64)
-    counts[has] = texts.gather(has).str.count_matches("```", literal=True).to_numpy()
-    return pl.Series(counts)
-
-
 def _markdown(texts: pl.Series) -> pl.Series:
     """`MARKDOWN_RE.search(text) is not None` for each text."""
     if not _MD_SPLIT:
@@ -221,14 +205,19 @@ def _repetition(texts: pl.Series, extended: bool) -> pl.DataFrame:
 
 
 def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig) -> pl.DataFrame:
-    fences = _fences(texts)
+    fences = fence_counts(texts)
     md = (fences > 0) | _markdown(texts)
-    kind = np.where(_json_valid(texts), 0, np.where(md.to_numpy(), 1, 2))
+    kind = np.where(json_valid_batch(texts), 0, np.where(md.to_numpy(), 1, 2))
+    broken = (kind != 0) & texts.str.contains(LOOKS_JSON).to_numpy()
     balanced = (fences % 2 == 0).to_numpy()
-    # scores per (kind, balanced) from the scalar rule itself, so both paths share it
-    lut = [[format_score(k, 1 - b, config) for b in (0, 1)] for k in FORMAT_KINDS]
-    f_score = np.array([[s for s, _ in row] for row in lut])[kind, balanced.astype(int)]
-    meets = np.array([[m for _, m in row] for row in lut])[kind, balanced.astype(int)]
+    # scores per (kind, balanced, broken) from the scalar rule itself, so both paths share it
+    lut = [
+        [[format_score(k, 1 - b, config, bool(j)) for j in (0, 1)] for b in (0, 1)]
+        for k in FORMAT_KINDS
+    ]
+    at = (kind, balanced.astype(int), broken.astype(int))
+    f_score = np.array([[[s for s, _ in c] for c in row] for row in lut])[at]
+    meets = np.array([[[m for _, m in c] for c in row] for row in lut])[at]
     chars = texts.str.len_chars().cast(pl.Int64).to_numpy()
     too_short, too_long = chars < config.min_length, chars > config.max_length
     matched = (
@@ -260,7 +249,7 @@ def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig
         "refusal": ~refused,
         "repetition": (ratio_score >= config.min_trigram_ratio) & ~over,
     }
-    empty = words == 0
+    empty = texts.str.contains(EMPTY).to_numpy()
     hard = empty | ~meets | refused
     all_passed = passed["format"] & passed["length"] & passed["refusal"] & passed["repetition"]
     total = np.zeros(len(texts))
@@ -268,6 +257,7 @@ def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig
         total = total + config.weights[c] * scores[c]
     score = total / sum(config.weights[c] for c in CHECKS)
     score = np.where(hard, np.minimum(score, config.hard_fail_cap), score)
+    score = np.where(empty, 0.0, score)
 
     kinds = np.array(FORMAT_KINDS)[kind]
     frame = pl.DataFrame(
@@ -278,6 +268,8 @@ def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig
             "format_kind": kinds,
             **{f"{c}_score": scores[c] for c in CHECKS},
             **{f"{c}_passed": passed[c] for c in CHECKS},
+            "empty_score": np.where(empty, 0.0, 1.0),
+            "empty_passed": ~empty,
         }
     )
     reasons = pl.concat_list(
@@ -300,6 +292,7 @@ def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig
                     "balanced": balanced,
                     "expected": pl.Series([config.expected_format] * len(texts), dtype=pl.Utf8),
                     "meets_expected": meets,
+                    "broken_json": broken,
                 }
             ).to_struct(),
             "length": pl.DataFrame(
@@ -307,6 +300,7 @@ def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig
             ).to_struct(),
             "refusal": pl.DataFrame({"matched": matched}).to_struct(),
             "repetition": rep_struct.to_struct(),
+            "empty": pl.Series([{}] * len(texts), dtype=pl.Struct({})),
             "input_error": input_error,
         }
     ).with_columns(hard_fail_reasons=reasons)
@@ -354,6 +348,8 @@ def apply_judge(
     score = total / weight
     hard = scored["hard_fail"].to_numpy(dtype=bool)
     score = np.where(hard, np.minimum(score, config.hard_fail_cap), score)
+    if "empty_passed" in scored:  # an empty answer stays at 0.0 whatever the judge says
+        score = np.where(scored["empty_passed"].to_numpy(bool), score, 0.0)
     out = scored.copy()
     out["judge_score"] = judge.to_numpy()
     out["score"] = score
@@ -381,6 +377,10 @@ def quality_stats(scored: pd.DataFrame) -> dict[str, Any]:
         "hard_fail_rate": float(scored["hard_fail"].mean()),
         "pass_rates": {c: float(scored[f"{c}_passed"].mean()) for c in CHECKS},
         "format_kinds": {k: int((scored["format_kind"] == k).sum()) for k in FORMAT_KINDS},
+        # empty or whitespace-only answers (a real failure mode), each scored 0.0
+        "empty": int((~scored["empty_passed"].astype(bool)).sum())
+        if "empty_passed" in scored
+        else 0,
     }
     if "judge_score" in scored:
         judged = scored["judge_score"].dropna()
