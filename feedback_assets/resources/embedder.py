@@ -50,6 +50,16 @@ class EmbedderResource(dg.ConfigurableResource):
         """`embedder_circuit_open` and its reason, for an asset's metadata."""
         return self.circuit.metadata()
 
+    def embed_or_none(self, texts: list[str]) -> tuple[np.ndarray | None, str | None]:
+        """Vectors, or None and the reason when the embeddings endpoint failed or its circuit is
+        open: an outage must not fail the asset, which then runs without this run's embeddings."""
+        try:
+            return self.embed(texts), None
+        except Exception as exc:
+            if self.kind == "hashing":
+                raise  # offline and local: a failure here is a bug, not an outage
+            return None, self.circuit.reason or f"embedder: {type(exc).__name__}: {exc}"[:300]
+
     def embed(self, texts: list[str]) -> np.ndarray:
         if self.kind not in KINDS:
             raise ValueError(f"kind: must be one of {KINDS}, got {self.kind!r}")

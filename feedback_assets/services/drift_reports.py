@@ -67,7 +67,7 @@ def drift_partition(
     window: tuple[int, int],
     config: DriftConfig,
     reference_days: int,
-    embed: Callable[[list[str]], np.ndarray] | None,
+    embed: Callable[[list[str]], np.ndarray | None] | None,
     plot_path: Path | None,
 ) -> PartitionDrift:
     """Compare the deployment-day with its reference; replace its results and history row."""
@@ -117,7 +117,7 @@ def judge_window(
     *,
     deployment_id: str,
     config: DriftConfig,
-    embed: Callable[[list[str]], np.ndarray] | None,
+    embed: Callable[[list[str]], np.ndarray | None] | None,
     source: str,
 ) -> DriftReport:
     """A full report of `current` against the reference, appended to the drift history."""

@@ -127,3 +127,29 @@ def test_backfill_flags_the_drifted_deployment_only(
     batches = store.read_table("export_batches")
     assert len(batches) == len(DAYS) * 3
     store.dispose()
+
+
+def test_a_dead_embeddings_endpoint_skips_embeddings_instead_of_failing(
+    loop_env: Path, instance: dg.DagsterInstance
+) -> None:
+    import socket
+
+    from feedback_assets.resources.embedder import EmbedderResource
+    from feedback_assets_tests.defs.conftest import resources_for
+
+    with socket.socket() as s:  # a port with nothing listening: connections are refused
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    url = f"sqlite:///{loop_env / 'data' / 'feedback.db'}"
+    ingest(url, loop_env / "data")
+    embedder = EmbedderResource(kind="openai", base_url=dead, api_key="sk-x", circuit_failures=1)
+    resources = {**resources_for(url, loop_env), "embedder": embedder}
+    [result] = run_loop_day(
+        url, loop_env, instance, DAYS[1], deployments=["support-bot"], resources=resources
+    ).values()
+    assert result.success
+    for asset in ("drift_reports", "curated_sets"):
+        reason = _metadata(result, asset)["embeddings_skipped"].value
+        assert "embedder" in reason or "Connection" in reason, reason
+    drift = FeedbackStore(url).read_table("drift_results", partition_key=DAYS[1])
+    assert len(drift) and "embedding" not in set(drift["feature"])  # the other tests still ran

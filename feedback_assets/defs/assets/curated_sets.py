@@ -41,7 +41,8 @@ def curated_sets(
     part = loop_partition(context)
     window = deployment_window(store, part.day, part.deployment_id)
     texts = (window.events["prompt"] + "\n" + window.events["response"]).tolist()
-    curated = curate_window(window, embedder.embed(texts), curation_settings.config())
+    embeddings, skipped = embedder.embed_or_none(texts)  # None: curate without diversity vectors
+    curated = curate_window(window, embeddings, curation_settings.config())
     store.replace_partition(
         "curated_examples", part.day, curated, deployment_ids=[part.deployment_id]
     )
@@ -53,6 +54,7 @@ def curated_sets(
     yield dg.MaterializeResult(
         metadata={
             "deployment_id": part.deployment_id,
+            **({"embeddings_skipped": skipped} if skipped else {}),
             "curated": len(stored),
             "traffic": traffic,
             "curated_share": round(len(stored) / traffic, 4) if traffic else 0.0,

@@ -281,12 +281,13 @@ def detect_drift_frames(
     current_quality: pd.DataFrame | None = None,
     reference_signals: pd.DataFrame | None = None,
     current_signals: pd.DataFrame | None = None,
-    embed: Callable[[list[str]], np.ndarray] | None = None,
+    embed: Callable[[list[str]], np.ndarray | None] | None = None,
     config: DriftConfig = DriftConfig(),
     deployment_id: str = "",
 ) -> DriftReport:
     """Features + embeddings of both windows, then `compare_features`. `embed` defaults to the
-    offline `hashing_embed`; texts (prompt + response) are subsampled to embedding_max_samples."""
+    offline `hashing_embed`; texts (prompt + response) are subsampled to embedding_max_samples.
+    An `embed` that returns None (its endpoint is down) skips the embedding tests."""
     embedder = embed or hashing_embed
     ref = build_features(reference_events, reference_quality, reference_signals, config)
     cur = build_features(current_events, current_quality, current_signals, config)
@@ -295,7 +296,8 @@ def detect_drift_frames(
     cur_texts = embedding_texts(current_events, k, config.seed + 1)
     ref_emb = cur_emb = None
     if ref_texts is not None and cur_texts is not None:
-        ref_emb, cur_emb = embedder(ref_texts), embedder(cur_texts)
+        ref_emb = embedder(ref_texts)
+        cur_emb = embedder(cur_texts) if ref_emb is not None else None
     return compare_features(ref, cur, config, ref_emb, cur_emb, ref_texts, cur_texts, deployment_id)
 
 
