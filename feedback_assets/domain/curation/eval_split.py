@@ -181,7 +181,7 @@ def near_duplicate_of_any(
     norm, other_norm = normalize_text(prompts.fillna("")), normalize_text(others.fillna(""))
     if len(norm) == 0 or len(other_norm) == 0:
         return np.zeros(len(norm), dtype=bool)
-    out = norm.isin(set(other_norm)).to_numpy()
+    out = np.array(norm.isin(set(other_norm)), dtype=bool)
     other_sigs = minhash_signatures(other_norm.reset_index(drop=True), NUM_PERM, seed)
     lsh = MinHashLSH(threshold=max(0.3, threshold - 0.3), num_perm=NUM_PERM)
     for j, sig in enumerate(other_sigs):

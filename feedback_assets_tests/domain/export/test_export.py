@@ -199,9 +199,7 @@ def test_export_batch_every_format_round_trips(tmp_path: Path) -> None:
     assert m["files"]["hf_dataset"]["splits"] == {"train": 36, "test": 4}
     assert m["counts"]["curated"] == N and m["counts"]["curated_by_source"]["user_edit"] == 5
     assert m["counts"]["curated_by_role"] == {"sft": N}
-    assert {f["role"] for name, f in m["files"].items() if name in format_names(["sft"])} == {
-        "sft"
-    }
+    assert {f["role"] for name, f in m["files"].items() if name in format_names(["sft"])} == {"sft"}
     assert m["files"]["kto"]["role"] == "kto"
     assert set(pq.read_table(tmp_path / "exports/b1/curated.parquet")["role"].to_pylist()) == {
         "sft"
