@@ -46,14 +46,15 @@ def test_export_feedback_honours_format_path_and_filters(
             "deployment_id": "bot",
             "format": "parquet",
             "output_path": "stage/a.parquet",
-            "curation_source": ["diverse"],
+            "curation_source": ["high_quality"],
             "min_score": 0.0,
         },
         store_resource,
     )
     table = pq.read_table(path)
     assert path.endswith("stage/a.parquet") and table.num_rows > 0
-    assert set(table.column("curation_source").to_pylist()) == {"diverse"}
+    assert set(table.column("curation_source").to_pylist()) == {"high_quality"}
+    assert set(table.column("role").to_pylist()) == {"sft"}
     capped = _run(
         export_feedback,
         {
