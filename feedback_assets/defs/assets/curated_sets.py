@@ -1,14 +1,20 @@
 """curated_sets: a deployment-day's examples, each with a role (sft, preference, kto, eval)."""
 
 import dagster as dg
+import pandas as pd
 
 from feedback_assets.defs.metadata import counts_by, preview
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
 from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.resources.loop_settings import CurationSettings
-from feedback_assets.services.curated_sets import audit_curated, curate_window, role_shares
-from feedback_assets.store.eval_set import add_splits, eval_set, known_splits
+from feedback_assets.services.curated_sets import (
+    Curation,
+    audit_curated,
+    curate_window,
+    role_shares,
+)
+from feedback_assets.store.eval_set import EvalSet, add_splits, eval_set, known_splits
 from feedback_assets.store.windows import deployment_window
 
 
@@ -63,23 +69,8 @@ def curated_sets(
     )
     held_out = eval_set(store, part.deployment_id)
     audit = audit_curated(stored, window, config, held_out.items["prompt"])
-    traffic = len(window.events)
     yield dg.MaterializeResult(
-        metadata={
-            "deployment_id": part.deployment_id,
-            "curated": len(stored),
-            "traffic": traffic,
-            "curated_share": round(len(stored) / traffic, 4) if traffic else 0.0,
-            **role_shares(stored, traffic),
-            "eval_set_version": held_out.version,
-            "eval_set_size": len(held_out.items),
-            "prompt_splits_added": added,
-            "split_conflicts": result.conflicts,
-            "by_strategy": dg.MetadataValue.json(counts_by(stored, "curation_source")),
-            "preview": preview(
-                stored, ["role", "curation_source", "curation_score", "prompt", "response"], rows=8
-            ),
-        }
+        metadata=_metadata(part.deployment_id, stored, len(window.events), result, added, held_out)
     )
     yield dg.AssetCheckResult(
         check_name="no_reported_positives",
@@ -100,3 +91,29 @@ def curated_sets(
         passed=audit.duplicates == 0,
         metadata={"duplicates": audit.duplicates},
     )
+
+
+def _metadata(
+    deployment_id: str,
+    stored: pd.DataFrame,
+    traffic: int,
+    result: Curation,
+    added: int,
+    held_out: EvalSet,
+) -> dict:
+    """Headline numbers as numeric metadata (plotted over partitions): shares per role."""
+    return {
+        "deployment_id": deployment_id,
+        "curated": len(stored),
+        "traffic": traffic,
+        "curated_share": round(len(stored) / traffic, 4) if traffic else 0.0,
+        **role_shares(stored, traffic),
+        "eval_set_version": held_out.version,
+        "eval_set_size": len(held_out.items),
+        "prompt_splits_added": added,
+        "split_conflicts": result.conflicts,
+        "by_strategy": dg.MetadataValue.json(counts_by(stored, "curation_source")),
+        "preview": preview(
+            stored, ["role", "curation_source", "curation_score", "prompt", "response"], rows=8
+        ),
+    }
