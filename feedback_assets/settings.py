@@ -141,6 +141,8 @@ CURATION_VARIABLES = {
     "limit": ("FEEDBACK_CURATION_LIMIT", int),
     "min_quality_score": ("FEEDBACK_CURATION_MIN_QUALITY", float),
     "max_hard_quality": ("FEEDBACK_CURATION_MAX_HARD_QUALITY", float),
+    "min_judge_score": ("FEEDBACK_CURATION_MIN_JUDGE_SCORE", float),
+    "eval_share": ("FEEDBACK_CURATION_EVAL_SHARE", float),
 }
 EMBEDDER_VARIABLES = {
     "kind": ("FEEDBACK_EMBEDDER", str),

@@ -96,14 +96,20 @@ def test_analysis_facade_on_raw_traffic(env: str, tmp_path: Path) -> None:
     assert {"event_id", "curation_source", "prompt", "response"} <= set(curated.columns)
     assert api.get_curated_count("bot") == len(curated) > 0
 
+    # Only approved answers (role sft) are exported; hard examples (kto) never are.
+    n_sft = int((curated["role"] == "sft").sum())
+    assert 0 < n_sft < len(curated) and set(curated["role"]) <= {"sft", "kto"}
     path = api.export("bot", format="jsonl", output_path="out/feedback.jsonl")
     lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
-    assert len(lines) == len(curated) and set(lines[0]) == {"prompt", "response", "source", "score"}
+    assert len(lines) == n_sft and set(lines[0]) == {"prompt", "response", "source", "score"}
+    assert {line["source"] for line in lines} <= {"user_edit", "high_quality", "diverse"}
     from feedback_assets.store import FeedbackStore
     from feedback_assets.store.exports import curated_for
 
     flags = curated_for(FeedbackStore(env), "bot")
-    assert flags["exported"].all() and flags["export_batch_id"].str.startswith("bot_").all()
+    exported = flags[flags["role"] == "sft"]
+    assert exported["exported"].all() and exported["export_batch_id"].str.startswith("bot_").all()
+    assert not flags.loc[flags["role"] != "sft", "exported"].any()
     again = api.export("bot", format="jsonl", output_path="out/feedback.jsonl")
     assert Path(again).read_text() == Path(path).read_text()  # same batch: idempotent
     fresh = api.export("bot", format="parquet", output_path="out/new.parquet")
@@ -111,7 +117,8 @@ def test_analysis_facade_on_raw_traffic(env: str, tmp_path: Path) -> None:
     everything = api.export(
         "bot", format="parquet", output_path="out/all.parquet", include_exported=True
     )
-    assert pq.read_table(everything).num_rows == len(curated)
+    assert pq.read_table(everything).num_rows == n_sft
+    assert set(pq.read_table(everything)["role"].to_pylist()) == {"sft"}
     edits = api.export(
         "bot",
         format="csv",

@@ -90,6 +90,8 @@ class CurationSettings(dg.ConfigurableResource):
     limit: int = Field(default=1000, description="per deployment and day")
     min_quality_score: float = 0.8
     max_hard_quality: float = 0.5
+    min_judge_score: float = Field(default=0.8, description="judge-approved answers are sft")
+    eval_share: float = Field(default=0.1, description="new prompt clusters held out for eval")
     max_refusal_share_in_positives: float = 0.05
     near_duplicate_threshold: float = 0.85
 
@@ -98,6 +100,8 @@ class CurationSettings(dg.ConfigurableResource):
             limit=self.limit,
             min_quality_score=self.min_quality_score,
             max_hard_quality=self.max_hard_quality,
+            min_judge_score=self.min_judge_score,
+            eval_share=self.eval_share,
             max_refusal_share_in_positives=self.max_refusal_share_in_positives,
             near_duplicate_threshold=self.near_duplicate_threshold,
         )

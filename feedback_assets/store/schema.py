@@ -222,6 +222,28 @@ curated_examples = _partitioned(
     sa.Column("curation_score", sa.Float, nullable=False),
     sa.Column("quality_score", sa.Float),
     sa.Column("signal_score", sa.Float),
+    # sft | preference | kto | eval; rows curated before roles existed are "legacy" (never sft).
+    sa.Column("role", sa.String(16), nullable=False, server_default="legacy"),
+)
+
+# Each deployment's prompt clusters and their split, frozen once written: eval rows are the
+# held-out eval set (with a reference answer where one is known), train rows pin the clusters
+# that reached training so a later near-duplicate cannot become eval.
+prompt_splits = sa.Table(
+    "prompt_splits",
+    metadata,
+    sa.Column("deployment_id", sa.String(256), primary_key=True),
+    sa.Column("prompt_key", sa.String(16), primary_key=True),  # hash of the normalized prompt
+    sa.Column("cluster_key", sa.String(16), nullable=False),
+    sa.Column("split", sa.String(8), nullable=False),  # "eval" | "train"
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("reference_answer", sa.Text),
+    sa.Column("source", sa.String(32)),
+    sa.Column("event_id", sa.String(64)),
+    sa.Column("version", sa.Integer, nullable=False),  # the eval set version that added it
+    sa.Column("partition_key", sa.String(32)),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_prompt_splits_split", "deployment_id", "split"),
 )
 
 # Kept apart from curated_examples so re-curating a partition never forgets what was exported.

@@ -19,6 +19,7 @@ TABLES = (
     "drift_results",
     "drift_history",
     "curated_examples",
+    "prompt_splits",
 )
 
 
@@ -26,9 +27,8 @@ def _snapshot(store: FeedbackStore, day: str) -> dict[str, pd.DataFrame]:
     out = {}
     for table in TABLES:
         frame = store.read_table(table, partition_key=day)
-        sort = [
-            c for c in ("deployment_id", "event_id", "signal_id", "feature", "test") if c in frame
-        ]
+        keys = ("deployment_id", "event_id", "signal_id", "feature", "test", "prompt_key")
+        sort = [c for c in keys if c in frame]
         out[table] = frame.sort_values(sort).reset_index(drop=True)
     return out
 
@@ -54,6 +54,7 @@ def test_one_partition_end_to_end_and_idempotent(
         checks = _checks(result)
         assert checks["no_pii_leak"] and checks["exports_load_back"], dep
         assert checks["no_reported_positives"] and checks["curated_unique"], dep
+        assert checks["sft_rows_approved"], dep
         raw = _metadata(result, "raw_inferences")
         assert raw["deployment_id"].value == dep
         assert raw["events"].value > 100 and raw["signals"].value > 0
@@ -74,6 +75,13 @@ def test_one_partition_end_to_end_and_idempotent(
         assert isinstance(drift["drift_score"].value, float)
         curated = _metadata(result, "curated_sets")
         assert curated["curated"].value > 0 and curated["by_strategy"].value
+        # Curation is selective: approved answers (sft) are a minority of the day's traffic.
+        traffic = curated["traffic"].value
+        roles = ("sft", "preference", "kto", "eval")
+        assert sum(curated[f"n_{r}"].value for r in roles) == curated["curated"].value
+        assert 0 < curated["n_sft"].value < traffic / 2, dep
+        assert curated["share_sft"].value == round(curated["n_sft"].value / traffic, 4)
+        assert curated["eval_set_size"].value > 0 and curated["eval_set_version"].value == 1
         # Each check result is tagged with its deployment-day partition.
         for evaluation in result.get_asset_check_evaluations():
             assert evaluation.partition == f"{DAYS[1]}|{dep}", evaluation

@@ -30,6 +30,7 @@ def test_exact_names() -> None:
     assert checks == [
         "curated_sets:curated_unique",
         "curated_sets:no_reported_positives",
+        "curated_sets:sft_rows_approved",
         "drift_reports:no_drift",
         "quality_scores:quality_above_threshold",
         "raw_inferences:signals_have_events",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -46,14 +47,15 @@ def test_export_feedback_honours_format_path_and_filters(
             "deployment_id": "bot",
             "format": "parquet",
             "output_path": "stage/a.parquet",
-            "curation_source": ["diverse"],
+            "curation_source": ["high_quality"],
             "min_score": 0.0,
         },
         store_resource,
     )
     table = pq.read_table(path)
     assert path.endswith("stage/a.parquet") and table.num_rows > 0
-    assert set(table.column("curation_source").to_pylist()) == {"diverse"}
+    assert set(table.column("curation_source").to_pylist()) == {"high_quality"}
+    assert set(table.column("role").to_pylist()) == {"sft"}
     capped = _run(
         export_feedback,
         {
@@ -65,7 +67,8 @@ def test_export_feedback_honours_format_path_and_filters(
         },
         store_resource,
     )
-    assert Path(capped).read_text().strip().count("\n") == 3  # header + 3 rows
+    with open(capped, newline="") as f:
+        assert len(list(csv.DictReader(f))) == 3  # answers may span lines: parse, not count
 
 
 def test_check_triggers_honours_threshold_window_and_types(

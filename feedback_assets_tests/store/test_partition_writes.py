@@ -106,7 +106,7 @@ def test_migration_removes_duplicate_rows_and_adds_the_key(store: FeedbackStore)
         ),
     )
     assert store.count("curated_examples") == 12
-    assert store.migrate() == 5
+    assert store.migrate() == 6
     kept = store.read_table("curated_examples", partition_key=DAY, order_by=["event_id"])
     assert kept["event_id"].tolist() == [f"e{i}" for i in range(5)]
     assert store.count("quality_scores") == 2

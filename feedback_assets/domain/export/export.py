@@ -90,6 +90,7 @@ def export_batch(
     unknown = sorted(set(paths or {}) - {s.name for s in specs})
     if unknown:
         raise ValueError(f"paths: {unknown} are not among the requested formats")
+    _check_sft_roles(frames)
     hits = pii_hits({s.role: frames[s.role] for s in specs})
     if hits:
         raise ExportBlocked(hits)
@@ -114,6 +115,18 @@ def export_batch(
     return manifest
 
 
+def _check_sft_roles(frames: Mapping[Role, pd.DataFrame]) -> None:
+    """SFT files hold approved answers only: a row of another role is a caller's bug."""
+    sft = frames.get("sft")
+    if sft is None or sft.empty:
+        return
+    if "role" not in sft.columns:
+        raise ValueError("frames['sft'].role: required column is missing")
+    other = sorted({str(r) for r in sft["role"].unique()} - {"sft"})
+    if other:
+        raise ValueError(f"frames['sft'].role: only 'sft' rows may be exported, got {other}")
+
+
 def _write_one(
     spec: ExportFormat,
     df: pd.DataFrame,
@@ -127,7 +140,8 @@ def _write_one(
     sha, nbytes = digest(path)
     # Paths in a manifest are relative to its batch directory.
     in_batch = posixpath.relpath(posixpath.normpath(rel.replace("\\", "/")), batch_id)
-    return {"path": in_batch, "rows": rows, "sha256": sha, "bytes": nbytes, **extra}
+    info = {"path": in_batch, "role": spec.role, "rows": rows, "sha256": sha, "bytes": nbytes}
+    return {**info, **extra}
 
 
 def _counts(frames: Mapping[Role, pd.DataFrame]) -> dict[str, Any]:
@@ -140,6 +154,8 @@ def _counts(frames: Mapping[Role, pd.DataFrame]) -> dict[str, Any]:
             else {}
         )
         out["curated_by_source"] = {str(k): int(v) for k, v in by_source.items()}
+        roles = curated["role"].value_counts().to_dict() if "role" in curated.columns else {}
+        out["curated_by_role"] = {str(k): int(v) for k, v in roles.items()}
     return out
 
 
