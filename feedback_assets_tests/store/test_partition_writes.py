@@ -29,8 +29,17 @@ def _frame(n: int, tag: str, deployment: str = "dep-a") -> pd.DataFrame:
             "response": [f"{tag} {i}" for i in range(n)],
             "curation_source": "high_quality",
             "curation_score": 0.5,
+            "role": "sft",
         }
     )
+
+
+def _insert_as_of_0003(store: FeedbackStore, table: str, frame: pd.DataFrame) -> None:
+    """Rows into the table as it was at revision 0003 (later revisions added columns)."""
+    with store.engine.begin() as conn:
+        t = sa.Table(table, sa.MetaData(), autoload_with=conn)
+        rows = frame[[c for c in frame.columns if c in t.c]].to_dict("records")
+        conn.execute(t.insert(), rows)
 
 
 def _replacer(url: str, tag: str, barrier: Any, errors: Any) -> None:
@@ -91,8 +100,9 @@ def test_migration_removes_duplicate_rows_and_adds_the_key(store: FeedbackStore)
         command.downgrade(alembic_config(conn), "0003")
         conn.commit()
     doubled = pd.concat([_frame(5, "x"), _frame(5, "x"), _frame(2, "x")], ignore_index=True)
-    store.append("curated_examples", doubled.assign(partition_key=DAY))
-    store.append(
+    _insert_as_of_0003(store, "curated_examples", doubled.assign(partition_key=DAY))
+    _insert_as_of_0003(
+        store,
         "quality_scores",
         pd.DataFrame(
             {
