@@ -25,6 +25,7 @@ from feedback_assets.store.feedback_store import FeedbackStore, now_us
 from feedback_assets.store.references import active_reference
 
 QUALITY_WINDOW = 1000  # the quality trigger's rolling window, in events
+REFERENCE_SCORES = 5000  # enough for the relative test's power; bounded so a tick stays cheap
 
 
 def _dt(us: Any) -> datetime | None:
@@ -67,6 +68,7 @@ def load_trigger_state(
         drift_windows=_drift_windows(store, deployment_id),
         quality_scores=scores,
         live_quality=live_quality,
+        **_reference_quality(store, deployment_id),
         new_curated_since_last_retrain=new_curated_count(store, deployment_id),
         last_retrain_finished_at=_dt(succeeded["finished_us"].iloc[0]) if len(succeeded) else None,
         last_retrain_status=None if last is None else str(last["status"]),
@@ -119,6 +121,30 @@ def _quality(
     if not use_live or live is None:
         return scores, None
     return scores, LiveQuality(str(live["id"]), float(live["quality_mean"]), int(live["quality_n"]))
+
+
+def _reference_quality(store: FeedbackStore, deployment_id: str) -> dict[str, np.ndarray]:
+    """Stored scores of the active drift reference window, and the latest scores after it."""
+    ref = active_reference(store, deployment_id)
+    if ref is None:
+        return {}
+    q = schema.quality_scores
+    mine = q.c.deployment_id == deployment_id
+    start, end = int(ref["start_us"]), int(ref["end_us"])
+    inside = sa.select(q.c.score).where(mine, q.c.timestamp_us >= start, q.c.timestamp_us < end)
+    after = (
+        sa.select(q.c.score)
+        .where(mine, q.c.timestamp_us >= end)
+        .order_by(q.c.timestamp_us.desc())
+        .limit(QUALITY_WINDOW)
+    )
+    with store.engine.connect() as conn:
+        reference = conn.execute(inside.limit(REFERENCE_SCORES)).scalars().all()
+        latest = conn.execute(after).scalars().all()
+    return {
+        "reference_quality_scores": np.asarray(reference, dtype=float),
+        "scores_after_reference": np.asarray(latest, dtype=float),
+    }
 
 
 def latest_live_window(store: FeedbackStore, deployment_id: str) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from feedback_assets.domain.quality.quality_drop import QualityDropDecision, relative_quality_drop
 from feedback_assets.domain.records import TriggerDecision
 from feedback_assets.domain.triggers.state import (
     DriftWindow,
@@ -102,8 +103,24 @@ def quality_decision(
     if mean < config.quality_threshold:
         reason = f"quality mean {mean:.2f} < {config.quality_threshold} over {n:,} events"
         return TriggerDecision("quality_drop", True, reason, values)
-    reason = f"quality mean {mean:.2f} >= {config.quality_threshold} over {n:,} events"
-    return TriggerDecision("quality_drop", False, reason, values)
+    floor = f"quality mean {mean:.2f} >= {config.quality_threshold} over {n:,} events"
+    relative = _relative_drop(state)
+    if relative is None:
+        return TriggerDecision("quality_drop", False, floor, values)
+    values["relative"] = relative.values
+    if relative.fired:
+        return TriggerDecision("quality_drop", True, f"relative drop: {relative.reason}", values)
+    return TriggerDecision("quality_drop", False, f"{floor}; {relative.reason}", values)
+
+
+def _relative_drop(state: TriggerState) -> QualityDropDecision | None:
+    """The latest scores after the reference window against its scores (None without one)."""
+    reference = np.asarray(state.reference_quality_scores, dtype=np.float64).ravel()
+    current = np.asarray(state.scores_after_reference, dtype=np.float64).ravel()
+    reference, current = reference[np.isfinite(reference)], current[np.isfinite(current)]
+    if not reference.size:
+        return None
+    return relative_quality_drop(reference, current)
 
 
 def data_count_decision(

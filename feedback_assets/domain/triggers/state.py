@@ -109,6 +109,10 @@ class TriggerState:
     drift_windows: Sequence[DriftWindow] = ()  # oldest -> newest, since the last reference reset
     quality_scores: Sequence[float] | np.ndarray = ()  # rolling window of stored scores
     live_quality: LiveQuality | None = None  # newer traffic than the stored scores, aggregated
+    # The drift reference window's stored scores: the quality trigger also fires on a
+    # significant fall relative to them, not only below the absolute floor.
+    reference_quality_scores: Sequence[float] | np.ndarray = ()
+    scores_after_reference: Sequence[float] | np.ndarray = ()  # latest, newer than the reference
     new_curated_since_last_retrain: int = 0
     last_retrain_finished_at: datetime | None = None  # last successful retraining's finish
     last_retrain_status: str | None = None  # "succeeded" | "failed" | "running"
