@@ -10,7 +10,7 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -238,18 +238,7 @@ class LLMJudgeResource(dg.ConfigurableResource):
             int(i): cache_key(prompts[i], responses[i], RUBRIC_VERSION, self.model) for i in picked
         }
         cached = cache.get_many(sorted(set(keys.values()))) if keys else {}
-        todo: list[int] = []
-        for i in picked:
-            hit = cached.get(keys[i])
-            if hit is None:
-                todo.append(i)
-                continue
-            run.cache_hits += 1
-            ok = hit.get("status") == "ok"
-            status[i] = "cached" if ok else "unparseable"
-            score[i] = hit.get("score") if ok and hit.get("score") is not None else np.nan
-            passed[i] = hit.get("passed") if ok else None
-            reason[i] = hit.get("reason", "")
+        todo = _use_cached(picked, keys, cached, status, score, passed, reason, run)
         over = todo[self.max_calls_per_run :]
         todo = todo[: self.max_calls_per_run]
         for i in over:
@@ -262,6 +251,23 @@ class LLMJudgeResource(dg.ConfigurableResource):
                 i: pool.submit(self._judge_one, client, prompts[i], responses[i], budget)
                 for i in todo
             }
+        fresh = self._collect(futures, keys, status, score, passed, reason, run)
+        client.close()
+        if fresh:
+            cache.put_many(fresh)
+        _report(run, budget, status, len(todo))
+
+    def _collect(
+        self,
+        futures: dict[int, Future[dict]],
+        keys: dict[int, str],
+        status: np.ndarray,
+        score: np.ndarray,
+        passed: np.ndarray,
+        reason: np.ndarray,
+        run: JudgeRun,
+    ) -> dict[str, dict]:
+        """Record fresh verdicts in place; returns the cache rows to store (ok/unparseable)."""
         fresh: dict[str, dict] = {}
         for i, fut in futures.items():
             res = fut.result()
@@ -271,16 +277,42 @@ class LLMJudgeResource(dg.ConfigurableResource):
                 score[i], passed[i] = res["score"], res["passed"]
             if res["status"] in ("ok", "unparseable"):
                 fresh[keys[i]] = {**res, "rubric_version": RUBRIC_VERSION, "model": self.model}
-        client.close()
-        if fresh:
-            cache.put_many(fresh)
-        run.requests, run.retries, run.tokens = budget.requests, budget.retries, budget.tokens
-        run.cap_hit = budget.cap_hit
-        run.circuit_reason = budget.circuit.reason or ""
-        if budget.circuit.open:
-            log.warning("LLM judge: %s", budget.circuit.reason)
-        failed = int((status == "failed").sum())
-        if failed:
-            log.warning(
-                "LLM judge: %d of %d judgements failed (absent from scores)", failed, len(todo)
-            )
+        return fresh
+
+
+def _use_cached(
+    picked: list[int],
+    keys: dict[int, str],
+    cached: dict[str, dict],
+    status: np.ndarray,
+    score: np.ndarray,
+    passed: np.ndarray,
+    reason: np.ndarray,
+    run: JudgeRun,
+) -> list[int]:
+    """Fill in cached verdicts in place; returns the picked rows still to judge, in order."""
+    todo: list[int] = []
+    for i in picked:
+        hit = cached.get(keys[i])
+        if hit is None:
+            todo.append(i)
+            continue
+        run.cache_hits += 1
+        ok = hit.get("status") == "ok"
+        status[i] = "cached" if ok else "unparseable"
+        score[i] = hit.get("score") if ok and hit.get("score") is not None else np.nan
+        passed[i] = hit.get("passed") if ok else None
+        reason[i] = hit.get("reason", "")
+    return todo
+
+
+def _report(run: JudgeRun, budget: _Budget, status: np.ndarray, sent: int) -> None:
+    """Copy the budget's counters into the run and warn about an open circuit or failures."""
+    run.requests, run.retries, run.tokens = budget.requests, budget.retries, budget.tokens
+    run.cap_hit = budget.cap_hit
+    run.circuit_reason = budget.circuit.reason or ""
+    if budget.circuit.open:
+        log.warning("LLM judge: %s", budget.circuit.reason)
+    failed = int((status == "failed").sum())
+    if failed:
+        log.warning("LLM judge: %d of %d judgements failed (absent from scores)", failed, sent)

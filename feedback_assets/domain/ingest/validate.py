@@ -7,7 +7,7 @@ with `metadata` still a dict.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -264,44 +264,11 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
     event_id = get("event_id")
     if event_id is None:
         event_id = new_event_id()
-    elif (
-        type(event_id) is not str
-        or not event_id
-        or len(event_id) > 64
-        or "\x00" in event_id
-        or not event_id.isascii()
-    ):
+    elif not _plain_uuid(event_id):
         return None
-    if get("deployment_id") is None:
+    # Plain calls, no closures: this runs once per logged event.
+    if not (_plain_strings(get) and _plain_numbers(get)):
         return None
-    for name in _ID_FIELDS:
-        value = get(name)
-        if value is not None and (
-            type(value) is not str
-            or len(value) > MAX_ID_CHARS
-            or not value.strip()
-            or "\x00" in value
-            or not utf8_ok(value)
-        ):
-            return None
-    for name in ("prompt", "response"):
-        value = get(name)
-        if type(value) is not str or "\x00" in value or not utf8_ok(value):
-            return None
-        if name == "prompt" and not value.strip():
-            return None
-        if len(value) > MAX_TEXT_BYTES // 4 and len(value.encode()) > MAX_TEXT_BYTES:
-            return None
-    latency = get("latency_ms")
-    if latency is not None:
-        t = type(latency)
-        if not (t is float or t is int) or not finite(latency) or latency < 0:
-            return None
-        latency = float(latency)
-    for name in _COUNTS:
-        value = get(name)
-        if value is not None and (type(value) is not int or not 0 <= value <= MAX_COUNT):
-            return None
     metadata = get("metadata")
     if metadata is None:
         metadata = {}
@@ -311,6 +278,7 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
         metadata = dict(metadata)
     if get("timestamp") is not None:
         return None
+    latency = get("latency_ms")
     return {
         "event_id": event_id,
         "deployment_id": payload["deployment_id"],
@@ -318,7 +286,7 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
         "user_id": get("user_id"),
         "prompt": payload["prompt"],
         "response": payload["response"],
-        "latency_ms": latency,
+        "latency_ms": None if latency is None else float(latency),
         "token_count": get("token_count"),
         "input_tokens": get("input_tokens"),
         "output_tokens": get("output_tokens"),
@@ -327,6 +295,57 @@ def _fast_event(payload: Mapping[str, Any], now: datetime | None) -> dict[str, A
         "metadata": metadata,
         "timestamp": now or datetime.now(UTC),
     }
+
+
+def _plain_uuid(event_id: object) -> bool:
+    """An event_id the full check keeps as is (1-64 ASCII characters, no NUL)."""
+    return not (
+        type(event_id) is not str
+        or not event_id
+        or len(event_id) > 64
+        or "\x00" in event_id
+        or not event_id.isascii()
+    )
+
+
+def _plain_strings(get: Callable[[str], Any]) -> bool:
+    """Every id field absent (deployment_id present) or a plainly valid string, and prompt
+    (non-blank) and response (may be blank) plain strings within MAX_TEXT_BYTES."""
+    if get("deployment_id") is None:
+        return False
+    for name in _ID_FIELDS:
+        value = get(name)
+        if value is not None and (
+            type(value) is not str
+            or len(value) > MAX_ID_CHARS
+            or not value.strip()
+            or "\x00" in value
+            or not utf8_ok(value)
+        ):
+            return False
+    for name in ("prompt", "response"):
+        value = get(name)
+        if type(value) is not str or "\x00" in value or not utf8_ok(value):
+            return False
+        if name == "prompt" and not value.strip():
+            return False
+        if len(value) > MAX_TEXT_BYTES // 4 and len(value.encode()) > MAX_TEXT_BYTES:
+            return False
+    return True
+
+
+def _plain_numbers(get: Callable[[str], Any]) -> bool:
+    """latency_ms a finite int/float >= 0 and the counts ints in BIGINT range, when present."""
+    latency = get("latency_ms")
+    if latency is not None:
+        t = type(latency)
+        if not (t is float or t is int) or not finite(latency) or latency < 0:
+            return False
+    for name in _COUNTS:
+        value = get(name)
+        if value is not None and (type(value) is not int or not 0 <= value <= MAX_COUNT):
+            return False
+    return True
 
 
 def validate_signal(payload: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:

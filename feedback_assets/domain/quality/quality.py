@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -72,16 +72,9 @@ def assess_response(response: str | None, config: QualityConfig = QualityConfig(
     "input_error", "format_kind", "checks": [{"check", "score", "passed", "details"}, ...]}."""
     text, input_error = coerce(response)
     fences = text.count("```")
-    if is_json_container(text):
-        kind = "json"
-    elif fences > 0 or MARKDOWN_RE.search(text):
-        kind = "markdown"
-    else:
-        kind = "plain"
+    kind = _format_kind(text, fences)
     broken = kind != "json" and LOOKS_JSON_RE.match(text) is not None
     f_score, meets = format_score(kind, fences, config, broken)
-    n_chars = len(text)
-    too_short, too_long = n_chars < config.min_length, n_chars > config.max_length
     refusal_re = re.compile(config.refusal_pattern, re.A)
     m = refusal_re.search(APOSTROPHES_RE.sub("'", text.lower()))
     rep = repetition_verdict(repetition_stats(text, config.extended_repetition), config)
@@ -89,25 +82,8 @@ def assess_response(response: str | None, config: QualityConfig = QualityConfig(
     hits = (("empty", empty), ("format", not meets), ("refusal", m is not None))
     reasons = [r for r, hit in hits if hit]
     checks = [
-        {
-            "check": "format",
-            "score": f_score,
-            "passed": f_score >= 0.7,
-            "details": {
-                "kind": kind,
-                "fences": fences,
-                "balanced": fences % 2 == 0,
-                "expected": config.expected_format,
-                "meets_expected": meets,
-                "broken_json": broken,
-            },
-        },
-        {
-            "check": "length",
-            "score": 0.4 if too_short or too_long else 1.0,
-            "passed": not (too_short or too_long),
-            "details": {"chars": n_chars, "too_short": too_short, "too_long": too_long},
-        },
+        _format_check(kind, fences, f_score, meets, broken, config),
+        _length_check(len(text), config),
         {
             "check": "refusal",
             "score": 0.0 if m else 1.0,
@@ -128,6 +104,43 @@ def assess_response(response: str | None, config: QualityConfig = QualityConfig(
         "input_error": input_error,
         "format_kind": kind,
         "checks": checks,
+    }
+
+
+def _format_kind(text: str, fences: int) -> str:
+    """json (a parseable container), markdown (fences or markdown syntax), else plain."""
+    if is_json_container(text):
+        return "json"
+    if fences > 0 or MARKDOWN_RE.search(text):
+        return "markdown"
+    return "plain"
+
+
+def _format_check(
+    kind: str, fences: int, f_score: float, meets: bool, broken: bool, config: QualityConfig
+) -> dict:
+    return {
+        "check": "format",
+        "score": f_score,
+        "passed": f_score >= 0.7,
+        "details": {
+            "kind": kind,
+            "fences": fences,
+            "balanced": fences % 2 == 0,
+            "expected": config.expected_format,
+            "meets_expected": meets,
+            "broken_json": broken,
+        },
+    }
+
+
+def _length_check(n_chars: int, config: QualityConfig) -> dict:
+    too_short, too_long = n_chars < config.min_length, n_chars > config.max_length
+    return {
+        "check": "length",
+        "score": 0.4 if too_short or too_long else 1.0,
+        "passed": not (too_short or too_long),
+        "details": {"chars": n_chars, "too_short": too_short, "too_long": too_long},
     }
 
 
@@ -204,7 +217,16 @@ def _repetition(texts: pl.Series, extended: bool) -> pl.DataFrame:
     return pl.concat(parts) if parts else repetition_batch(texts, extended)
 
 
-def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig) -> pl.DataFrame:
+class _FormatCols(NamedTuple):
+    fences: pl.Series
+    kind: np.ndarray  # index into FORMAT_KINDS
+    broken: np.ndarray
+    balanced: np.ndarray
+    score: np.ndarray
+    meets: np.ndarray
+
+
+def _format_columns(texts: pl.Series, config: QualityConfig) -> _FormatCols:
     fences = fence_counts(texts)
     md = (fences > 0) | _markdown(texts)
     kind = np.where(json_valid_batch(texts), 0, np.where(md.to_numpy(), 1, 2))
@@ -218,14 +240,27 @@ def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig
     at = (kind, balanced.astype(int), broken.astype(int))
     f_score = np.array([[[s for s, _ in c] for c in row] for row in lut])[at]
     meets = np.array([[[m for _, m in c] for c in row] for row in lut])[at]
-    chars = texts.str.len_chars().cast(pl.Int64).to_numpy()
-    too_short, too_long = chars < config.min_length, chars > config.max_length
-    matched = (
+    return _FormatCols(fences, kind, broken, balanced, f_score, meets)
+
+
+def _refusal_matches(texts: pl.Series, config: QualityConfig) -> pl.Series:
+    """The matched refusal phrase per text, null where none matched."""
+    return (
         texts.str.to_lowercase()
         .str.replace_all(APOSTROPHES, "'")
         .str.extract("(?-u)" + config.refusal_pattern, 0)
     )
-    refused = matched.is_not_null().to_numpy()
+
+
+class _RepetitionCols(NamedTuple):
+    stats: pl.DataFrame
+    applicable: np.ndarray  # enough words for the trigram ratio to count
+    ratio_score: np.ndarray
+    ngram_over: np.ndarray
+    lines_over: np.ndarray
+
+
+def _repetition_columns(texts: pl.Series, config: QualityConfig) -> _RepetitionCols:
     rep = _repetition(texts, config.extended_repetition)
     words = rep["words"].to_numpy()
     ratio = rep["trigram_unique_ratio"].fill_null(1.0).to_numpy()
@@ -236,30 +271,47 @@ def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig
         ngram_over |= rep[f"top_{n}gram_share"].fill_null(0.0).to_numpy() > config.ngram_limits[n]
     ngram_over &= words >= config.gopher_min_words
     lines_over = rep["dup_line_share"].fill_null(0.0).to_numpy() > config.max_dup_line_share
-    over = ngram_over | lines_over
-    scores = {
-        "format": f_score,
-        "length": np.where(too_short | too_long, 0.4, 1.0),
-        "refusal": np.where(refused, 0.0, 1.0),
-        "repetition": np.where(over, np.minimum(ratio_score, 0.4), ratio_score),
-    }
-    passed = {
-        "format": f_score >= 0.7,
-        "length": ~(too_short | too_long),
-        "refusal": ~refused,
-        "repetition": (ratio_score >= config.min_trigram_ratio) & ~over,
-    }
-    empty = texts.str.contains(EMPTY).to_numpy()
-    hard = empty | ~meets | refused
-    all_passed = passed["format"] & passed["length"] & passed["refusal"] & passed["repetition"]
-    total = np.zeros(len(texts))
+    return _RepetitionCols(rep, applicable, ratio_score, ngram_over, lines_over)
+
+
+def _total_score(
+    scores: dict[str, np.ndarray], hard: np.ndarray, empty: np.ndarray, config: QualityConfig
+) -> np.ndarray:
+    """Weighted mean of the check scores, capped on a hard fail, 0 for an empty response."""
+    total = np.zeros(len(hard))
     for c in CHECKS:
         total = total + config.weights[c] * scores[c]
     score = total / sum(config.weights[c] for c in CHECKS)
     score = np.where(hard, np.minimum(score, config.hard_fail_cap), score)
-    score = np.where(empty, 0.0, score)
+    return np.where(empty, 0.0, score)
 
-    kinds = np.array(FORMAT_KINDS)[kind]
+
+def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig) -> pl.DataFrame:
+    fmt = _format_columns(texts, config)
+    chars = texts.str.len_chars().cast(pl.Int64).to_numpy()
+    too_short, too_long = chars < config.min_length, chars > config.max_length
+    matched = _refusal_matches(texts, config)
+    refused = matched.is_not_null().to_numpy()
+    rep = _repetition_columns(texts, config)
+    over = rep.ngram_over | rep.lines_over
+    scores = {
+        "format": fmt.score,
+        "length": np.where(too_short | too_long, 0.4, 1.0),
+        "refusal": np.where(refused, 0.0, 1.0),
+        "repetition": np.where(over, np.minimum(rep.ratio_score, 0.4), rep.ratio_score),
+    }
+    passed = {
+        "format": fmt.score >= 0.7,
+        "length": ~(too_short | too_long),
+        "refusal": ~refused,
+        "repetition": (rep.ratio_score >= config.min_trigram_ratio) & ~over,
+    }
+    empty = texts.str.contains(EMPTY).to_numpy()
+    hard = empty | ~fmt.meets | refused
+    all_passed = passed["format"] & passed["length"] & passed["refusal"] & passed["repetition"]
+    score = _total_score(scores, hard, empty, config)
+
+    kinds = np.array(FORMAT_KINDS)[fmt.kind]
     frame = pl.DataFrame(
         {
             "score": score,
@@ -272,39 +324,55 @@ def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig
             "empty_passed": ~empty,
         }
     )
+    length = pl.DataFrame({"chars": chars, "too_short": too_short, "too_long": too_long})
+    details = _details(fmt, kinds, length, matched, rep, empty, refused, input_error, config)
+    return frame.with_columns(details=details)
+
+
+def _details(
+    fmt: _FormatCols,
+    kinds: np.ndarray,
+    length: pl.DataFrame,
+    matched: pl.Series,
+    rep: _RepetitionCols,
+    empty: np.ndarray,
+    refused: np.ndarray,
+    input_error: pl.Series,
+    config: QualityConfig,
+) -> pl.Series:
+    """The per-row details column: JSON of each check's details, input_error and reasons."""
+    n = len(kinds)
     reasons = pl.concat_list(
         [
             pl.when(pl.Series(m)).then(pl.lit(r))
-            for r, m in (("empty", empty), ("format", ~meets), ("refusal", refused))
+            for r, m in (("empty", empty), ("format", ~fmt.meets), ("refusal", refused))
         ]
     ).list.drop_nulls()
-    rep_struct = rep.with_columns(
-        trigram_applicable=applicable,
-        ngram_limit_exceeded=ngram_over,
-        dup_lines_exceeded=lines_over,
+    rep_struct = rep.stats.with_columns(
+        trigram_applicable=rep.applicable,
+        ngram_limit_exceeded=rep.ngram_over,
+        dup_lines_exceeded=rep.lines_over,
     )
     details = pl.DataFrame(
         {
             "format": pl.DataFrame(
                 {
                     "kind": kinds,
-                    "fences": fences,
-                    "balanced": balanced,
-                    "expected": pl.Series([config.expected_format] * len(texts), dtype=pl.Utf8),
-                    "meets_expected": meets,
-                    "broken_json": broken,
+                    "fences": fmt.fences,
+                    "balanced": fmt.balanced,
+                    "expected": pl.Series([config.expected_format] * n, dtype=pl.Utf8),
+                    "meets_expected": fmt.meets,
+                    "broken_json": fmt.broken,
                 }
             ).to_struct(),
-            "length": pl.DataFrame(
-                {"chars": chars, "too_short": too_short, "too_long": too_long}
-            ).to_struct(),
+            "length": length.to_struct(),
             "refusal": pl.DataFrame({"matched": matched}).to_struct(),
             "repetition": rep_struct.to_struct(),
-            "empty": pl.Series([{}] * len(texts), dtype=pl.Struct({})),
+            "empty": pl.Series([{}] * n, dtype=pl.Struct({})),
             "input_error": input_error,
         }
     ).with_columns(hard_fail_reasons=reasons)
-    return frame.with_columns(details=details.to_struct().struct.json_encode())
+    return details.to_struct().struct.json_encode()
 
 
 def score_batch(
