@@ -43,6 +43,10 @@ DEFAULT_PARTITION_START = "2026-01-01"
 ENV_FILE = "feedback.env"
 
 
+# setting name -> (environment variable, parser)
+Spec = Mapping[str, tuple[str, Callable[[str], Any]]]
+
+
 class ConfigurationError(RuntimeError):
     """A setting is missing or invalid; the message names the variable."""
 
@@ -96,7 +100,7 @@ def _choice(name: str, raw: str | None, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _section(env: Mapping[str, str], spec: Mapping[str, tuple[str, Callable[[str], Any]]]) -> dict:
+def _section(env: Mapping[str, str], spec: Spec) -> dict[str, Any]:
     """Only the variables that are set: the resources keep their own defaults otherwise."""
     values = {key: _get(env, var, cast) for key, (var, cast) in spec.items()}
     return {k: v for k, v in values.items() if v is not None}
@@ -106,7 +110,7 @@ def _list(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-TRIGGER_VARIABLES = {
+TRIGGER_VARIABLES: Spec = {
     "drift_threshold": ("FEEDBACK_DRIFT_THRESHOLD", float),
     "drift_consecutive_windows": ("FEEDBACK_DRIFT_CONSECUTIVE_WINDOWS", int),
     "quality_threshold": ("FEEDBACK_QUALITY_THRESHOLD", float),
@@ -116,7 +120,7 @@ TRIGGER_VARIABLES = {
     "live_window_minutes": ("FEEDBACK_LIVE_WINDOW_MINUTES", int),
     "mode": ("FEEDBACK_TRIGGER_MODE", str),
 }
-DRIFT_VARIABLES = {
+DRIFT_VARIABLES: Spec = {
     "min_samples": ("FEEDBACK_DRIFT_MIN_SAMPLES", int),
     "alpha": ("FEEDBACK_DRIFT_ALPHA", float),
     "reference_days": ("FEEDBACK_DRIFT_REFERENCE_DAYS", int),
@@ -132,30 +136,30 @@ def _formats(raw: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
-QUALITY_VARIABLES = {
+QUALITY_VARIABLES: Spec = {
     "min_length": ("FEEDBACK_QUALITY_MIN_LENGTH", int),
     "max_length": ("FEEDBACK_QUALITY_MAX_LENGTH", int),
     "expected_formats": ("FEEDBACK_EXPECTED_FORMATS", _formats),
 }
-CURATION_VARIABLES = {
+CURATION_VARIABLES: Spec = {
     "limit": ("FEEDBACK_CURATION_LIMIT", int),
     "min_quality_score": ("FEEDBACK_CURATION_MIN_QUALITY", float),
     "max_hard_quality": ("FEEDBACK_CURATION_MAX_HARD_QUALITY", float),
     "min_judge_score": ("FEEDBACK_CURATION_MIN_JUDGE_SCORE", float),
     "eval_share": ("FEEDBACK_CURATION_EVAL_SHARE", float),
 }
-EMBEDDER_VARIABLES = {
+EMBEDDER_VARIABLES: Spec = {
     "kind": ("FEEDBACK_EMBEDDER", str),
     "base_url": ("FEEDBACK_EMBEDDER_BASE_URL", str),
     "model": ("FEEDBACK_EMBEDDER_MODEL", str),
 }
-JUDGE_VARIABLES = {
+JUDGE_VARIABLES: Spec = {
     "enabled": ("FEEDBACK_JUDGE_ENABLED", _bool),
     "base_url": ("FEEDBACK_JUDGE_BASE_URL", str),
     "model": ("FEEDBACK_JUDGE_MODEL", str),
     "sample_rate": ("FEEDBACK_JUDGE_SAMPLE_RATE", float),
 }
-LAUNCHER_VARIABLES = {
+LAUNCHER_VARIABLES: Spec = {
     "kind": ("FEEDBACK_LAUNCHER", str),
     "command": ("FEEDBACK_LAUNCHER_COMMAND", str),
     "model_dir": ("FEEDBACK_MODEL_DIR", str),
