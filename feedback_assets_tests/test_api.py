@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -96,9 +97,11 @@ def test_analysis_facade_on_raw_traffic(env: str, tmp_path: Path) -> None:
     assert {"event_id", "curation_source", "prompt", "response"} <= set(curated.columns)
     assert api.get_curated_count("bot") == len(curated) > 0
 
-    # Only approved answers (role sft) are exported; hard examples (kto) never are.
+    # Only approved answers (role sft) are exported; hard examples (kto, preference) and the
+    # held-out eval prompts never are. The facade uses the assets' frozen eval split.
     n_sft = int((curated["role"] == "sft").sum())
-    assert 0 < n_sft < len(curated) and set(curated["role"]) <= {"sft", "kto"}
+    assert 0 < n_sft < len(curated)
+    assert set(curated["role"]) <= {"sft", "kto", "preference", "eval"}
     path = api.export("bot", format="jsonl", output_path="out/feedback.jsonl")
     lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
     assert len(lines) == n_sft and set(lines[0]) == {"prompt", "response", "source", "score"}
@@ -206,10 +209,15 @@ def test_the_facade_reads_the_settings_the_assets_read(
     monkeypatch.setenv("FEEDBACK_DRIFT_MIN_SAMPLES", "100000")
     assert api.detect_drift("bot", window_size=120).severity == "insufficient_data"
     assert api.detect_drift("bot", window_size=120, min_samples=50).severity != "insufficient_data"
-    # Curation: curation_settings.limit, and the keyword wins.
+    # Curation: curation_settings.limit bounds the training rows (held-out eval rows come on
+    # top of it), and the keyword wins.
     monkeypatch.setenv("FEEDBACK_CURATION_LIMIT", "5")
-    assert 0 < len(api.curate("bot", persist=False)) <= 5
-    assert 5 < len(api.curate("bot", persist=False, limit=40)) <= 40
+
+    def training(curated: pd.DataFrame) -> int:
+        return int((curated["role"] != "eval").sum())
+
+    assert 0 < training(api.curate("bot", persist=False)) <= 5
+    assert 5 < training(api.curate("bot", persist=False, limit=40)) <= 40
     # Triggers: trigger_settings' thresholds, through the registry's aliases.
     monkeypatch.setenv("FEEDBACK_QUALITY_THRESHOLD", "1.0")
     assert [d.type for d in api.check_triggers("bot", trigger_types=["accuracy"])] == [
