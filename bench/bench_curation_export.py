@@ -65,6 +65,7 @@ def curated_frame(n: int, seed: int = 0) -> pd.DataFrame:
             "curation_score": rng.random(n),
             "quality_score": rng.random(n),
             "signal_score": 3.0,
+            "role": "sft",
         }
     )
 

@@ -1,31 +1,33 @@
 """The original library's public functions (crucible_feedback), in Python.
 
 Ingestion goes through a default FeedbackClient configured from the environment
-(FEEDBACK_STORE_URL, FEEDBACK_DATA_DIR, ...), flushed at exit. The analysis functions use the
-same domain functions as the assets and work on a store holding only ingested events and
-signals: they compute what they need (quality scores, references) on the fly.
+(FEEDBACK_STORE_URL, FEEDBACK_DATA_DIR, ...), flushed at exit. The analysis functions read the
+settings the assets read (the resources `defs/resources.build_resources` builds: trigger, drift,
+quality and curation settings, embedder, judge) and call the same services the assets call, so
+keyword arguments override those settings and nothing else. They work on a store holding only
+ingested events: a window is sanitized and scored on the fly through those services.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
+import dagster as dg
 import pandas as pd
 
 from feedback_assets.client import FeedbackClient
-from feedback_assets.domain.drift.drift_config import DriftConfig
-from feedback_assets.domain.quality.quality import (
-    QualityConfig,
-    assess_response,
-    quality_stats,
-    score_batch,
-)
+from feedback_assets.defs.resources import build_resources
+from feedback_assets.domain.quality.quality import assess_response
 from feedback_assets.domain.records import DriftReport, TriggerDecision
-from feedback_assets.domain.triggers.triggers import fired_only
-from feedback_assets.facade import curation_io, drift_io, triggers_io
+from feedback_assets.domain.triggers.plan import fired_only
+from feedback_assets.domain.triggers.state import TriggerConfig
 from feedback_assets.resources.feedback_store import shared_store
+from feedback_assets.resources.loop_settings import QualitySettings
+from feedback_assets.services import curated_sets, drift_reports, triggers
+from feedback_assets.services.windows import WindowSettings, fresh_window, reference_window
 from feedback_assets.settings import load_settings
 from feedback_assets.store import FeedbackStore
 
@@ -84,51 +86,115 @@ def flush(timeout: float = 30.0) -> bool:
     return _default_client().flush(timeout)
 
 
+# -- settings -----------------------------------------------------------------------------------
+C = TypeVar("C")
+
+
+def _resources() -> dict[str, Any]:
+    """The resources the assets read, with dg.EnvVar secrets resolved as Dagster does at run start."""
+    built = build_resources()
+    secret = [
+        k for k, r in built.items() if any(isinstance(v, dg.EnvVar) for v in vars(r).values())
+    ]
+    if not secret:
+        return built
+    with dg.build_resources({k: built[k] for k in secret}) as resolved:
+        return {**built, **{k: getattr(resolved, k) for k in secret}}
+
+
+def _window_settings(deployment_id: str, resources: Mapping[str, Any]) -> WindowSettings:
+    return WindowSettings.from_resources(
+        deployment_id,
+        resources["quality_settings"],
+        resources["drift_settings"],
+        resources["embedder"],
+        resources["llm_judge"],
+    )
+
+
+def _override(config: C, overrides: Mapping[str, Any], what: str) -> C:
+    """`config` with keyword overrides; an unknown name is a clear error."""
+    known = {f.name for f in dataclasses.fields(config)}  # type: ignore[arg-type]
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} option(s) {unknown}; known: {sorted(known)}")
+    return dataclasses.replace(config, **overrides)  # type: ignore[type-var]
+
+
 # -- quality ------------------------------------------------------------------------------------
 def assess_quality(event: Mapping[str, Any] | str, **config: Any) -> dict[str, Any]:
     """{"score", "checks"} for one event (or response text); config: min_length, max_length, ..."""
     response = event if isinstance(event, str) else event.get("response")
-    return assess_response(response, QualityConfig(**config))
+    deployment_id = None if isinstance(event, str) else event.get("deployment_id")
+    settings = cast(QualitySettings, build_resources()["quality_settings"])
+    base = settings.config(deployment_id)
+    return assess_response(response, _override(base, config, "quality"))
 
 
 def get_quality_stats(deployment_id: str, window_size: int = 1000, **config: Any) -> dict[str, Any]:
     """Rolling stats over the deployment's latest `window_size` events; "no data" when empty."""
-    events = _store().read_events(deployment_id=deployment_id, latest=window_size)
+    store = _store()
+    events = store.read_events(deployment_id=deployment_id, latest=window_size)
     if events.empty:
         return {"deployment_id": deployment_id, "n": 0, "status": "no data"}
-    stats = quality_stats(score_batch(events["response"], QualityConfig(**config)))
-    return {"deployment_id": deployment_id, **stats}
+    settings = _window_settings(deployment_id, _resources())
+    settings = dataclasses.replace(settings, quality=_override(settings.quality, config, "quality"))
+    return {"deployment_id": deployment_id, **fresh_window(store, events, settings).stats}
 
 
 # -- drift --------------------------------------------------------------------------------------
 def detect_drift(deployment_id: str, window_size: int = 1000, **config: Any) -> DriftReport:
     """The latest `window_size` events vs the deployment's reference; persisted to the history."""
     store = _store()
-    current = store.read_events(deployment_id=deployment_id, latest=window_size)
-    return drift_io.detect(store, deployment_id, current, DriftConfig(**config), source="facade")
+    settings = _window_settings(deployment_id, _resources())
+    settings = dataclasses.replace(settings, drift=_override(settings.drift, config, "drift"))
+    events = store.read_events(deployment_id=deployment_id, latest=window_size)
+    current = fresh_window(store, events, settings).window
+    reference, reference_id = reference_window(store, deployment_id, settings)
+    return drift_reports.judge_window(
+        store,
+        reference,
+        reference_id,
+        current,
+        deployment_id=deployment_id,
+        config=settings.drift,
+        embed=settings.embed,
+        source="facade",
+    )
 
 
 def get_drift_history(deployment_id: str, limit: int = 100) -> list[dict[str, Any]]:
-    """Every stored verdict for the deployment (assets, facade, sensors), newest first."""
-    return drift_io.history(_store(), deployment_id, limit)
+    """Every stored verdict for the deployment (assets, live windows, facade), newest first."""
+    return drift_reports.drift_history(_store(), deployment_id, limit)
 
 
 # -- curation and export ------------------------------------------------------------------------
 def curate(
     deployment_id: str,
     persist: bool = True,
-    limit: int = 1000,
+    limit: int | None = None,
     window_size: int = 10_000,
     **options: Any,
 ) -> pd.DataFrame:
-    """Curated examples (event_id, curation_source, prompt, response, scores) of recent traffic."""
-    return curation_io.curate_recent(
-        _store(), deployment_id, persist, limit, window_size, **options
+    """Curated examples (event_id, curation_source, prompt, response, scores) of recent traffic.
+
+    `limit` and `options` override curation_settings (limit 1000, min_quality_score 0.8, ...).
+    """
+    resources = _resources()
+    config = resources["curation_settings"].config()
+    overrides = {**options, **({"limit": limit} if limit is not None else {})}
+    return curated_sets.curate_recent(
+        _store(),
+        deployment_id,
+        _window_settings(deployment_id, resources),
+        _override(config, overrides, "curation"),
+        persist=persist,
+        window_size=window_size,
     )
 
 
 def get_curated_count(deployment_id: str) -> int:
-    return curation_io.curated_count(_store(), deployment_id)
+    return curated_sets.curated_count(_store(), deployment_id)
 
 
 def export(
@@ -140,16 +206,17 @@ def export(
     include_exported: bool = False,
 ) -> str:
     """Write curated examples in one format under the export root; returns the path written."""
-    root = load_settings().export_root
-    return curation_io.export_curated(
+    resources = _resources()
+    request = curated_sets.ExportRequest(
+        format, output_path, dict(filters or {}), limit, include_exported
+    )
+    return curated_sets.export_recent(
         _store(),
-        root,
+        load_settings().export_root,
         deployment_id,
-        format,
-        output_path,
-        dict(filters or {}),
-        limit,
-        include_exported,
+        request,
+        _window_settings(deployment_id, resources),
+        resources["curation_settings"].config(),
     )
 
 
@@ -157,16 +224,33 @@ def export_preference_pairs(
     deployment_id: str, format: str = "trl", output_path: str | None = None
 ) -> str:
     """Preference pairs (trl | openai) or KTO rows (kto) mined from edits, regenerates and thumbs."""
-    root = load_settings().export_root
-    return curation_io.export_pairs(_store(), root, deployment_id, format, output_path)
+    resources = _resources()
+    return curated_sets.export_pairs_recent(
+        _store(),
+        load_settings().export_root,
+        deployment_id,
+        format,
+        output_path,
+        _window_settings(deployment_id, resources),
+        resources["curation_settings"].config(),
+    )
 
 
 # -- triggers -----------------------------------------------------------------------------------
 def check_triggers(deployment_id: str, **overrides: Any) -> list[TriggerDecision]:
-    """The fired trigger decisions (drift_threshold | quality_drop | data_count | scheduled)."""
+    """The fired decisions of every registered trigger type (drift_threshold | quality_drop |
+    data_count | scheduled); `trigger_types` (aliases drift, accuracy, volume, ... accepted),
+    `window_hours` and any trigger_settings field (quality_threshold=0.8, ...) may be given."""
     types = overrides.pop("trigger_types", None)
     window_hours = overrides.pop("window_hours", None)
-    decisions = triggers_io.evaluate_triggers(
-        _store(), deployment_id, types=types, window_hours=window_hours, **overrides
+    resources = _resources()
+    config = TriggerConfig.from_overrides(resources["trigger_settings"].config(), **overrides)
+    decisions = triggers.check_deployment(
+        _store(),
+        deployment_id,
+        config,
+        _window_settings(deployment_id, resources),
+        types=types,
+        window_hours=window_hours,
     )
     return fired_only(decisions)

@@ -17,8 +17,10 @@ judge, launcher).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,6 +41,10 @@ DEFAULT_PARTITION_START = "2026-01-01"
 # KEY=VALUE lines in <data dir>/feedback.env apply where the variable is not set (make demo writes
 # its partition start and declared formats there, so plain `dagster dev` sees the same settings).
 ENV_FILE = "feedback.env"
+
+
+# setting name -> (environment variable, parser)
+Spec = Mapping[str, tuple[str, Callable[[str], Any]]]
 
 
 class ConfigurationError(RuntimeError):
@@ -94,7 +100,7 @@ def _choice(name: str, raw: str | None, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _section(env: Mapping[str, str], spec: Mapping[str, tuple[str, Callable[[str], Any]]]) -> dict:
+def _section(env: Mapping[str, str], spec: Spec) -> dict[str, Any]:
     """Only the variables that are set: the resources keep their own defaults otherwise."""
     values = {key: _get(env, var, cast) for key, (var, cast) in spec.items()}
     return {k: v for k, v in values.items() if v is not None}
@@ -104,7 +110,7 @@ def _list(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-TRIGGER_VARIABLES = {
+TRIGGER_VARIABLES: Spec = {
     "drift_threshold": ("FEEDBACK_DRIFT_THRESHOLD", float),
     "drift_consecutive_windows": ("FEEDBACK_DRIFT_CONSECUTIVE_WINDOWS", int),
     "quality_threshold": ("FEEDBACK_QUALITY_THRESHOLD", float),
@@ -114,7 +120,7 @@ TRIGGER_VARIABLES = {
     "live_window_minutes": ("FEEDBACK_LIVE_WINDOW_MINUTES", int),
     "mode": ("FEEDBACK_TRIGGER_MODE", str),
 }
-DRIFT_VARIABLES = {
+DRIFT_VARIABLES: Spec = {
     "min_samples": ("FEEDBACK_DRIFT_MIN_SAMPLES", int),
     "alpha": ("FEEDBACK_DRIFT_ALPHA", float),
     "reference_days": ("FEEDBACK_DRIFT_REFERENCE_DAYS", int),
@@ -130,28 +136,30 @@ def _formats(raw: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
-QUALITY_VARIABLES = {
+QUALITY_VARIABLES: Spec = {
     "min_length": ("FEEDBACK_QUALITY_MIN_LENGTH", int),
     "max_length": ("FEEDBACK_QUALITY_MAX_LENGTH", int),
     "expected_formats": ("FEEDBACK_EXPECTED_FORMATS", _formats),
 }
-CURATION_VARIABLES = {
+CURATION_VARIABLES: Spec = {
     "limit": ("FEEDBACK_CURATION_LIMIT", int),
     "min_quality_score": ("FEEDBACK_CURATION_MIN_QUALITY", float),
     "max_hard_quality": ("FEEDBACK_CURATION_MAX_HARD_QUALITY", float),
+    "min_judge_score": ("FEEDBACK_CURATION_MIN_JUDGE_SCORE", float),
+    "eval_share": ("FEEDBACK_CURATION_EVAL_SHARE", float),
 }
-EMBEDDER_VARIABLES = {
+EMBEDDER_VARIABLES: Spec = {
     "kind": ("FEEDBACK_EMBEDDER", str),
     "base_url": ("FEEDBACK_EMBEDDER_BASE_URL", str),
     "model": ("FEEDBACK_EMBEDDER_MODEL", str),
 }
-JUDGE_VARIABLES = {
+JUDGE_VARIABLES: Spec = {
     "enabled": ("FEEDBACK_JUDGE_ENABLED", _bool),
     "base_url": ("FEEDBACK_JUDGE_BASE_URL", str),
     "model": ("FEEDBACK_JUDGE_MODEL", str),
     "sample_rate": ("FEEDBACK_JUDGE_SAMPLE_RATE", float),
 }
-LAUNCHER_VARIABLES = {
+LAUNCHER_VARIABLES: Spec = {
     "kind": ("FEEDBACK_LAUNCHER", str),
     "command": ("FEEDBACK_LAUNCHER_COMMAND", str),
     "model_dir": ("FEEDBACK_MODEL_DIR", str),
@@ -233,12 +241,43 @@ def resolve_hash_key(data_dir: Path, production: bool, env_value: str | None = N
     key_file = data_dir / "hash_key"
     if not key_file.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        # Create with 0600 atomically; a concurrent creator wins and we read its key.
-        try:
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-    return key_file.read_text().strip().encode()
+        _create_key_file(key_file)
+    return _read_key_file(key_file)
+
+
+_KEY_WAIT_S = 10.0  # how long a reader waits for a key file another process is writing
+
+
+def _create_key_file(key_file: Path) -> None:
+    """Publish a new key whole, or keep the one a concurrent first start published.
+
+    The key is written and fsynced under a temp name (0600), then hard-linked to its final name:
+    link never replaces an existing file, and the final name only ever holds a complete key.
+    """
+    tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # a concurrent start won: use its key
+            os.link(tmp, key_file)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_key_file(key_file: Path) -> bytes:
+    """The key, waiting briefly for one still being written (a store made by older code
+    created the file first and wrote it after)."""
+    deadline = time.monotonic() + _KEY_WAIT_S
+    while True:
+        key = key_file.read_text().strip()
+        if len(key) >= 16:
+            return key.encode()
+        if time.monotonic() > deadline:
+            raise ConfigurationError(
+                f"FEEDBACK_HASH_KEY: the key file {key_file} is empty or truncated; "
+                "delete it to make a new key, or set FEEDBACK_HASH_KEY"
+            )
+        time.sleep(0.01)

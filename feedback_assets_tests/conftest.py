@@ -13,6 +13,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("FEEDBACK_HASH_KEY", "test-hash-key-0123456789")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Fixed, so a demo's <data dir>/feedback.env in the checkout cannot move the tests' partitions.
+os.environ.setdefault("FEEDBACK_PARTITION_START", "2026-01-01")
 
 from feedback_assets_tests.pg_server import PostgresServer, start_postgres  # noqa: E402
 

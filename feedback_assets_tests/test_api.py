@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -62,7 +63,13 @@ def test_ingestion_facade_round_trip(env: str, tmp_path: Path) -> None:
 
 def test_quality_facade() -> None:
     result = api.assess_quality({"response": '{"ok": true, "answer": "four, as expected"}'})
-    assert {c["check"] for c in result["checks"]} == {"format", "length", "refusal", "repetition"}
+    assert {c["check"] for c in result["checks"]} == {
+        "format",
+        "length",
+        "refusal",
+        "repetition",
+        "empty",
+    }
     assert 0 <= result["score"] <= 1
     refusal = api.assess_quality(
         {"response": "I'm sorry, but I can't help with that request at all."}
@@ -90,14 +97,22 @@ def test_analysis_facade_on_raw_traffic(env: str, tmp_path: Path) -> None:
     assert {"event_id", "curation_source", "prompt", "response"} <= set(curated.columns)
     assert api.get_curated_count("bot") == len(curated) > 0
 
+    # Only approved answers (role sft) are exported; hard examples (kto, preference) and the
+    # held-out eval prompts never are. The facade uses the assets' frozen eval split.
+    n_sft = int((curated["role"] == "sft").sum())
+    assert 0 < n_sft < len(curated)
+    assert set(curated["role"]) <= {"sft", "kto", "preference", "eval"}
     path = api.export("bot", format="jsonl", output_path="out/feedback.jsonl")
     lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
-    assert len(lines) == len(curated) and set(lines[0]) == {"prompt", "response", "source", "score"}
+    assert len(lines) == n_sft and set(lines[0]) == {"prompt", "response", "source", "score"}
+    assert {line["source"] for line in lines} <= {"user_edit", "high_quality", "diverse"}
     from feedback_assets.store import FeedbackStore
     from feedback_assets.store.exports import curated_for
 
     flags = curated_for(FeedbackStore(env), "bot")
-    assert flags["exported"].all() and flags["export_batch_id"].str.startswith("bot_").all()
+    exported = flags[flags["role"] == "sft"]
+    assert exported["exported"].all() and exported["export_batch_id"].str.startswith("bot_").all()
+    assert not flags.loc[flags["role"] != "sft", "exported"].any()
     again = api.export("bot", format="jsonl", output_path="out/feedback.jsonl")
     assert Path(again).read_text() == Path(path).read_text()  # same batch: idempotent
     fresh = api.export("bot", format="parquet", output_path="out/new.parquet")
@@ -105,7 +120,8 @@ def test_analysis_facade_on_raw_traffic(env: str, tmp_path: Path) -> None:
     everything = api.export(
         "bot", format="parquet", output_path="out/all.parquet", include_exported=True
     )
-    assert pq.read_table(everything).num_rows == len(curated)
+    assert pq.read_table(everything).num_rows == n_sft
+    assert set(pq.read_table(everything)["role"].to_pylist()) == {"sft"}
     edits = api.export(
         "bot",
         format="csv",
@@ -167,3 +183,44 @@ def test_export_facade_uses_the_registry_and_records_a_verified_batch(
         api.export("bot", format="xml")
     with pytest.raises(ValueError, match=r"format: unknown export format 'csv'; valid: dpo_trl"):
         api.export_preference_pairs("bot", format="csv")
+
+
+def test_the_facade_reads_the_settings_the_assets_read(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest(env, tmp_path / "data", TRAFFIC)
+    plain = api.get_quality_stats("bot", window_size=100)
+    assert plain["pass_rates"]["length"] > 0.5
+    # Quality: quality_settings (FEEDBACK_QUALITY_*, expected formats) unless a keyword says otherwise.
+    monkeypatch.setenv("FEEDBACK_QUALITY_MIN_LENGTH", "3999")
+    monkeypatch.setenv("FEEDBACK_EXPECTED_FORMATS", "bot=json")
+    strict = api.get_quality_stats("bot", window_size=100)
+    assert strict["pass_rates"]["length"] < 0.05 and strict["mean"] < plain["mean"]
+    assert strict["hard_fail_rate"] > plain["hard_fail_rate"]  # answers that are not JSON
+    relaxed = api.get_quality_stats("bot", window_size=100, min_length=1)
+    assert relaxed["pass_rates"]["length"] > 0.5
+    answer = {"deployment_id": "bot", "response": "A plain answer that is not JSON at all."}
+    judged = api.assess_quality(answer)
+    assert judged["hard_fail_reasons"] == ["format"]
+    assert api.assess_quality(answer, expected_format=None)["hard_fail"] is False
+    with pytest.raises(ValueError, match=r"unknown quality option\(s\) \['colour'\]"):
+        api.get_quality_stats("bot", colour="red")
+    # Drift: drift_settings.min_samples decides when a window gets a verdict.
+    monkeypatch.setenv("FEEDBACK_DRIFT_MIN_SAMPLES", "100000")
+    assert api.detect_drift("bot", window_size=120).severity == "insufficient_data"
+    assert api.detect_drift("bot", window_size=120, min_samples=50).severity != "insufficient_data"
+    # Curation: curation_settings.limit bounds the training rows (held-out eval rows come on
+    # top of it), and the keyword wins.
+    monkeypatch.setenv("FEEDBACK_CURATION_LIMIT", "5")
+
+    def training(curated: pd.DataFrame) -> int:
+        return int((curated["role"] != "eval").sum())
+
+    assert 0 < training(api.curate("bot", persist=False)) <= 5
+    assert 5 < training(api.curate("bot", persist=False, limit=40)) <= 40
+    # Triggers: trigger_settings' thresholds, through the registry's aliases.
+    monkeypatch.setenv("FEEDBACK_QUALITY_THRESHOLD", "1.0")
+    assert [d.type for d in api.check_triggers("bot", trigger_types=["accuracy"])] == [
+        "quality_drop"
+    ]
+    assert api.check_triggers("bot", trigger_types=["accuracy"], quality_threshold=0.0) == []

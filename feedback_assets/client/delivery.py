@@ -33,10 +33,6 @@ def deliver_segments(store: Any, paths: list[Path]) -> Counter[str]:
     return counts
 
 
-def deliver_segment(store: Any, path: Path) -> Counter[str]:
-    return deliver_segments(store, [path])
-
-
 class DeliveryError(RuntimeError):
     """The delivery worker could not store a batch; `kind` is the underlying error's type."""
 
@@ -137,6 +133,18 @@ class DeliveryProcess:
         if "error" in reply:
             raise DeliveryError(reply["error"], reply["message"])
         return Counter(reply["ok"])
+
+    def forget_inherited(self) -> None:
+        """In a forked child: drop the parent's worker without closing it (its pipes stay
+        open in the parent; the child only closes its own copies)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    pipe.close()
+        proc.returncode = 0  # never waited on here: it is the parent's child, not ours
 
     @property
     def pid(self) -> int | None:

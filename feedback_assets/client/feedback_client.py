@@ -15,8 +15,11 @@ child exits and the next client replays the segments.
 from __future__ import annotations
 
 import atexit
+import multiprocessing.util as mp_util
+import os
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -33,6 +36,7 @@ from feedback_assets.client.telemetry import telemetry as default_telemetry
 from feedback_assets.domain.ingest.ids import new_event_id
 from feedback_assets.domain.ingest.validate import ValidationError, validate_event, validate_signal
 from feedback_assets.domain.ingest.validate_batch import validate_event_batch
+from feedback_assets.domain.ingest.values import json_safe, safe_text, utf8_ok
 from feedback_assets.domain.pii.sanitize import parse_custom_patterns
 from feedback_assets.settings import Settings, load_settings, resolve_hash_key
 
@@ -40,6 +44,7 @@ Overflow = Literal["block", "drop_oldest"]
 Delivery = Literal["thread", "process"]
 DELIVERY_BYTES = 16 << 20  # spool bytes per store round trip: bounds delivery memory
 BATCH_ROWS = 10_000  # events per spool write in log_inferences (a line of ~10 MB at 1 KB each)
+_CLIENTS: weakref.WeakSet[FeedbackClient] = weakref.WeakSet()
 
 
 class FeedbackClient:
@@ -82,6 +87,7 @@ class FeedbackClient:
         self._spool = Spool(data_dir / "spool", fsync=spool_fsync)
         self._store: Any = None
         # "process": parsing and inserts run in a child process, off the app's GIL.
+        self._delivery_mode = delivery_mode
         self._worker = DeliveryProcess(self.store_url) if delivery_mode == "process" else None
         self._wake = threading.Event()
         self._space = threading.Condition()
@@ -91,14 +97,50 @@ class FeedbackClient:
         adopted = self._spool.adopt_orphans()
         if adopted:
             self.telemetry.emit("ingestion.replay", count=adopted, segments=adopted)
+        self._thread: threading.Thread | None = None
+        self._start_thread()
+        atexit.register(self.close)
+        _CLIENTS.add(self)
+        mp_util.register_after_fork(self, FeedbackClient._close_at_mp_child_exit)
+
+    def _start_thread(self) -> None:
         self._thread = threading.Thread(target=self._run, name="feedback-flusher", daemon=True)
         self._thread.start()
-        atexit.register(self.close)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child (gunicorn --preload worker, multiprocessing) gets its own spool,
+        locks and delivery: the parent's thread does not exist here, its segments stay the
+        parent's (the child closes its copies of their fds), and its worker process is not ours.
+        The thread (and a delivery process) start on the child's first record."""
+        old = self._spool
+        self._spool = Spool(old.directory, fsync=old.fsync)
+        old.forget_inherited()
+        if self._worker is not None:
+            self._worker.forget_inherited()
+            self._worker = None
+        self._store = None
+        # Delivery parses with polars, whose thread pool does not survive a fork (a child of a
+        # process that used it hangs): a forked child delivers through a fresh worker process.
+        self._delivery_mode = "process"
+        self._wake = threading.Event()
+        self._space = threading.Condition()
+        self._flushed = threading.Condition()
+        self._thread = None
+
+    def _close_at_mp_child_exit(self) -> None:
+        # A multiprocessing child ends with os._exit (no atexit): its finalizers close us.
+        mp_util.Finalize(self, self.close, exitpriority=10)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None and not self._closed:
+            if self._delivery_mode == "process" and self._worker is None:
+                self._worker = DeliveryProcess(self.store_url)
+            self._start_thread()
 
     # -- public API -------------------------------------------------------------------------------
     def log_inference(self, event: Mapping[str, Any] | None = None, /, **fields: Any) -> str:
         """Accept one inference event; returns its event_id. Never waits on the store."""
-        payload = {**(event or {}), **fields}
+        payload = _merged(event, fields)
         try:
             record = validate_event(payload)
         except ValidationError as exc:
@@ -111,21 +153,27 @@ class FeedbackClient:
         BATCH_ROWS events.
 
         Invalid ones are dead-lettered (None in the result); valid ones are never lost with them.
+        Every row is validated, and every dead letter encoded, before anything is spooled, so a
+        call that raises has spooled nothing and can be retried without duplicates.
         """
         payloads = list(events)
         ids: list[str | None] = [None] * len(payloads)
-        for start in range(0, len(payloads), BATCH_ROWS):
-            part = payloads[start : start + BATCH_ROWS]
-            batch = validate_event_batch(part)
-            for i, exc in batch.errors:
-                payload = part[i] if isinstance(part[i], Mapping) else {"event": part[i]}
-                self._dead_letter("event", payload, exc, id_field="event_id", raise_=False)
+        starts = range(0, len(payloads), BATCH_ROWS)
+        batches = [validate_event_batch(payloads[s : s + BATCH_ROWS]) for s in starts]
+        dead = [
+            self._dead_letter_line("event", payloads[start + i], exc)
+            for start, batch in zip(starts, batches, strict=True)
+            for i, exc in batch.errors
+        ]
+        for start, batch in zip(starts, batches, strict=True):
             if batch.table.num_rows:
-                line = self._lines.event_batch_line(batch.table)
-                self._append(line, batch.table.num_rows)
+                self._append(self._lines.event_batch_line(batch.table), batch.table.num_rows)
             event_ids = batch.table.column("event_id").to_pylist()
             for pos, event_id in zip(batch.positions.tolist(), event_ids, strict=True):
                 ids[start + pos] = event_id
+        for (line, _), (_, exc) in zip(dead, (e for b in batches for e in b.errors), strict=True):
+            self._append(line, 1)
+            self._count_invalid("event", exc)
         return ids
 
     def record_signal(
@@ -157,6 +205,7 @@ class FeedbackClient:
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Deliver everything accepted so far; True when the spool is empty."""
+        self._ensure_thread()
         self._rotate()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._flushed:
@@ -175,7 +224,8 @@ class FeedbackClient:
         delivered = self.flush(timeout)
         self._stop = True
         self._wake.set()
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         # Undelivered segments stay on disk for the next client to replay.
         self._spool.release()
         if not delivered:
@@ -207,51 +257,53 @@ class FeedbackClient:
     def _dead_letter(
         self,
         kind: str,
-        payload: Mapping[str, Any],
+        payload: Any,
         exc: ValidationError,
         id_field: str,
         raise_: bool | None = None,
     ) -> str:
+        line, record_id = self._dead_letter_line(kind, payload, exc)
+        self._append(line, 1)
+        self._count_invalid(kind, exc)
+        if self.raise_on_invalid if raise_ is None else raise_:
+            raise exc
+        try:
+            given = payload.get(id_field) if isinstance(payload, Mapping) else None
+        except Exception:  # a hostile Mapping
+            given = None
+        return given if isinstance(given, str) and given and utf8_ok(given) else record_id
+
+    def _dead_letter_line(self, kind: str, payload: Any, exc: ValidationError) -> tuple[bytes, str]:
+        """The spool line of a dead letter and its id. Total: any payload, however hostile
+        (surrogates, cycles, raising __repr__), becomes plain JSON, redacted and hashed."""
         record_id = new_event_id()
-        safe = {str(k): self._safe_payload_value(str(k), v) for k, v in payload.items()}
+        try:
+            safe = json_safe(payload if isinstance(payload, Mapping) else {"event": payload})
+            if isinstance(safe.get("user_id"), str):
+                safe["user_id"] = self._hash(safe["user_id"])
+            body = orjson.dumps(self._clean(safe)).decode()
+        except Exception as err:  # last resort: the reason alone is still worth keeping
+            body = orjson.dumps({"unreadable": type(err).__name__}).decode()
         line = {
             "k": "d",
             "id": record_id,
             "kind": kind,
-            "reason": self._clean(str(exc)),  # reasons quote bad values, which may hold PII
-            "payload": self._payload_json(safe),
+            "reason": self._clean(safe_text(str(exc))),  # reasons may quote PII
+            "payload": body,
             "received_us": time.time_ns() // 1000,
         }
-        self._append(orjson.dumps(line) + b"\n", 1)
+        return orjson.dumps(line) + b"\n", record_id
+
+    def _count_invalid(self, kind: str, exc: ValidationError) -> None:
         self.stats[f"invalid.{kind}"] += 1
         self.telemetry.emit("ingestion.invalid", count=1, kind=kind, fields=exc.fields)
-        if self.raise_on_invalid if raise_ is None else raise_:
-            raise exc
-        return str(payload.get(id_field) or record_id)
-
-    def _safe_payload_value(self, key: str, value: Any) -> Any:
-        if key == "user_id" and isinstance(value, str):
-            return self._hash(value)
-        if isinstance(value, str | Mapping | list):
-            return self._clean(value) if self.sanitize_at_source else value
-        if isinstance(value, int | float | bool) or value is None:
-            return value
-        return self._clean(repr(value))[:200]
-
-    def _payload_json(self, safe: dict[str, Any]) -> str:
-        def fallback(value: Any) -> Any:
-            return self._clean(str(value))
-
-        try:
-            return orjson.dumps(safe, default=fallback, option=orjson.OPT_NON_STR_KEYS).decode()
-        except TypeError:  # keys orjson cannot encode (tuples, ...) or nesting past its limit
-            return orjson.dumps({k: self._clean(repr(v)) for k, v in safe.items()}).decode()
 
     def _append(self, lines: bytes, count: int) -> None:
         if not count:
             return
         if self._closed:
             raise RuntimeError("FeedbackClient is closed")
+        self._ensure_thread()
         self._make_room()
         records = self._spool.append(lines, count)
         self.stats["accepted"] += count
@@ -328,3 +380,25 @@ class FeedbackClient:
                 self._space.notify_all()
             with self._flushed:
                 self._flushed.notify_all()
+
+
+def _merged(event: Any, fields: dict[str, Any]) -> Any:
+    """log_inference's payload: the event mapping and keyword fields together; anything that is
+    not a mapping is passed on as is, for validation to reject by name."""
+    if event is None:
+        return fields
+    if not isinstance(event, Mapping):
+        return event
+    try:
+        return {**event, **fields}
+    except Exception:  # a Mapping whose keys() or __getitem__ raises
+        return event
+
+
+def _clients_after_fork() -> None:
+    for client in list(_CLIENTS):
+        if not client._closed:
+            client._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_clients_after_fork)

@@ -183,6 +183,16 @@ class Spool:
         segment.close()
         return segment
 
+    def forget_inherited(self) -> None:
+        """In a forked child: close the child's copies of the parent's segment fds. The parent
+        keeps its segments and locks (a flock lives while any copy is open, so the child must
+        not keep them: a dead parent's segments would stay locked from replay)."""
+        segments = [*self.pending, *([self._active] if self._active else [])]
+        self.pending, self._active = [], None
+        self._lock = threading.Lock()
+        for seg in segments:
+            seg.close()
+
     def release(self) -> None:
         """Release our locks without deleting: leftovers are replayed by the next client."""
         with self._lock:
@@ -274,10 +284,6 @@ def _split_batches(body: bytes) -> tuple[bytes, list[pl.DataFrame], int]:
         ):
             bad += 1
     return (b"\n".join(rows) + b"\n" if rows else b""), frames, bad
-
-
-def read_segment(path: Path) -> ParsedSegment:
-    return read_segments([path])
 
 
 def _parse(body: bytes) -> pl.DataFrame:

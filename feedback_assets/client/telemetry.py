@@ -7,6 +7,7 @@ Payloads carry counts and reasons only: never prompt text, user ids or keys.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -47,3 +48,10 @@ class Telemetry:
 
 
 telemetry = Telemetry()
+
+
+def _new_lock_in_child() -> None:
+    telemetry._lock = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)

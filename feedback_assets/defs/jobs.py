@@ -1,6 +1,6 @@
-"""Jobs: the feedback loop of one deployment-day, and retraining of one deployment.
+"""Jobs: the feedback loop of one deployment-day, a deployment's live window, its retraining.
 
-Both run their steps in the run's own process: a run's steps form a chain, and a process per
+Each runs its steps in the run's own process: a run's steps form a chain, and a process per
 step costs seconds of imports. Runs, one per partition, are what the run queue spreads out.
 """
 
@@ -31,4 +31,12 @@ retraining_job = dg.define_asset_job(
     partitions_def=deployment_partitions,
     executor_def=dg.in_process_executor,
     description="Export -> launch training -> record -> register the model -> reset the drift reference.",
+)
+
+live_drift_job = dg.define_asset_job(
+    "live_drift_job",
+    selection=["live_drift"],
+    partitions_def=deployment_partitions,
+    executor_def=dg.in_process_executor,
+    description="Judge a deployment's last minutes of traffic (drift verdict, quality mean).",
 )

@@ -10,24 +10,15 @@ import dagster as dg
 from pydantic import Field
 
 from feedback_assets.domain.export.registry import describe
-from feedback_assets.facade import curation_io, triggers_io
+from feedback_assets.domain.triggers.registry import canonical_types, with_threshold
+from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
+from feedback_assets.resources.llm_judge import LLMJudgeResource
+from feedback_assets.resources.loop_settings import DriftSettings, QualitySettings, TriggerSettings
+from feedback_assets.services import training_exports
 from feedback_assets.services.training_exports import CURATED_ROLES
-
-# The original's trigger type names, mapped to ours (ours are accepted as they are).
-TRIGGER_ALIASES = {
-    "drift": "drift_threshold",
-    "accuracy": "quality_drop",
-    "feedback": "quality_drop",
-    "volume": "data_count",
-    "schedule": "scheduled",
-}
-THRESHOLD_FIELD = {
-    "drift_threshold": "drift_threshold",
-    "quality_drop": "quality_threshold",
-    "data_count": "data_count_threshold",
-    "scheduled": "schedule_interval_seconds",
-}
+from feedback_assets.services.triggers import check_deployment
+from feedback_assets.services.windows import WindowSettings
 
 
 class ExportFeedbackConfig(dg.Config):
@@ -50,7 +41,7 @@ def export_feedback(config: ExportFeedbackConfig, feedback_store: FeedbackStoreR
         filters["min_score"] = config.min_score
     if config.model_version_id is not None:
         filters["model_version_id"] = config.model_version_id
-    return curation_io.export_curated(
+    return training_exports.export_curated(
         feedback_store.store(),
         feedback_store.resolved_export_root(),
         config.deployment_id,
@@ -67,17 +58,8 @@ class CheckTriggersConfig(dg.Config):
     # Applied to each requested type, in its own unit (drift score, quality mean, count, seconds).
     threshold: float | None = None
     window_hours: float | None = 24.0
+    # Registered trigger types or the original's names (drift, accuracy, feedback, volume, schedule).
     trigger_types: list[str] = ["drift", "accuracy", "volume"]
-
-
-def canonical_types(names: list[str]) -> list[str]:
-    out = [TRIGGER_ALIASES.get(n, n) for n in names]
-    unknown = sorted(set(out) - set(THRESHOLD_FIELD))
-    if unknown:
-        raise ValueError(
-            f"trigger_types: unknown {unknown}; use {sorted([*TRIGGER_ALIASES, *THRESHOLD_FIELD])}"
-        )
-    return list(dict.fromkeys(out))
 
 
 @dg.op(description="Evaluate retraining triggers; returns the fired decisions as dicts.")
@@ -85,24 +67,25 @@ def check_triggers(
     context: dg.OpExecutionContext,
     config: CheckTriggersConfig,
     feedback_store: FeedbackStoreResource,
+    trigger_settings: TriggerSettings,
+    drift_settings: DriftSettings,
+    quality_settings: QualitySettings,
+    embedder: EmbedderResource,
+    llm_judge: LLMJudgeResource,
 ) -> list[dict[str, Any]]:
     types = canonical_types(config.trigger_types)
-    overrides: dict[str, Any] = {}
+    triggers = trigger_settings.config()
     if config.threshold is not None:
-        for t in types:
-            value = config.threshold
-            field = THRESHOLD_FIELD[t]
-            overrides[field] = (
-                int(value)
-                if field in ("data_count_threshold", "schedule_interval_seconds")
-                else value
-            )
-    decisions = triggers_io.evaluate_triggers(
+        triggers = with_threshold(triggers, types, config.threshold)
+    decisions = check_deployment(
         feedback_store.store(),
         config.deployment_id,
+        triggers,
+        WindowSettings.from_resources(
+            config.deployment_id, quality_settings, drift_settings, embedder, llm_judge
+        ),
         types=types,
         window_hours=config.window_hours,
-        **overrides,
     )
     for d in decisions:
         context.log.info(f"{d.type}: {'FIRED' if d.fired else 'not fired'}: {d.reason}")

@@ -74,25 +74,6 @@ class InferenceEvent:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class UserSignal:
-    signal_id: str
-    event_id: str
-    signal_type: str
-    timestamp: datetime
-    user_id: str | None = None
-    edited_response: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    kind: Literal["event", "signal"]
-    reason: str
-    payload: dict[str, Any]
-    received_at: datetime
-
-
 Severity = Literal["none", "possible", "drift", "insufficient_data"]
 
 
@@ -124,7 +105,9 @@ class DriftReport:
     current_size: int
 
 
-TriggerType = Literal["drift_threshold", "quality_drop", "data_count", "scheduled"]
+# A registered trigger type's name (domain.triggers.registry.TRIGGERS): a new type is a registry
+# entry, not an edit here.
+TriggerType = str
 
 
 @dataclass(frozen=True)
@@ -136,15 +119,3 @@ class TriggerDecision:
 
 
 CurationSource = Literal["user_edit", "high_quality", "hard_example", "diverse"]
-
-
-@dataclass(frozen=True)
-class CuratedExample:
-    event_id: str
-    deployment_id: str
-    prompt: str
-    response: str
-    curation_source: CurationSource
-    score: float
-    model_version_id: str | None = None
-    quality_score: float | None = None

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 import dagster as dg
 import numpy as np
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from feedback_assets.domain.drift.embedding import hashing_embed
+from feedback_assets.resources.circuit import DEFAULT_THRESHOLD, CircuitBreaker
 
 KINDS = ("hashing", "openai", "sentence_transformers")
 
@@ -31,6 +32,33 @@ class EmbedderResource(dg.ConfigurableResource):
     batch_size: int = Field(default=256, description="Texts per API / model call.")
     seed: int = Field(default=0, description="Seed of the hashing embedder's projection.")
     timeout_s: float = Field(default=60.0, description="Per-request timeout (openai kind).")
+    circuit_failures: int = Field(
+        default=DEFAULT_THRESHOLD,
+        ge=1,
+        description="Failed API calls in a row after which the rest of the run skips the API.",
+    )
+    _circuit: CircuitBreaker | None = PrivateAttr(default=None)
+
+    @property
+    def circuit(self) -> CircuitBreaker:
+        """This run's breaker for the embeddings API (one resource instance per run)."""
+        if self._circuit is None:
+            self._circuit = CircuitBreaker("embedder", self.circuit_failures)
+        return self._circuit
+
+    def circuit_metadata(self) -> dict[str, object]:
+        """`embedder_circuit_open` and its reason, for an asset's metadata."""
+        return self.circuit.metadata()
+
+    def embed_or_none(self, texts: list[str]) -> tuple[np.ndarray | None, str | None]:
+        """Vectors, or None and the reason when the embeddings endpoint failed or its circuit is
+        open: an outage must not fail the asset, which then runs without this run's embeddings."""
+        try:
+            return self.embed(texts), None
+        except Exception as exc:
+            if self.kind == "hashing":
+                raise  # offline and local: a failure here is a bug, not an outage
+            return None, self.circuit.reason or f"embedder: {type(exc).__name__}: {exc}"[:300]
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if self.kind not in KINDS:
@@ -52,12 +80,20 @@ class EmbedderResource(dg.ConfigurableResource):
     def _openai(self, texts: list[str]) -> np.ndarray:
         import openai
 
+        breaker = self.circuit
+        breaker.check()  # CircuitOpenError: the API kept failing earlier in this run
         client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s)
         rows: list[list[float]] = []
         for batch in self._batches(texts):
             # The API rejects empty strings; a space embeds as "nothing said".
             cleaned = [t if t else " " for t in batch]
-            response = client.embeddings.create(model=self.model, input=cleaned)
+            breaker.check()
+            try:
+                response = client.embeddings.create(model=self.model, input=cleaned)
+            except openai.APIError as exc:
+                breaker.failure(f"{type(exc).__name__}: {exc}")
+                raise
+            breaker.success()
             ordered = sorted(response.data, key=lambda d: d.index)
             if len(ordered) != len(batch):
                 raise RuntimeError(

@@ -10,7 +10,7 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,6 +26,7 @@ from feedback_assets.domain.quality.judge import (
     cache_key,
     parse_judge_answer,
 )
+from feedback_assets.resources.circuit import DEFAULT_THRESHOLD, CircuitBreaker
 from feedback_assets.settings import openai_api_key_fallback
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ JUDGE_STATUSES: tuple[str, ...] = (
     "failed",
     "skipped_sample",
     "skipped_cap",
+    "skipped_circuit",
     "disabled",
 )
 _RETRYABLE = (
@@ -65,6 +67,7 @@ class JudgeRun:
     cap_hit: bool = False
     cache_hits: int = 0
     status_counts: dict[str, int] = field(default_factory=dict)
+    circuit_reason: str = ""  # why judging stopped early (the endpoint kept failing)
 
     def metadata(self) -> dict[str, Any]:
         n = len(self.results)
@@ -79,6 +82,8 @@ class JudgeRun:
             "judge_coverage": judged / n if n else 0.0,
             "judge_status_counts": dict(self.status_counts),
             "judge_rubric_version": RUBRIC_VERSION,
+            "judge_circuit_open": bool(self.circuit_reason),
+            "judge_circuit_reason": self.circuit_reason,
         }
 
 
@@ -90,6 +95,7 @@ class _Budget:
     retries: int = 0
     cap_hit: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    circuit: CircuitBreaker = field(default_factory=lambda: CircuitBreaker("judge"))
 
 
 class LLMJudgeResource(dg.ConfigurableResource):
@@ -109,6 +115,9 @@ class LLMJudgeResource(dg.ConfigurableResource):
     backoff_base_s: float = Field(default=0.5, ge=0)
     backoff_max_s: float = Field(default=8.0, ge=0)
     max_answer_tokens: int = Field(default=200, ge=1)
+    circuit_failures: int = Field(
+        default=DEFAULT_THRESHOLD, ge=1, description="failed requests in a row that stop judging"
+    )
 
     def sample_mask(self, event_ids: pd.Series) -> np.ndarray:
         """Deterministic: the same event ids and seed pick the same events on every run."""
@@ -149,6 +158,8 @@ class LLMJudgeResource(dg.ConfigurableResource):
                 return {"status": "skipped_cap", "reason": "token cap reached"}
         last = ""
         for attempt in range(self.max_retries + 1):
+            if budget.circuit.open:  # the endpoint is down: no more requests this run
+                return {"status": "skipped_circuit", "reason": budget.circuit.reason or ""}
             with budget.lock:
                 budget.requests += 1
                 budget.retries += attempt > 0
@@ -161,7 +172,8 @@ class LLMJudgeResource(dg.ConfigurableResource):
                 )
             except _RETRYABLE as exc:
                 last = f"{type(exc).__name__}: {self._redact(str(exc))[:200]}"
-                if attempt < self.max_retries:
+                budget.circuit.failure(last)
+                if attempt < self.max_retries and not budget.circuit.open:
                     time.sleep(self._backoff(attempt, exc))
                 continue
             except openai.APIError as exc:
@@ -169,6 +181,7 @@ class LLMJudgeResource(dg.ConfigurableResource):
                     "status": "failed",
                     "reason": f"{type(exc).__name__}: {self._redact(str(exc))[:200]}",
                 }
+            budget.circuit.success()
             with budget.lock:
                 budget.tokens += out.usage.total_tokens if out.usage else est
             content = out.choices[0].message.content if out.choices else None
@@ -225,29 +238,36 @@ class LLMJudgeResource(dg.ConfigurableResource):
             int(i): cache_key(prompts[i], responses[i], RUBRIC_VERSION, self.model) for i in picked
         }
         cached = cache.get_many(sorted(set(keys.values()))) if keys else {}
-        todo: list[int] = []
-        for i in picked:
-            hit = cached.get(keys[i])
-            if hit is None:
-                todo.append(i)
-                continue
-            run.cache_hits += 1
-            ok = hit.get("status") == "ok"
-            status[i] = "cached" if ok else "unparseable"
-            score[i] = hit.get("score") if ok and hit.get("score") is not None else np.nan
-            passed[i] = hit.get("passed") if ok else None
-            reason[i] = hit.get("reason", "")
+        todo = _use_cached(picked, keys, cached, status, score, passed, reason, run)
         over = todo[self.max_calls_per_run :]
         todo = todo[: self.max_calls_per_run]
         for i in over:
             status[i], reason[i] = "skipped_cap", "call cap reached"
         budget = _Budget(max_tokens=self.max_tokens_per_run, cap_hit=bool(over))
+        budget.circuit.threshold = self.circuit_failures
         client = self._client()
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             futures = {
                 i: pool.submit(self._judge_one, client, prompts[i], responses[i], budget)
                 for i in todo
             }
+        fresh = self._collect(futures, keys, status, score, passed, reason, run)
+        client.close()
+        if fresh:
+            cache.put_many(fresh)
+        _report(run, budget, status, len(todo))
+
+    def _collect(
+        self,
+        futures: dict[int, Future[dict]],
+        keys: dict[int, str],
+        status: np.ndarray,
+        score: np.ndarray,
+        passed: np.ndarray,
+        reason: np.ndarray,
+        run: JudgeRun,
+    ) -> dict[str, dict]:
+        """Record fresh verdicts in place; returns the cache rows to store (ok/unparseable)."""
         fresh: dict[str, dict] = {}
         for i, fut in futures.items():
             res = fut.result()
@@ -257,13 +277,42 @@ class LLMJudgeResource(dg.ConfigurableResource):
                 score[i], passed[i] = res["score"], res["passed"]
             if res["status"] in ("ok", "unparseable"):
                 fresh[keys[i]] = {**res, "rubric_version": RUBRIC_VERSION, "model": self.model}
-        client.close()
-        if fresh:
-            cache.put_many(fresh)
-        run.requests, run.retries, run.tokens = budget.requests, budget.retries, budget.tokens
-        run.cap_hit = budget.cap_hit
-        failed = int((status == "failed").sum())
-        if failed:
-            log.warning(
-                "LLM judge: %d of %d judgements failed (absent from scores)", failed, len(todo)
-            )
+        return fresh
+
+
+def _use_cached(
+    picked: list[int],
+    keys: dict[int, str],
+    cached: dict[str, dict],
+    status: np.ndarray,
+    score: np.ndarray,
+    passed: np.ndarray,
+    reason: np.ndarray,
+    run: JudgeRun,
+) -> list[int]:
+    """Fill in cached verdicts in place; returns the picked rows still to judge, in order."""
+    todo: list[int] = []
+    for i in picked:
+        hit = cached.get(keys[i])
+        if hit is None:
+            todo.append(i)
+            continue
+        run.cache_hits += 1
+        ok = hit.get("status") == "ok"
+        status[i] = "cached" if ok else "unparseable"
+        score[i] = hit.get("score") if ok and hit.get("score") is not None else np.nan
+        passed[i] = hit.get("passed") if ok else None
+        reason[i] = hit.get("reason", "")
+    return todo
+
+
+def _report(run: JudgeRun, budget: _Budget, status: np.ndarray, sent: int) -> None:
+    """Copy the budget's counters into the run and warn about an open circuit or failures."""
+    run.requests, run.retries, run.tokens = budget.requests, budget.retries, budget.tokens
+    run.cap_hit = budget.cap_hit
+    run.circuit_reason = budget.circuit.reason or ""
+    if budget.circuit.open:
+        log.warning("LLM judge: %s", budget.circuit.reason)
+    failed = int((status == "failed").sum())
+    if failed:
+        log.warning("LLM judge: %d of %d judgements failed (absent from scores)", failed, sent)

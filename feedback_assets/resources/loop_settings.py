@@ -13,7 +13,7 @@ from pydantic import Field
 from feedback_assets.domain.curation.curation import CurationConfig
 from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.domain.quality.quality_rules import QualityConfig
-from feedback_assets.domain.triggers.triggers import TriggerConfig
+from feedback_assets.domain.triggers.state import TriggerConfig
 
 
 class TriggerSettings(dg.ConfigurableResource):
@@ -26,7 +26,12 @@ class TriggerSettings(dg.ConfigurableResource):
     data_count_threshold: int = Field(default=1000, description="new curated examples")
     schedule_interval_seconds: int = 86_400
     cooldown_seconds: int = Field(default=21_600, description="between retrainings")
-    live_window_minutes: int = Field(default=60, description="the sensors' live window")
+    live_window_minutes: int = Field(
+        default=60, description="the live_drift asset's window (and bucket) of recent traffic"
+    )
+    extra_thresholds: dict[str, float] = Field(
+        default={}, description="thresholds of trigger types added beyond the seed's four, by name"
+    )
     mode: Literal["launch", "suggest"] = Field(
         default="launch", description="suggest: record 'would retrain' without launching"
     )
@@ -40,6 +45,7 @@ class TriggerSettings(dg.ConfigurableResource):
             data_count_threshold=self.data_count_threshold,
             schedule_interval_seconds=self.schedule_interval_seconds,
             cooldown_seconds=self.cooldown_seconds,
+            extra=dict(self.extra_thresholds),
         )
 
 
@@ -84,6 +90,8 @@ class CurationSettings(dg.ConfigurableResource):
     limit: int = Field(default=1000, description="per deployment and day")
     min_quality_score: float = 0.8
     max_hard_quality: float = 0.5
+    min_judge_score: float = Field(default=0.8, description="judge-approved answers are sft")
+    eval_share: float = Field(default=0.1, description="new prompt clusters held out for eval")
     max_refusal_share_in_positives: float = 0.05
     near_duplicate_threshold: float = 0.85
 
@@ -92,6 +100,8 @@ class CurationSettings(dg.ConfigurableResource):
             limit=self.limit,
             min_quality_score=self.min_quality_score,
             max_hard_quality=self.max_hard_quality,
+            min_judge_score=self.min_judge_score,
+            eval_share=self.eval_share,
             max_refusal_share_in_positives=self.max_refusal_share_in_positives,
             near_duplicate_threshold=self.near_duplicate_threshold,
         )

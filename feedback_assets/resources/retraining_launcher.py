@@ -12,6 +12,7 @@ from typing import ClassVar
 import dagster as dg
 from pydantic import Field
 
+from feedback_assets.resources.circuit import DEFAULT_THRESHOLD
 from feedback_assets.resources.launchers.base import LaunchRequest, LaunchResult, Redactor
 from feedback_assets.resources.launchers.command import run_command
 from feedback_assets.resources.launchers.openai_finetune import run_openai_finetune
@@ -35,6 +36,10 @@ class RetrainingLauncher(dg.ConfigurableResource):
     timeout_s: float = Field(default=3600.0, description="give up (and cancel) after this long")
     max_retries: int = Field(default=3, description="retries of transient errors (429, 5xx)")
     backoff_s: float = Field(default=1.0, description="first retry delay; doubles each retry")
+    circuit_failures: int = Field(
+        default=DEFAULT_THRESHOLD,
+        description="transient errors in a row after which the launch stops trying",
+    )
 
     def launch(self, request: LaunchRequest) -> LaunchResult:
         raise NotImplementedError(f"{type(self).__name__} must implement launch()")
@@ -84,6 +89,7 @@ class OpenAIFineTuneLauncher(RetrainingLauncher):
             timeout_s=self.timeout_s,
             max_retries=self.max_retries,
             backoff_s=self.backoff_s,
+            circuit_failures=self.circuit_failures,
             redact=Redactor([self.api_key]),
             sleep=time.sleep,
         )
@@ -104,6 +110,7 @@ class WebhookLauncher(RetrainingLauncher):
             timeout_s=self.timeout_s,
             max_retries=self.max_retries,
             backoff_s=self.backoff_s,
+            circuit_failures=self.circuit_failures,
             redact=Redactor([self.webhook_token]),
         )
 

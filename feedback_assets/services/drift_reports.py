@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from feedback_assets.domain.drift.drift import results_frame
+from feedback_assets.domain.drift.drift import build_features, compare_features, results_frame
 from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.domain.drift.drift_reports import Window, drift_report
 from feedback_assets.domain.records import DriftReport
-from feedback_assets.store.feedback_store import FeedbackStore
+from feedback_assets.store.feedback_store import FeedbackStore, now_us
 from feedback_assets.store.references import ensure_reference
 from feedback_assets.store.windows import window_between
 
@@ -38,7 +39,7 @@ def history_row(
     created_us: int,
     partition_key: str | None = None,
 ) -> dict[str, Any]:
-    """The one shape of a drift_history row (assets, facade and sensors write it)."""
+    """The one shape of a drift_history row (assets, live windows, facade and checks write it)."""
     return {
         "id": row_id,
         "deployment_id": report.deployment_id,
@@ -66,7 +67,7 @@ def drift_partition(
     window: tuple[int, int],
     config: DriftConfig,
     reference_days: int,
-    embed: Callable[[list[str]], np.ndarray] | None,
+    embed: Callable[[list[str]], np.ndarray | None] | None,
     plot_path: Path | None,
 ) -> PartitionDrift:
     """Compare the deployment-day with its reference; replace its results and history row."""
@@ -94,3 +95,56 @@ def drift_partition(
     store.replace_partition("drift_results", day, results, deployment_ids=only)
     store.replace_partition("drift_history", day, pd.DataFrame([row]), deployment_ids=only)
     return PartitionDrift(report, results, plot, ref["reference_id"])
+
+
+def live_report(
+    reference: Window, current: Window, *, deployment_id: str, config: DriftConfig
+) -> DriftReport:
+    """Statistical, output and feedback tests only: cheap enough to refresh every few minutes.
+
+    The embedding test (MMD with permutations) is left to the daily drift_reports asset.
+    """
+    ref = build_features(reference.events, reference.quality, reference.signals, config)
+    cur = build_features(current.events, current.quality, current.signals, config)
+    return compare_features(ref, cur, config, deployment_id=deployment_id)
+
+
+def judge_window(
+    store: FeedbackStore,
+    reference: Window,
+    reference_id: str | None,
+    current: Window,
+    *,
+    deployment_id: str,
+    config: DriftConfig,
+    embed: Callable[[list[str]], np.ndarray | None] | None,
+    source: str,
+) -> DriftReport:
+    """A full report of `current` against the reference, appended to the drift history."""
+    report, _ = drift_report(
+        reference, current, deployment_id=deployment_id, embed=embed, config=config
+    )
+    ts = current.events["timestamp_us"] if len(current.events) else pd.Series(dtype="int64")
+    span = (int(ts.min()), int(ts.max()) + 1) if len(ts) else (None, None)
+    row = history_row(
+        report, reference_id, row_id=uuid.uuid4().hex, source=source, window=span,
+        created_us=now_us(),
+    )  # fmt: skip
+    store.append("drift_history", [row])
+    return report
+
+
+def drift_history(store: FeedbackStore, deployment_id: str, limit: int) -> list[dict[str, Any]]:
+    """Every stored verdict for the deployment (assets, live windows, facade), newest first."""
+    frame = store.read_table(
+        "drift_history",
+        deployment_id=deployment_id,
+        order_by=["created_us"],
+        descending=True,
+        limit=limit,
+    )
+    rows = frame.drop(columns=["timestamp"], errors="ignore").to_dict("records")
+    return [
+        {**{str(k): v for k, v in row.items()}, "reasons": json.loads(row["reasons"])}
+        for row in rows
+    ]

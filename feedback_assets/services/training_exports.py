@@ -6,12 +6,12 @@ facade (api.export, api.export_preference_pairs) and the export_feedback op.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+from feedback_assets.domain.curation.eval_split import near_duplicate_of_any
 from feedback_assets.domain.drift.drift_reports import Window
 from feedback_assets.domain.export.export import (
     ExportBlocked,
@@ -24,9 +24,11 @@ from feedback_assets.domain.export.registry import ExportFormat, Role, resolve_f
 from feedback_assets.domain.export.training_exports import (
     CODE_VERSION,
     batch_id_for,
+    sft_rows,
     training_frames,
 )
 from feedback_assets.store import FeedbackStore
+from feedback_assets.store.eval_set import eval_set, train_prompt_keys
 from feedback_assets.store.exports import curated_for, forget_batch, record_batch
 
 FILTERS = ("curation_source", "min_score", "model_version_id", "partition_key")
@@ -90,15 +92,23 @@ def export_partition(
     system_prompt: str | None = None,
     *,
     source_window: Mapping[str, Any] | None = None,
+    max_hard_quality: float = 0.5,
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """One deployment's curated day in every format: (manifest, problems).
+
+    SFT formats get the day's `sft` rows only; pairs and KTO rows of held-out prompts are left out.
 
     A PII hit blocks the batch: manifest None, the reason in problems, nothing written.
     """
     curated = store.read_table(
         "curated_examples", partition_key=partition_key, deployment_id=deployment_id
     )
-    frames = training_frames(curated, _day_window(store, partition_key, deployment_id))
+    frames = training_frames(
+        curated,
+        _day_window(store, partition_key, deployment_id),
+        train_prompt_keys(store, deployment_id),
+        max_hard_quality,
+    )
     batch_id = batch_id_for(deployment_id, partition_key)
     try:
         return write_batch(
@@ -108,7 +118,7 @@ def export_partition(
             batch_id,
             frames,
             formats=formats,
-            event_ids=curated["event_id"].tolist(),
+            event_ids=frames["sft"]["event_id"].tolist(),
             partition_key=partition_key,
             system_prompt=system_prompt,
             source_window={"partition_key": partition_key, **(source_window or {})},
@@ -128,6 +138,15 @@ def _day_window(store: FeedbackStore, partition_key: str, deployment_id: str) ->
     )
 
 
+def _without_eval(store: FeedbackStore, deployment_id: str, sft: pd.DataFrame) -> pd.DataFrame:
+    """Drop rows whose prompt is in (or near-duplicates a prompt of) the deployment's eval set:
+    rows curated outside the assets (the facade) were not split when they were curated."""
+    held_out = eval_set(store, deployment_id).items["prompt"]
+    if sft.empty or held_out.empty:
+        return sft
+    return sft[~near_duplicate_of_any(sft["prompt"], held_out)].reset_index(drop=True)
+
+
 def _target(
     deployment_id: str, output_path: str | None, spec: ExportFormat, tag: str
 ) -> tuple[str, str]:
@@ -135,7 +154,7 @@ def _target(
     if output_path is None:
         batch = batch_id_for(deployment_id, tag)
         return f"{batch}/{spec.file_name}", batch
-    return output_path, batch_id_for(deployment_id, re.sub(r"\W+", "-", output_path))
+    return output_path, batch_id_for(deployment_id, output_path)  # escaped and hashed there
 
 
 def _apply_filters(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:
@@ -189,7 +208,7 @@ def export_curated(
     limit: int | None,
     include_exported: bool,
 ) -> str:
-    """Curated examples in one format (an sft role name or alias); returns the path written."""
+    """The `sft` curated examples in one format (an sft role name or alias); returns the path."""
     spec = resolve_format(fmt, roles=CURATED_ROLES)
     target = _target(deployment_id, output_path, spec, spec.name)
     resolve_under_root(root, target[0])  # a bad path fails before anything is read
@@ -199,7 +218,7 @@ def export_curated(
         exclude_kind=None if include_exported else "export",
         except_batch=target[1],
     )
-    curated = _apply_filters(curated, filters)
+    curated = _apply_filters(_without_eval(store, deployment_id, sft_rows(curated)), filters)
     curated = (curated.head(limit) if limit is not None else curated).reset_index(drop=True)
     return _write_one(
         store, root, deployment_id, target, spec, curated, curated["event_id"].tolist(), filters
@@ -221,4 +240,5 @@ def export_pairs(
     spec = resolve_format(fmt, roles=PAIR_ROLES)
     target = _target(deployment_id, output_path, spec, f"pairs-{spec.name}")
     resolve_under_root(root, target[0])
-    return _write_one(store, root, deployment_id, target, spec, rows_for(spec.role), [])
+    rows = _without_eval(store, deployment_id, rows_for(spec.role))  # held-out prompts stay out
+    return _write_one(store, root, deployment_id, target, spec, rows, [])

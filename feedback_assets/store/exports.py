@@ -89,13 +89,14 @@ def curated_for(
 
 
 def new_curated_count(store: FeedbackStore, deployment_id: str) -> int:
-    """Curated examples not yet in any retraining's training set (resets after each retraining)."""
+    """New SFT examples (role `sft`) not yet in any retraining's training set (resets after each
+    retraining): eval, preference and kto rows are not training targets."""
     c, m = schema.curated_examples, schema.export_marks
     marked = sa.select(m.c.event_id).where(
         m.c.deployment_id == deployment_id, m.c.kind == "retraining"
     )
     query = sa.select(sa.func.count(sa.distinct(c.c.event_id))).where(
-        c.c.deployment_id == deployment_id, c.c.event_id.not_in(marked)
+        c.c.deployment_id == deployment_id, c.c.role == "sft", c.c.event_id.not_in(marked)
     )
     with store.engine.connect() as conn:
         return int(conn.execute(query).scalar() or 0)

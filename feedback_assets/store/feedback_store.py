@@ -8,11 +8,11 @@ and reads go through SQLAlchemy Core and pandas.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from pgpq import ArrowToPostgresBinaryEncoder
 
 from feedback_assets.store import migrations, schema
+from feedback_assets.store.engines import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_MS, make_engine
 from feedback_assets.store.frames import (
     InsertFrame,
     columns_for_insert,
@@ -43,44 +44,18 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _make_engine(url: str) -> sa.Engine:
-    if url.startswith("postgresql://"):
-        # SQLAlchemy 2.1 maps postgresql:// to psycopg v3; we ship psycopg2.
-        url = "postgresql+psycopg2://" + url[len("postgresql://") :]
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            # 16 KB pages (a new file only; an existing one keeps its size): a commit writes a
-            # quarter of the WAL frames, 46k -> 68k events/s delivered in 1000-event commits.
-            cur.execute("PRAGMA page_size=16384")
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            # Bulk ingest: a 64 MB page cache and a WAL checkpoint every ~64 MB instead of every
-            # 4 MB (measured 42k -> 52k events/s delivered; readers are unaffected).
-            cur.execute("PRAGMA cache_size=-65536")
-            cur.execute("PRAGMA wal_autocheckpoint=4096")
-            cur.close()
-
-        return engine
-    if url.startswith("postgresql+psycopg2://"):
-        return sa.create_engine(url, pool_pre_ping=True)
-    raise ValueError(
-        f"FEEDBACK_STORE_URL: unsupported scheme in {url.split('://')[0]!r} "
-        "(use sqlite:///path or postgresql://...)"
-    )
-
-
 class FeedbackStore:
     """System of record for events, signals, dead letters and every derived table."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
+    ) -> None:
         self.url = url
-        self.engine = _make_engine(url)
+        self.engine = make_engine(url, connect_timeout_s, statement_timeout_ms)
         self.dialect = self.engine.dialect.name
         self.migrate()
 
@@ -230,17 +205,24 @@ class FeedbackStore:
         frame: pd.DataFrame,
         deployment_ids: Iterable[str] | None = None,
     ) -> int:
-        """Replace a partition's rows (optionally only some deployments') in one transaction."""
+        """Replace a partition's rows (optionally only some deployments') in one transaction.
+
+        Exclusive: a concurrent replace of the same table, day and deployment waits for this one
+        to commit (PostgreSQL advisory lock; SQLite's single writer), so exactly one copy remains.
+        """
         t = schema.metadata.tables[table_name]
         frame = frame.assign(partition_key=partition_key)
         columns, rows = rows_for_insert(t, frame)
+        only = None if deployment_ids is None else sorted(set(deployment_ids))
         delete = t.delete().where(t.c.partition_key == partition_key)
-        if deployment_ids is not None:
-            delete = delete.where(t.c.deployment_id.in_(list(deployment_ids)))
-        with self.engine.begin() as conn:
+        if only is not None:
+            delete = delete.where(t.c.deployment_id.in_(only))
+        with self.engine.connect() as conn:
+            _lock_partition(conn, table_name, partition_key, only)
             conn.execute(delete)
             if rows:
                 conn.execute(t.insert(), [dict(zip(columns, r, strict=True)) for r in rows])
+            conn.commit()
         return len(rows)
 
     def append(self, table_name: str, records: pd.DataFrame | Sequence[dict[str, Any]]) -> int:
@@ -304,6 +286,34 @@ class FeedbackStore:
             result = conn.execute(query)
             frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         return from_db_frame(table, frame)
+
+
+def _lock_key(*parts: str) -> int:
+    """A stable signed 64-bit advisory-lock key for these names."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _lock_partition(
+    conn: sa.Connection, table: str, partition_key: str, deployments: list[str] | None
+) -> None:
+    """Begin the replace's transaction holding its partition lock(s).
+
+    PostgreSQL: a whole-day replace takes the day's lock exclusively; a per-deployment replace
+    takes it shared plus each deployment's lock (sorted, so two replaces never deadlock).
+    The locks are transaction-scoped: commit or rollback releases them.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock before reading or deleting
+        return
+    day = _lock_key(table, partition_key)
+    lock = "SELECT pg_advisory_xact_lock(:key)"
+    if deployments is None:
+        conn.execute(sa.text(lock), {"key": day})
+        return
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": day})
+    for deployment in deployments:
+        conn.execute(sa.text(lock), {"key": _lock_key(table, partition_key, deployment)})
 
 
 def _sqlite_insert(cur: Any, table: sa.Table, part: pl.DataFrame) -> int:

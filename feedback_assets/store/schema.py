@@ -73,6 +73,17 @@ dead_letters = sa.Table(
 )
 
 
+# Each derived table's row key within a deployment-day: a unique index on
+# (partition_key, deployment_id, *key), so a concurrent replace can never leave two copies.
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    "sanitized_logs": ("event_id",),
+    "sanitized_signals": ("signal_id",),
+    "quality_scores": ("event_id",),
+    "drift_results": ("type", "feature", "test"),
+    "curated_examples": ("event_id",),
+}
+
+
 def _partitioned(name: str, *columns: sa.Column) -> sa.Table:
     return sa.Table(
         name,
@@ -81,6 +92,7 @@ def _partitioned(name: str, *columns: sa.Column) -> sa.Table:
         sa.Column("deployment_id", sa.String(256), nullable=False),
         *columns,
         sa.Index(f"ix_{name}_partition", "partition_key", "deployment_id"),
+        sa.Index(f"ux_{name}_row", "partition_key", "deployment_id", *ROW_KEYS[name], unique=True),
     )
 
 
@@ -145,7 +157,8 @@ drift_results = _partitioned(
     sa.Column("details", sa.Text),
 )
 
-# Every drift verdict ever computed (assets, facade, sensors): get_drift_history reads this.
+# Every drift verdict ever computed (assets, live windows, facade, checks): get_drift_history
+# reads this.
 drift_history = sa.Table(
     "drift_history",
     metadata,
@@ -164,6 +177,24 @@ drift_history = sa.Table(
     sa.Column("current_size", sa.Integer),
     sa.Column("created_us", sa.BigInteger, nullable=False),
     sa.Index("ix_drift_history_deployment", "deployment_id", "created_us"),
+)
+
+# The latest minutes of each deployment's traffic, one row per window-length bucket (the
+# live_drift asset): the quality aggregate the quality trigger reads, and the id of the bucket's
+# drift_history row (None: too few events for a verdict). Refreshes in a bucket replace its row.
+live_windows = sa.Table(
+    "live_windows",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # also its drift_history row's id
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("window_start_us", sa.BigInteger, nullable=False),
+    sa.Column("window_end_us", sa.BigInteger, nullable=False),
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Column("quality_mean", sa.Float),
+    sa.Column("quality_n", sa.Integer, nullable=False),
+    sa.Column("drift_history_id", sa.String(64)),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_live_windows_deployment", "deployment_id", "window_end_us"),
 )
 
 drift_references = sa.Table(
@@ -191,6 +222,28 @@ curated_examples = _partitioned(
     sa.Column("curation_score", sa.Float, nullable=False),
     sa.Column("quality_score", sa.Float),
     sa.Column("signal_score", sa.Float),
+    # sft | preference | kto | eval; rows curated before roles existed are "legacy" (never sft).
+    sa.Column("role", sa.String(16), nullable=False, server_default="legacy"),
+)
+
+# Each deployment's prompt clusters and their split, frozen once written: eval rows are the
+# held-out eval set (with a reference answer where one is known), train rows pin the clusters
+# that reached training so a later near-duplicate cannot become eval.
+prompt_splits = sa.Table(
+    "prompt_splits",
+    metadata,
+    sa.Column("deployment_id", sa.String(256), primary_key=True),
+    sa.Column("prompt_key", sa.String(16), primary_key=True),  # hash of the normalized prompt
+    sa.Column("cluster_key", sa.String(16), nullable=False),
+    sa.Column("split", sa.String(8), nullable=False),  # "eval" | "train"
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("reference_answer", sa.Text),
+    sa.Column("source", sa.String(32)),
+    sa.Column("event_id", sa.String(64)),
+    sa.Column("version", sa.Integer, nullable=False),  # the eval set version that added it
+    sa.Column("partition_key", sa.String(32)),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_prompt_splits_split", "deployment_id", "split"),
 )
 
 # Kept apart from curated_examples so re-curating a partition never forgets what was exported.

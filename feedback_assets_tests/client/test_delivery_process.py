@@ -123,5 +123,8 @@ def test_delivery_mode_comes_from_the_environment(sqlite_url: str, tmp_path: Pat
         assert client.flush(timeout=30)
     with FeedbackClient(sqlite_url, settings=load_settings(env), delivery="thread") as client:
         assert client._worker is None  # the argument wins over the environment
-    with pytest.raises(ConfigurationError, match="FEEDBACK_DELIVERY: must be 'thread' or"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"FEEDBACK_DELIVERY: must be one of \['thread', 'process'\], got 'fork'",
+    ):
         load_settings({**env, "FEEDBACK_DELIVERY": "fork"})

@@ -272,7 +272,7 @@ def test_batch_keeps_valid_events_and_dead_letters_invalid_ones(
         ids = client.log_inferences(
             [
                 _event(prompt="first"),
-                _event(token_count=-1, response=""),
+                _event(token_count=-1, prompt=" "),
                 _event(prompt="third", metadata={"n": 2**70}),
                 _event(prompt="fourth", timestamp="2025-06-01T00:00:00Z"),
                 _event(prompt="fifth \ud800"),
@@ -288,11 +288,12 @@ def test_batch_keeps_valid_events_and_dead_letters_invalid_ones(
     dead = reader.read_dead_letters()
     assert len(dead) == 3
     reasons = " | ".join(sorted(dead["reason"]))
-    assert "token_count" in reasons and "response" in reasons and "64 bits" in reasons
+    assert "token_count" in reasons and "prompt: must not be empty" in reasons
+    assert "64 bits" in reasons
     assert "surrogate" in reasons
     invalid = recorder.named("ingestion.invalid")
     assert [sorted(p["fields"]) for p in invalid] == [
-        ["response", "token_count"],
+        ["prompt", "token_count"],
         ["metadata"],
         ["prompt"],
     ]

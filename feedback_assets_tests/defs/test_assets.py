@@ -19,6 +19,7 @@ TABLES = (
     "drift_results",
     "drift_history",
     "curated_examples",
+    "prompt_splits",
 )
 
 
@@ -26,9 +27,8 @@ def _snapshot(store: FeedbackStore, day: str) -> dict[str, pd.DataFrame]:
     out = {}
     for table in TABLES:
         frame = store.read_table(table, partition_key=day)
-        sort = [
-            c for c in ("deployment_id", "event_id", "signal_id", "feature", "test") if c in frame
-        ]
+        keys = ("deployment_id", "event_id", "signal_id", "feature", "test", "prompt_key")
+        sort = [c for c in keys if c in frame]
         out[table] = frame.sort_values(sort).reset_index(drop=True)
     return out
 
@@ -54,6 +54,7 @@ def test_one_partition_end_to_end_and_idempotent(
         checks = _checks(result)
         assert checks["no_pii_leak"] and checks["exports_load_back"], dep
         assert checks["no_reported_positives"] and checks["curated_unique"], dep
+        assert checks["sft_rows_approved"], dep
         raw = _metadata(result, "raw_inferences")
         assert raw["deployment_id"].value == dep
         assert raw["events"].value > 100 and raw["signals"].value > 0
@@ -75,6 +76,13 @@ def test_one_partition_end_to_end_and_idempotent(
         assert curated["curated"].value > 0
         by_strategy = {r.data["strategy"]: r.data["count"] for r in curated["by_strategy"].records}
         assert sum(by_strategy.values()) == curated["curated"].value
+        # Curation is selective: approved answers (sft) are a minority of the day's traffic.
+        traffic = curated["traffic"].value
+        roles = ("sft", "preference", "kto", "eval")
+        assert sum(curated[f"n_{r}"].value for r in roles) == curated["curated"].value
+        assert 0 < curated["n_sft"].value < traffic / 2, dep
+        assert curated["share_sft"].value == round(curated["n_sft"].value / traffic, 4)
+        assert curated["eval_set_size"].value > 0 and curated["eval_set_version"].value == 1
         # The drift table keeps p-values as numbers (a tiny one is never printed as 0.000).
         p_values = [r.data["p_value"] for r in drift["results"].records]
         assert p_values and all(p is None or isinstance(p, float) for p in p_values)
@@ -131,3 +139,29 @@ def test_backfill_flags_the_drifted_deployment_only(
     batches = store.read_table("export_batches")
     assert len(batches) == len(DAYS) * 3
     store.dispose()
+
+
+def test_a_dead_embeddings_endpoint_skips_embeddings_instead_of_failing(
+    loop_env: Path, instance: dg.DagsterInstance
+) -> None:
+    import socket
+
+    from feedback_assets.resources.embedder import EmbedderResource
+    from feedback_assets_tests.defs.conftest import resources_for
+
+    with socket.socket() as s:  # a port with nothing listening: connections are refused
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    url = f"sqlite:///{loop_env / 'data' / 'feedback.db'}"
+    ingest(url, loop_env / "data")
+    embedder = EmbedderResource(kind="openai", base_url=dead, api_key="sk-x", circuit_failures=1)
+    resources = {**resources_for(url, loop_env), "embedder": embedder}
+    [result] = run_loop_day(
+        url, loop_env, instance, DAYS[1], deployments=["support-bot"], resources=resources
+    ).values()
+    assert result.success
+    for asset in ("drift_reports", "curated_sets"):
+        reason = _metadata(result, asset)["embeddings_skipped"].value
+        assert "embedder" in reason or "Connection" in reason, reason
+    drift = FeedbackStore(url).read_table("drift_results", partition_key=DAYS[1])
+    assert len(drift) and "embedding" not in set(drift["feature"])  # the other tests still ran

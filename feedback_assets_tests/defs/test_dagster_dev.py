@@ -23,7 +23,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
+from feedback_assets.defs.partitions import loop_partitions
 from feedback_assets.demo.__main__ import dagster_home
 from feedback_assets_tests.defs.conftest import DAYS, ingest, resources_for, run_loop_day
 from feedback_assets_tests.pg_server import PostgresServer
@@ -149,6 +151,7 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
         assert all(s["sensorState"]["status"] == "RUNNING" for s in repo["sensors"])
         assert {s["name"] for s in repo["schedules"]} == {
             "daily_feedback_loop_schedule",
+            "live_drift_schedule",
             "scheduled_retraining",
         }
         assert ["drift_reports"] in [a["assetKey"]["path"] for a in repo["assetNodes"]]
@@ -210,13 +213,40 @@ def test_root_dagster_yaml_is_the_embedded_default(
         queue = instance.get_concurrency_config().run_queue_config
         assert queue is not None and queue.max_concurrent_runs == 4
         assert list(queue.tag_concurrency_limits) == [
-            {"key": "feedback/deployment", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+            {"key": "feedback/deployment", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
+            {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
         ]
         assert not instance.telemetry_enabled
     assert (tmp_path / "data" / "dagster_home" / "history" / "runs.db").is_file()
     # The PostgreSQL config lives apart and needs its variables.
     with pytest.raises(dg.DagsterInvalidConfigError, match="DAGSTER_PG_USERNAME"):
         dg.DagsterInstance.from_config(str(ROOT / "deploy" / "postgres"))
+
+
+def test_one_run_per_partition_on_both_instances(tmp_path: Path) -> None:
+    """Both configs queue a second run of a deployment-day, keyed on the tag Dagster puts on
+    every partitioned run (a backfill's runs, sensor and manual runs alike)."""
+    limits = [
+        yaml.safe_load((d / "dagster.yaml").read_text())["concurrency"]["runs"]
+        for d in (ROOT, ROOT / "deploy" / "postgres")
+    ]
+    assert limits[0] == limits[1]
+    assert {
+        "key": "dagster/partition",
+        "value": {"applyLimitPerUniqueValue": True},
+        "limit": 1,
+    } in (limits[0]["tag_concurrency_limits"])
+
+    @dg.asset(partitions_def=loop_partitions)
+    def probe() -> None:
+        return None
+
+    key = "2026-11-01|support-bot"
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        instance.add_dynamic_partitions("deployment", ["support-bot"])
+        result = dg.materialize([probe], partition_key=key, instance=instance)
+        run = instance.get_run_by_id(result.run_id)
+        assert run is not None and run.tags["dagster/partition"] == key
 
 
 def test_demo_records_where_plain_dagster_dev_looks(

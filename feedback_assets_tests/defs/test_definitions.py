@@ -19,6 +19,7 @@ def test_exact_names() -> None:
     assert assets == [
         "curated_sets",
         "drift_reports",
+        "live_drift",
         "quality_scores",
         "raw_inferences",
         "retraining_runs",
@@ -29,13 +30,20 @@ def test_exact_names() -> None:
     assert checks == [
         "curated_sets:curated_unique",
         "curated_sets:no_reported_positives",
+        "curated_sets:sft_rows_approved",
         "drift_reports:no_drift",
         "quality_scores:quality_above_threshold",
         "raw_inferences:signals_have_events",
         "sanitized_logs:no_pii_leak",
         "training_exports:exports_load_back",
     ]
-    assert sorted(j.name for j in d.jobs) == ["feedback_loop_job", "retraining_job"]
+    assert sorted(j.name for j in d.jobs) == [
+        "check_triggers_job",
+        "export_feedback_job",
+        "feedback_loop_job",
+        "live_drift_job",
+        "retraining_job",
+    ]
     assert sorted(s.name for s in d.sensors) == [
         "data_count_retraining_sensor",
         "deployment_partitions_sensor",
@@ -44,6 +52,7 @@ def test_exact_names() -> None:
     ]
     assert sorted(s.name for s in d.schedules) == [
         "daily_feedback_loop_schedule",
+        "live_drift_schedule",
         "scheduled_retraining",
     ]
     assert sorted(d.resources) == [
@@ -65,9 +74,8 @@ def test_partitions_are_day_by_deployment_and_checks_carry_them() -> None:
 
     graph = defs().resolve_asset_graph()
     for key in graph.get_all_asset_keys():
-        expected = (
-            deployment_partitions if key.to_user_string() == "retraining_runs" else loop_partitions
-        )
+        by_deployment = key.to_user_string() in ("retraining_runs", "live_drift")
+        expected = deployment_partitions if by_deployment else loop_partitions
         assert graph.get(key).partitions_def == expected, key
     for check_key in graph.asset_check_keys:
         # Without partitions_def Dagster records an unpartitioned result plus a "Skipped" row.
@@ -100,6 +108,25 @@ def test_a_new_definition_file_is_discovered_without_editing_a_list(tmp_path: Pa
     finally:
         probe.unlink()
     assert "zz_probe_sensor" in out.stdout, out.stdout + out.stderr
+
+
+def test_a_registered_trigger_type_gets_its_sensor_without_editing_defs() -> None:
+    # A new type is a registry entry plus its decision function: the sensor is generated.
+    code = (
+        "from feedback_assets.domain.records import TriggerDecision\n"
+        "from feedback_assets.domain.triggers import registry\n"
+        "def always(state, config=None, now=None):\n"
+        "    return TriggerDecision('always', True, 'always', {})\n"
+        "registry.TRIGGERS['always'] = registry.TriggerSpec(\n"
+        "    'always', always, 'sensor', 'always_retraining_sensor', 'Always due.')\n"
+        "from feedback_assets.definitions import defs\n"
+        "sensor = defs().resolve_sensor_def('always_retraining_sensor')\n"
+        "print(sensor.name, sensor.job_name, sensor.description)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.strip() == "always_retraining_sensor retraining_job Always due.", out.stderr
 
 
 def test_dagster_validate_passes_without_deprecations(tmp_path: Path) -> None:

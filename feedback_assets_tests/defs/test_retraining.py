@@ -138,3 +138,16 @@ def test_triggers_firing_together_coalesce_into_one_run(
     ).success
     after = _tick("data_count_retraining_sensor", instance, resources)
     assert "support-bot" not in {r.tags["feedback/deployment"] for r in after.run_requests}
+
+
+def test_quality_drop_fires_relative_to_the_reference_for_the_degraded_deployment_only(
+    looped: tuple[str, dict], instance: dg.DagsterInstance
+) -> None:
+    _, resources = looped
+    out = _tick("quality_drop_retraining_sensor", instance, resources)
+    assert isinstance(out, dg.SensorResult), out
+    [request] = out.run_requests  # support-bot degrades from its drift day; the others are healthy
+    assert request.tags["feedback/deployment"] == "support-bot"
+    assert "quality_drop" in request.tags["feedback/triggers"]
+    reasons = request.run_config["ops"]["retraining_runs"]["config"]["reasons"]
+    assert any(r.startswith("relative drop:") for r in reasons), reasons

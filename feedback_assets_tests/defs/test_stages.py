@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
-import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
 from feedback_assets import api
+from feedback_assets.definitions import defs
+from feedback_assets.defs.resources import build_resources
 from feedback_assets.defs.stages import check_triggers, export_feedback
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets_tests.defs.conftest import ingest
@@ -27,12 +29,11 @@ def store_resource(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FeedbackS
 
 
 def _run(op, config: dict, resource: FeedbackStoreResource):
-    @dg.job
-    def stage_job():
-        op()
-
+    # The project's own job for the stage (launchable from the UI), not an ad-hoc one.
+    stage_job = defs().resolve_job_def(f"{op.name}_job")
     result = stage_job.execute_in_process(
-        run_config={"ops": {op.name: {"config": config}}}, resources={"feedback_store": resource}
+        run_config={"ops": {op.name: {"config": config}}},
+        resources={**build_resources(), "feedback_store": resource},
     )
     return result.output_for_node(op.name)
 
@@ -46,14 +47,15 @@ def test_export_feedback_honours_format_path_and_filters(
             "deployment_id": "bot",
             "format": "parquet",
             "output_path": "stage/a.parquet",
-            "curation_source": ["diverse"],
+            "curation_source": ["high_quality"],
             "min_score": 0.0,
         },
         store_resource,
     )
     table = pq.read_table(path)
     assert path.endswith("stage/a.parquet") and table.num_rows > 0
-    assert set(table.column("curation_source").to_pylist()) == {"diverse"}
+    assert set(table.column("curation_source").to_pylist()) == {"high_quality"}
+    assert set(table.column("role").to_pylist()) == {"sft"}
     capped = _run(
         export_feedback,
         {
@@ -65,7 +67,8 @@ def test_export_feedback_honours_format_path_and_filters(
         },
         store_resource,
     )
-    assert Path(capped).read_text().strip().count("\n") == 3  # header + 3 rows
+    with open(capped, newline="") as f:
+        assert len(list(csv.DictReader(f))) == 3  # answers may span lines: parse, not count
 
 
 def test_check_triggers_honours_threshold_window_and_types(

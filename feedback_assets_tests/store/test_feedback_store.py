@@ -25,7 +25,7 @@ def _events(ids: list[str], deployment: str = "dep-a", day: str = "2026-11-01") 
 
 
 def test_schema_is_versioned_and_migration_is_repeatable(store: FeedbackStore) -> None:
-    assert store.schema_version() == head_version() == 3
+    assert store.schema_version() == head_version() == 6
     assert store.migrate() == head_version()
     assert store.schema_version() == head_version()
 
@@ -79,6 +79,7 @@ def test_replace_partition_is_idempotent(store: FeedbackStore) -> None:
             "response": ["r"] * 3,
             "curation_source": ["high_quality", "diverse", "user_edit"],
             "curation_score": [0.9, 0.5, 10.0],
+            "role": "sft",
         }
     )
     store.replace_partition("curated_examples", "2026-11-01", frame)

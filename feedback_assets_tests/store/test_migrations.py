@@ -79,8 +79,8 @@ def _make_pre_alembic(store: FeedbackStore, version: int) -> None:
 
 
 def test_a_new_store_is_created_at_head(store: FeedbackStore) -> None:
-    assert revisions() == ("0001", "0002", "0003")
-    assert store.schema_version() == head_version() == 3
+    assert revisions() == ("0001", "0002", "0003", "0004", "0005", "0006")
+    assert store.schema_version() == head_version() == 6
     assert "schema_version" not in _tables(store)
     assert _time_index_method(store) == ("btree" if store.dialect == "sqlite" else "brin")
     assert _schema_drift(store) == []
@@ -107,6 +107,31 @@ def test_a_pre_alembic_store_is_upgraded_without_losing_rows(
     assert "schema_version" not in _tables(store) and "alembic_version" in _tables(store)
     assert store.counts()["events"] == 2
     assert list(store.read_events(start_us=0, end_us=2**62)["event_id"]) == ["e1", "e2"]
+    assert _schema_drift(store) == []
+
+
+def test_a_store_before_roles_gets_legacy_roles_and_the_split_table(store: FeedbackStore) -> None:
+    """0006: curated rows made without an approval bar become "legacy" (never exported as sft)."""
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE prompt_splits"))
+        conn.execute(sa.text("ALTER TABLE curated_examples DROP COLUMN role"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO curated_examples (partition_key, deployment_id, event_id, prompt, "
+                "response, curation_source, curation_score) "
+                "VALUES ('2026-11-01', 'dep-a', 'e1', 'p', 'r', 'diverse', 0.5)"
+            )
+        )
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
+    assert store.schema_version() == 5
+    reopened = FeedbackStore(store.url)
+    try:
+        assert reopened.schema_version() == head_version()
+    finally:
+        reopened.dispose()
+    rows = store.read_table("curated_examples")
+    assert rows["role"].tolist() == ["legacy"]
+    assert "prompt_splits" in _tables(store)
     assert _schema_drift(store) == []
 
 

@@ -1,13 +1,20 @@
-"""curated_sets: user-edit, high-quality, hard and diverse examples of a deployment-day."""
+"""curated_sets: a deployment-day's examples, each with a role (sft, preference, kto, eval)."""
 
 import dagster as dg
+import pandas as pd
 
 from feedback_assets.defs.metadata import counts_by, counts_table, num, preview
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
 from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.resources.loop_settings import CurationSettings
-from feedback_assets.services.curated_sets import audit_curated, curate_window
+from feedback_assets.services.curated_sets import (
+    Curation,
+    audit_curated,
+    curate_window,
+    role_shares,
+)
+from feedback_assets.store.eval_set import EvalSet, add_splits, eval_set, known_splits
 from feedback_assets.store.windows import deployment_window
 
 
@@ -16,12 +23,21 @@ from feedback_assets.store.windows import deployment_window
     partitions_def=loop_partitions,
     deps=["quality_scores"],
     kinds={"python", "sql"},
-    description="Examples worth learning from (stored in curated_examples).",
+    description=(
+        "Examples worth learning from, each with a role: sft (approved answers), preference/kto "
+        "(the undesirable side), eval (held out; stored in curated_examples and prompt_splits)."
+    ),
     check_specs=[
         loop_check(
             "no_reported_positives",
             "curated_sets",
             "Reported answers are never positive training targets.",
+            blocking=True,
+        ),
+        loop_check(
+            "sft_rows_approved",
+            "curated_sets",
+            "Every sft row is an answer users approved, and no sft prompt is in the eval set.",
             blocking=True,
         ),
         loop_check(
@@ -39,30 +55,25 @@ def curated_sets(
 ):
     store = feedback_store.store()
     part = loop_partition(context)
+    config = curation_settings.config()
     window = deployment_window(store, part.day, part.deployment_id)
     texts = (window.events["prompt"] + "\n" + window.events["response"]).tolist()
-    curated = curate_window(window, embedder.embed(texts), curation_settings.config())
+    known = known_splits(store, part.deployment_id)
+    embeddings, skipped = embedder.embed_or_none(texts)  # None: curate without diversity vectors
+    result = curate_window(window, embeddings, config, known)
     store.replace_partition(
-        "curated_examples", part.day, curated, deployment_ids=[part.deployment_id]
+        "curated_examples", part.day, result.curated, deployment_ids=[part.deployment_id]
     )
+    added = add_splits(store, part.deployment_id, part.day, result.new_splits)
     stored = store.read_table(
         "curated_examples", partition_key=part.day, deployment_id=part.deployment_id
     )
-    audit = audit_curated(stored, window.signals)
-    traffic = len(window.events)
+    held_out = eval_set(store, part.deployment_id)
+    audit = audit_curated(stored, window, config, held_out.items["prompt"])
     yield dg.MaterializeResult(
         metadata={
-            "deployment_id": part.deployment_id,
-            "curated": len(stored),
-            "traffic": traffic,
-            "curated_share": num(len(stored) / traffic) if traffic else 0.0,
-            "by_strategy": counts_table(counts_by(stored, "curation_source"), "strategy"),
-            "preview": preview(
-                stored,
-                ["curation_source", "curation_score", "prompt", "response"],
-                rows=5,
-                width=60,
-            ),
+            **_metadata(part.deployment_id, stored, len(window.events), result, added, held_out),
+            **({"embeddings_skipped": skipped} if skipped else {}),
         }
     )
     yield dg.AssetCheckResult(
@@ -71,7 +82,45 @@ def curated_sets(
         metadata={"reported_positives": len(audit.reported_positives)},
     )
     yield dg.AssetCheckResult(
+        check_name="sft_rows_approved",
+        passed=not audit.unapproved_sft and audit.eval_overlap == 0,
+        metadata={
+            "unapproved_sft": len(audit.unapproved_sft),
+            "unapproved_examples": dg.MetadataValue.json(audit.unapproved_sft[:10]),
+            "sft_prompts_in_eval_set": audit.eval_overlap,
+        },
+    )
+    yield dg.AssetCheckResult(
         check_name="curated_unique",
         passed=audit.duplicates == 0,
         metadata={"duplicates": audit.duplicates},
     )
+
+
+def _metadata(
+    deployment_id: str,
+    stored: pd.DataFrame,
+    traffic: int,
+    result: Curation,
+    added: int,
+    held_out: EvalSet,
+) -> dict:
+    """Headline numbers as numeric metadata (plotted over partitions): shares per role."""
+    return {
+        "deployment_id": deployment_id,
+        "curated": len(stored),
+        "traffic": traffic,
+        "curated_share": num(len(stored) / traffic) if traffic else 0.0,
+        **role_shares(stored, traffic),
+        "eval_set_version": held_out.version,
+        "eval_set_size": len(held_out.items),
+        "prompt_splits_added": added,
+        "split_conflicts": result.conflicts,
+        "by_strategy": counts_table(counts_by(stored, "curation_source"), "strategy"),
+        "preview": preview(
+            stored,
+            ["role", "curation_source", "curation_score", "prompt", "response"],
+            rows=5,
+            width=60,
+        ),
+    }

@@ -4,6 +4,7 @@ import base64
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 
 from feedback_assets.defs.metadata import bullets, num, preview
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
@@ -40,6 +41,14 @@ def drift_reports(
     store = feedback_store.store()
     part = loop_partition(context)
     plot_dir = feedback_store.settings.data_dir / "plots" / part.day
+    skipped: list[str] = []
+
+    def embed(texts: list[str]) -> np.ndarray | None:
+        vectors, reason = embedder.embed_or_none(texts)
+        if reason:
+            skipped.append(reason)  # the embedding tests are skipped, the others still run
+        return vectors
+
     drift = drift_partition(
         store,
         deployment_window(store, part.day, part.deployment_id),
@@ -48,13 +57,14 @@ def drift_reports(
         window=(part.start_us, part.end_us),
         config=drift_settings.config(),
         reference_days=drift_settings.reference_days,
-        embed=embedder.embed,
+        embed=embed,
         plot_path=plot_dir / f"{part.deployment_id}.png",
     )
     report, table = drift.report, drift.results
     yield dg.MaterializeResult(
         metadata={
             "deployment_id": part.deployment_id,
+            **({"embeddings_skipped": skipped[0]} if skipped else {}),
             # Numbers, so the UI plots them over partitions.
             "drift_score": num(report.score),
             "drifted": bool(report.drifted),

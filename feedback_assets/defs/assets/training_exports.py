@@ -7,6 +7,7 @@ from feedback_assets.defs.partitions import loop_check, loop_partition, loop_par
 from feedback_assets.domain.export.registry import describe, format_names, resolve_formats
 from feedback_assets.domain.export.training_exports import CODE_VERSION
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
+from feedback_assets.resources.loop_settings import CurationSettings
 from feedback_assets.services.training_exports import export_partition
 
 
@@ -23,7 +24,9 @@ class TrainingExportsConfig(dg.Config):
     deps=["curated_sets"],
     kinds={"python", "parquet"},
     code_version=CODE_VERSION,
-    description="JSONL, OpenAI chat, HF dataset, Parquet, CSV, DPO and KTO files + manifest.",
+    description=(
+        "JSONL, OpenAI chat, HF dataset, Parquet, CSV (sft rows only), DPO and KTO files + manifest."
+    ),
     check_specs=[
         loop_check(
             "exports_load_back",
@@ -37,6 +40,7 @@ def training_exports(
     context: dg.AssetExecutionContext,
     config: TrainingExportsConfig,
     feedback_store: FeedbackStoreResource,
+    curation_settings: CurationSettings,
 ):
     store = feedback_store.store()
     root = feedback_store.resolved_export_root()
@@ -50,6 +54,7 @@ def training_exports(
         formats,
         config.system_prompt,
         source_window={"start_us": part.start_us, "end_us": part.end_us},
+        max_hard_quality=curation_settings.max_hard_quality,
     )
     files = manifest["files"] if manifest else {}
     yield dg.MaterializeResult(

@@ -14,7 +14,15 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from feedback_assets.domain.curation.dedupe import Deduper, dedupe, embed_texts, pair_text
+from feedback_assets.domain.curation.dedupe import Deduper, dedupe
+from feedback_assets.domain.curation.eval_split import SPLITS
+from feedback_assets.domain.curation.selection import (
+    cap_refusals,
+    split_budget,
+    take,
+    take_diverse,
+    trim_refusals,
+)
 from feedback_assets.domain.ingest.signals import DEFAULT_SIGNAL_WEIGHTS, EXPLICIT_SIGNALS
 from feedback_assets.domain.records import SIGNAL_TYPES
 
@@ -31,7 +39,11 @@ CURATED_COLUMNS: tuple[str, ...] = (
     "curation_score",
     "quality_score",
     "signal_score",
+    "role",
 )
+# sft: an approved answer to train on; preference / kto: the rejected or undesirable side of
+# preference data; eval: held out for the evaluation gate.
+ROLES: tuple[str, ...] = ("sft", "preference", "kto", "eval")
 STRATEGIES: tuple[str, ...] = ("user_edit", "high_quality", "hard_example", "diverse")
 USER_EDIT_SCORE = 10.0
 
@@ -46,11 +58,14 @@ def _default_shares() -> Mapping[str, float]:
 class CurationConfig:
     """Selection knobs. `strategy_shares` split `limit`; user edits are always taken first (all of
     them, up to `limit`), and what remains is split among the other strategies by their shares.
-    Quota a strategy cannot fill flows to the diverse strategy."""
+    Quota a strategy cannot fill stays unused. `min_judge_score` approves an answer when the
+    judge ran; `eval_share` of new prompt clusters are held out for evaluation."""
 
     limit: int = 1000
     min_quality_score: float = 0.8
     max_hard_quality: float = 0.5
+    min_judge_score: float = 0.8
+    eval_share: float = 0.1
     strategy_shares: Mapping[str, float] = field(default_factory=_default_shares)
     max_refusal_share_in_positives: float = 0.05
     near_duplicate_threshold: float = 0.85
@@ -67,6 +82,8 @@ class CurationConfig:
             raise ValueError("strategy_shares: shares must be >= 0")
         if not 0.0 < self.near_duplicate_threshold <= 1.0:
             raise ValueError("near_duplicate_threshold: must be in (0, 1]")
+        if not 0.0 <= self.eval_share <= 1.0:
+            raise ValueError(f"eval_share: must be in [0, 1], got {self.eval_share}")
         if not 0.0 <= self.max_refusal_share_in_positives <= 1.0:
             raise ValueError("max_refusal_share_in_positives: must be in [0, 1]")
 
@@ -98,19 +115,7 @@ def aggregate_signals(
     if signals.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in out_cols})
     s = signals[signals["signal_type"].isin(SIGNAL_TYPES) & signals["event_id"].notna()].copy()
-    if "signal_id" in s:
-        s = s.drop_duplicates("signal_id")  # a retried delivery of the same signal
-        sid = s["signal_id"].astype(str)
-    else:
-        sid = pd.Series(s.index.astype(str), index=s.index)
-    user = s["user_id"] if "user_id" in s else pd.Series(None, index=s.index, dtype=object)
-    s["_who"] = user.where(user.notna(), "signal:" + sid)
-    distinct = s.drop_duplicates(["event_id", "signal_type", "_who"])
-    counts = (
-        pd.crosstab(distinct["event_id"], distinct["signal_type"])
-        .reindex(columns=list(SIGNAL_TYPES), fill_value=0)
-        .astype("int64")
-    )
+    counts = _distinct_counts(s)
     w = np.array([float(weights.get(t, 0.0)) for t in SIGNAL_TYPES])
     explicit = np.array([t in EXPLICIT_SIGNALS for t in SIGNAL_TYPES])
     mat = counts.to_numpy(dtype=np.float64)
@@ -124,17 +129,35 @@ def aggregate_signals(
     )
     for t, col in zip(SIGNAL_TYPES, count_cols, strict=True):
         out[col] = counts[t].to_numpy()
-    edits = s[(s["signal_type"] == "edit")]
-    if "edited_response" in edits:
-        edits = edits[edits["edited_response"].notna()]
-        if "timestamp" in edits:
-            edits = edits.sort_values("timestamp", kind="stable")
-        latest = edits.groupby("event_id")["edited_response"].last()
-        out["edited_response"] = out["event_id"].map(latest)
-    else:
-        out["edited_response"] = None
+    out["edited_response"] = _latest_edits(s, out["event_id"])
     out["reported"] = out["n_report"] > 0
     return out[out_cols]
+
+
+def _distinct_counts(s: pd.DataFrame) -> pd.DataFrame:
+    """Per event and signal type, how many distinct users (or unattributed signals) sent it."""
+    if "signal_id" in s:
+        s = s.drop_duplicates("signal_id")  # a retried delivery of the same signal
+        sid = s["signal_id"].astype(str)
+    else:
+        sid = pd.Series(s.index.astype(str), index=s.index)
+    user = s["user_id"] if "user_id" in s else pd.Series(None, index=s.index, dtype=object)
+    who = user.where(user.notna(), "signal:" + sid)
+    distinct = s.assign(_who=who).drop_duplicates(["event_id", "signal_type", "_who"])
+    return (
+        pd.crosstab(distinct["event_id"], distinct["signal_type"])
+        .reindex(columns=list(SIGNAL_TYPES), fill_value=0)
+        .astype("int64")
+    )
+
+
+def _latest_edits(s: pd.DataFrame, event_ids: pd.Series) -> pd.Series | None:
+    if "edited_response" not in s:
+        return None
+    edits = s[(s["signal_type"] == "edit") & s["edited_response"].notna()]
+    if "timestamp" in edits:
+        edits = edits.sort_values("timestamp", kind="stable")
+    return event_ids.map(edits.groupby("event_id")["edited_response"].last())
 
 
 # ---------------------------------------------------------------- curation
@@ -146,11 +169,17 @@ def curate(
     signals: pd.DataFrame | None,
     embeddings: np.ndarray | None = None,
     config: CurationConfig = CurationConfig(),  # noqa: B008 - frozen, so a shared default is safe
+    split: np.ndarray | pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Select up to `config.limit` training examples (columns: CURATED_COLUMNS).
+    """Select training examples (up to `config.limit`) and eval examples (columns: CURATED_COLUMNS).
 
-    Rows lacking an event_id, prompt or response are skipped (they cannot be examples). Reported
-    events are never positives (user_edit, high_quality, diverse); they may be hard examples.
+    `split` gives each events row's prompt split ("train", "eval" or "conflict", see eval_split);
+    None means all train. Train rows become `sft` targets only when users approved the answer
+    (an edit's edited text; net-positive feedback and quality >= min_quality_score; or a judge
+    score >= min_judge_score with that quality and no negative feedback); hard examples get role
+    `kto` (the undesirable side). Eval-split rows that have a reference answer or are hard get
+    role `eval`; conflict rows are dropped. Rows lacking an event_id, prompt or response are
+    skipped. Reported events are never sft targets.
     """
     for col in ("event_id", "deployment_id", "prompt", "response"):
         if col not in events.columns:
@@ -159,57 +188,126 @@ def curate(
         raise ValueError(
             f"embeddings: {len(embeddings)} rows but events has {len(events)} (must be aligned)"
         )
-    pool = _candidate_pool(events, quality, signals)
-    cfg = config
-    deduper = Deduper(cfg.near_duplicate_threshold, seed=cfg.seed)
-    picked: list[pd.DataFrame] = []
+    pool = _with_eligibility(_candidate_pool(events, quality, signals), config)
+    if split is not None:
+        values = np.asarray(split, dtype=object)
+        if len(values) != len(events):
+            raise ValueError(f"split: {len(values)} rows but events has {len(events)}")
+        unknown = set(values) - set(SPLITS)
+        if unknown:
+            raise ValueError(f"split: unknown values {sorted(map(str, unknown))}; use {SPLITS}")
+        pool["_split"] = values[pool["_pos"].to_numpy()]
+    else:
+        pool["_split"] = "train"
+    train = _select_training(pool[pool["_split"] == "train"], events, embeddings, config)
+    held_out = _select_eval(pool[pool["_split"] == "eval"], events, config)
+    parts = [p for p in (train, held_out) if len(p)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in CURATED_COLUMNS})
+    return _materialize(pd.concat(parts, ignore_index=True), events)
 
-    edits = pool[(pool["n_edit"] > 0) & pool["edited_response"].notna() & ~pool["reported"]]
-    edits = edits[edits["edited_response"].astype(str).str.contains(r"\S", regex=True)]
-    edits = edits.assign(curation_score=USER_EDIT_SCORE)
-    edits = edits.sort_values(["signal_score", "_pos"], ascending=[False, True], kind="stable")
-    picked.append(_take(edits, cfg.limit, deduper, "user_edit", events))
-    n_edit = len(picked[-1])
 
-    budgets = _split_budget(cfg, cfg.limit - n_edit)
+def _with_eligibility(pool: pd.DataFrame, cfg: CurationConfig) -> pd.DataFrame:
+    """Flags: _edit (a usable user edit), _eligible (an approved answer), _hard."""
+    clean = (pool["n_thumbs_down"] == 0) & (pool["n_regenerate"] == 0) & ~pool["reported"]
     q = pool["quality_score"]
-    free = ~pool["event_id"].isin(picked[0]["event_id"])
-    hq = pool[free & (q >= cfg.min_quality_score) & (pool["signal_score"] > 0) & ~pool["reported"]]
-    hq = hq.assign(curation_score=5.0 * hq["quality_score"] + hq["signal_score"].clip(upper=5.0))
-    hq = hq.sort_values(["curation_score", "_pos"], ascending=[False, True], kind="stable")
+    q_ok = q.ge(cfg.min_quality_score).fillna(False).astype(bool)
+    approved = clean & q_ok & (pool["signal_score"] > 0)
+    judged = clean & q_ok & pool["judge_score"].ge(cfg.min_judge_score).fillna(False).astype(bool)
+    judged &= pool["signal_score"] >= 0
+    edited = (pool["n_edit"] > 0) & pool["edited_response"].notna() & ~pool["reported"]
+    edited &= pool["edited_response"].astype(str).str.contains(r"\S", regex=True)
+    negative = (pool["signal_score"] < 0) | ~clean
+    hard = q.le(cfg.max_hard_quality).fillna(False).astype(bool) | negative
+    return pool.assign(
+        _edit=edited.to_numpy(),
+        _eligible=(approved | judged).to_numpy(),
+        _hard=(hard & ~approved & ~judged & ~edited).to_numpy(),
+    )
+
+
+def _select_training(
+    train: pd.DataFrame,
+    events: pd.DataFrame,
+    embeddings: np.ndarray | None,
+    cfg: CurationConfig,
+) -> pd.DataFrame:
+    """Edits first; the rest of `limit` is split by share. A share that cannot be filled stays
+    unused: nothing unapproved fills it."""
+    deduper = Deduper(cfg.near_duplicate_threshold, seed=cfg.seed)
+    edits = take(_edit_candidates(train), cfg.limit, deduper, "user_edit", events)
+    budgets = split_budget(cfg, cfg.limit - len(edits))
+    rest = train[~train["event_id"].isin(edits["event_id"])]
+    eligible = rest[rest["_eligible"]]
     refusal_left = int(
         cfg.max_refusal_share_in_positives * (budgets["high_quality"] + budgets["diverse"])
     )
-    hq, refusal_left = _cap_refusals(hq, refusal_left)
-    picked.append(_take(hq, budgets["high_quality"], deduper, "high_quality", events))
+    hq, refusal_left = cap_refusals(_high_quality_candidates(eligible), refusal_left)
+    hq = take(hq, budgets["high_quality"], deduper, "high_quality", events)
+    hard = take(
+        _hard_candidates(rest[rest["_hard"]]),
+        budgets["hard_example"],
+        deduper,
+        "hard_example",
+        events,
+    )
+    div, _ = cap_refusals(
+        _diverse_candidates(eligible[~eligible["event_id"].isin(hq["event_id"])]), refusal_left
+    )
+    seeds = pd.concat([edits, hq])["_pos"].to_numpy()
+    div = take_diverse(div, budgets["diverse"], deduper, seeds, events, embeddings, cfg)
+    sel = pd.concat([edits, hq, hard, div], ignore_index=True)
+    sel = trim_refusals(sel, cfg.max_refusal_share_in_positives)
+    return sel.assign(role=np.where(sel["curation_source"] == "hard_example", "kto", "sft"))
 
-    hard_mask = (q <= cfg.max_hard_quality) | (pool["signal_score"] < 0)
-    taken_ids = pd.concat([p["event_id"] for p in picked])
-    hard = pool[hard_mask & ~pool["event_id"].isin(taken_ids)]
+
+def _select_eval(held: pd.DataFrame, events: pd.DataFrame, cfg: CurationConfig) -> pd.DataFrame:
+    """Every eval-split prompt with a known reference answer (edit, approved) or a hard one."""
+    deduper = Deduper(cfg.near_duplicate_threshold, seed=cfg.seed)
+    edits = _edit_candidates(held)
+    rest = held[~held["event_id"].isin(edits["event_id"])]
+    parts = [
+        take(edits, len(edits), deduper, "user_edit", events),
+        take(
+            _high_quality_candidates(rest[rest["_eligible"]]),
+            len(rest),
+            deduper,
+            "high_quality",
+            events,
+        ),
+        take(_hard_candidates(rest[rest["_hard"]]), len(rest), deduper, "hard_example", events),
+    ]
+    return pd.concat(parts, ignore_index=True).assign(role="eval")
+
+
+def _edit_candidates(pool: pd.DataFrame) -> pd.DataFrame:
+    edits = pool[pool["_edit"]]
+    edits = edits.assign(curation_score=USER_EDIT_SCORE)
+    return edits.sort_values(["signal_score", "_pos"], ascending=[False, True], kind="stable")
+
+
+def _high_quality_candidates(eligible: pd.DataFrame) -> pd.DataFrame:
+    judge = eligible["judge_score"].fillna(0.0)
+    score = 5.0 * eligible["quality_score"] + eligible["signal_score"].clip(upper=5.0) + judge
+    hq = eligible.assign(curation_score=score.astype(float))
+    return hq.sort_values(["curation_score", "_pos"], ascending=[False, True], kind="stable")
+
+
+def _hard_candidates(hard: pd.DataFrame) -> pd.DataFrame:
     # Difficulty: how far below perfect quality, plus how negative the users were.
     neg = (-hard["signal_score"]).clip(lower=0) / 3
     difficulty = (1.0 - hard["quality_score"]).fillna(0.0) + neg
     hard = hard.assign(curation_score=difficulty.astype(float))
-    hard = hard.sort_values(["curation_score", "_pos"], ascending=[False, True], kind="stable")
-    picked.append(_take(hard, budgets["hard_example"], deduper, "hard_example", events))
+    return hard.sort_values(["curation_score", "_pos"], ascending=[False, True], kind="stable")
 
-    used = sum(len(p) for p in picked)
-    taken_ids = pd.concat([p["event_id"] for p in picked])
-    div = pool[~hard_mask & ~pool["reported"] & ~pool["event_id"].isin(taken_ids)]
+
+def _diverse_candidates(div: pd.DataFrame) -> pd.DataFrame:
     div = div.assign(curation_score=div["quality_score"].fillna(0.0))
-    div = div.sort_values(
+    return div.sort_values(
         ["quality_score", "signal_score", "_pos"],
         ascending=[False, False, True],
         na_position="last",
     )
-    div, _ = _cap_refusals(div, refusal_left)
-    seeds = pd.concat([picked[0], picked[1]])["_pos"].to_numpy()
-    picked.append(_take_diverse(div, cfg.limit - used, deduper, seeds, events, embeddings, cfg))
-    parts = [p for p in picked if len(p)]
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in CURATED_COLUMNS})
-    sel = _trim_refusals(pd.concat(parts, ignore_index=True), cfg.max_refusal_share_in_positives)
-    return _materialize(sel, events)
 
 
 def _materialize(sel: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -230,7 +328,7 @@ def _materialize(sel: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     )
     edit = (sel["curation_source"] == "user_edit").to_numpy()
     out["response"] = np.where(edit, sel["edited_response"].to_numpy(), out["original_response"])
-    for col in ("curation_source", "curation_score", "quality_score", "signal_score"):
+    for col in ("curation_source", "curation_score", "quality_score", "signal_score", "role"):
         out[col] = sel[col].to_numpy()
     return out[list(CURATED_COLUMNS)]
 
@@ -255,114 +353,23 @@ def _candidate_pool(
         pool["quality_score"] = ids.map(qd["score"]).astype(float).to_numpy()
         refused = qd["refusal_passed"].eq(False) if "refusal_passed" in qd else None
         pool["refusal"] = ids.map(refused).eq(True).to_numpy() if refused is not None else False
+        judge = qd["judge_score"] if "judge_score" in qd else pd.Series(dtype=float)
+        pool["judge_score"] = ids.map(judge).astype(float).to_numpy()
     else:
         pool["quality_score"] = np.nan
         pool["refusal"] = False
+        pool["judge_score"] = np.nan
     agg = aggregate_signals(signals) if signals is not None and len(signals) else None
     if agg is not None and len(agg):
         a = agg.drop_duplicates("event_id").set_index("event_id")
         pool["signal_score"] = ids.map(a["signal_score"]).fillna(0.0).astype(float).to_numpy()
-        pool["n_edit"] = ids.map(a["n_edit"]).fillna(0).astype(float).to_numpy()
+        for col in ("n_edit", "n_thumbs_down", "n_regenerate"):
+            pool[col] = ids.map(a[col]).fillna(0).astype(float).to_numpy()
         pool["reported"] = ids.map(a["reported"]).eq(True).to_numpy()
         pool["edited_response"] = ids.map(a["edited_response"]).to_numpy()
     else:
         pool["signal_score"] = 0.0
-        pool["n_edit"] = 0.0
+        pool["n_edit"] = pool["n_thumbs_down"] = pool["n_regenerate"] = 0.0
         pool["reported"] = False
         pool["edited_response"] = None
     return pool
-
-
-def _split_budget(cfg: CurationConfig, remaining: int) -> dict[str, int]:
-    names = ("high_quality", "hard_example", "diverse")
-    shares = np.array([float(cfg.strategy_shares.get(n, 0.0)) for n in names])
-    if remaining <= 0:
-        return dict.fromkeys(names, 0)
-    shares = shares / shares.sum() if shares.sum() > 0 else np.array([0.0, 0.0, 1.0])
-    out = {n: int(np.floor(remaining * s)) for n, s in zip(names, shares, strict=True)}
-    out["diverse"] = remaining - out["high_quality"] - out["hard_example"]
-    return out
-
-
-def _cap_refusals(df: pd.DataFrame, allowance: int) -> tuple[pd.DataFrame, int]:
-    # Keep only the first `allowance` refusals in rank order.
-    ref = df["refusal"].to_numpy(dtype=bool)
-    keep = ~ref | (np.cumsum(ref) <= allowance)
-    return df[keep], max(0, allowance - int((ref & keep).sum()))
-
-
-def _trim_refusals(out: pd.DataFrame, max_share: float) -> pd.DataFrame:
-    # Positives can fall short of their budget, so re-check the share on the final set.
-    pos = out["curation_source"].isin(["high_quality", "diverse"])
-    ref = pos & out["refusal"].astype(bool)
-    n_pos_total = int((out["curation_source"] != "hard_example").sum())
-    allowed = int(np.floor(max_share * n_pos_total))
-    if int(ref.sum()) <= allowed:
-        return out
-    ranked = out[ref].sort_values("curation_score", ascending=False, kind="stable")
-    drop = ranked.index[allowed:]
-    return out.drop(index=drop)
-
-
-def _take(
-    cands: pd.DataFrame, budget: int, deduper: Deduper, source: str, events: pd.DataFrame
-) -> pd.DataFrame:
-    kept: list[pd.DataFrame] = []
-    need = budget
-    step = max(256, 2 * budget)
-    for start in range(0, len(cands), step):
-        if need <= 0:
-            break
-        part = cands.iloc[start : start + step]
-        rows = events.iloc[part["_pos"].to_numpy()]
-        if source == "user_edit":
-            rows = rows.assign(response=part["edited_response"].to_numpy())
-        mask = deduper.admit(part["event_id"], pair_text(rows), limit=need)
-        kept.append(part[mask])
-        need -= int(mask.sum())
-    out = pd.concat(kept) if kept else cands.iloc[:0]
-    return out.assign(curation_source=source)
-
-
-def _take_diverse(
-    cands: pd.DataFrame,
-    budget: int,
-    deduper: Deduper,
-    seed_pos: np.ndarray,
-    events: pd.DataFrame,
-    embeddings: np.ndarray | None,
-    cfg: CurationConfig,
-) -> pd.DataFrame:
-    """Quality-first greedy: accept a candidate if its cosine distance to every selected example
-    (including those picked by earlier strategies) is at least `diverse_min_distance`."""
-
-    def embed(pos: np.ndarray) -> np.ndarray:
-        if embeddings is not None:
-            return np.asarray(embeddings[pos], dtype=np.float64)
-        rows = events.iloc[pos]
-        return embed_texts(pair_text(rows).tolist(), seed=cfg.seed)
-
-    selected = [embed(seed_pos)] if len(seed_pos) else []
-    max_sim = 1.0 - cfg.diverse_min_distance
-    kept_idx: list[int] = []
-    step = 2048
-    for start in range(0, len(cands), step):
-        if len(kept_idx) >= budget:
-            break
-        part = cands.iloc[start : start + step]
-        emb = embed(part["_pos"].to_numpy())
-        sim = np.max(emb @ np.vstack(selected).T, axis=1) if selected else np.full(len(part), -1.0)
-        rows = events.iloc[part["_pos"].to_numpy()]
-        fresh, ids, keys, sigs = deduper.prepare(part["event_id"], pair_text(rows))
-        accepted: list[np.ndarray] = []
-        for i in np.flatnonzero((sim < max_sim) & fresh):
-            if len(kept_idx) >= budget:
-                break
-            if accepted and float(np.max(np.vstack(accepted) @ emb[i])) >= max_sim:
-                continue
-            if deduper.try_add(ids[i], keys[i], sigs[i]):
-                accepted.append(emb[i])
-                kept_idx.append(start + int(i))
-        if accepted:
-            selected.append(np.vstack(accepted))
-    return cands.iloc[kept_idx].assign(curation_source="diverse")

@@ -169,16 +169,30 @@ def _thumbs_pairs(ev: pd.DataFrame, threshold: float) -> pd.DataFrame:
     )
 
 
-def kto_rows(events: pd.DataFrame, signals: pd.DataFrame | None) -> pd.DataFrame:
+def kto_rows(
+    events: pd.DataFrame,
+    signals: pd.DataFrame | None,
+    quality: pd.DataFrame | None = None,
+    max_hard_quality: float = 0.5,
+) -> pd.DataFrame:
     """Unpaired KTO rows (columns: KTO_COLUMNS).
 
-    True: thumbs up (no thumbs down, no report) and accepted user edits (the edited text).
-    False: thumbs down or report without thumbs up, any reported answer, and the original answer
-    a user replaced with an edit (unless it also got a thumbs up). Conflicting thumbs are skipped.
+    True: thumbs up (no thumbs down, report, regenerate or low quality) and accepted user edits
+    (the edited text). False: thumbs down or report without thumbs up, any reported answer, a
+    regenerated answer without thumbs up, an answer scored <= `max_hard_quality` (the hard
+    examples), and the original answer a user replaced with an edit (unless it also got a thumbs
+    up). Conflicting thumbs are skipped.
     """
     ev = _with_signals(events, signals)
-    up = (ev["n_thumbs_up"] > 0) & (ev["n_thumbs_down"] == 0) & ~ev["reported"]
-    down = ev["reported"] | ((ev["n_thumbs_down"] > 0) & (ev["n_thumbs_up"] == 0))
+    low = pd.Series(False, index=ev.index)
+    if quality is not None and len(quality):
+        qd = quality if "event_id" in quality.columns else quality.reset_index()
+        score = qd.drop_duplicates("event_id", keep="last").set_index("event_id")["score"]
+        low = ev["event_id"].map(score).astype(float).le(max_hard_quality).fillna(False)
+    thumbs_up = ev["n_thumbs_up"] > 0
+    regen = (ev["n_regenerate"] > 0) & ~thumbs_up
+    up = thumbs_up & (ev["n_thumbs_down"] == 0) & ~ev["reported"] & ~low
+    down = ev["reported"] | ((ev["n_thumbs_down"] > 0) & ~thumbs_up) | regen | low
     edited = (ev["n_edit"] > 0) & ev["edited_response"].notna()
     replaced = edited & ~up & ~down
 

@@ -27,6 +27,7 @@ from feedback_assets.domain.drift.drift_tests import (
 )
 from feedback_assets.domain.drift.embedding import hashing_embed
 from feedback_assets.domain.drift.embedding_drift import mmd_test, top_terms
+from feedback_assets.domain.drift.novelty import novelty_test
 from feedback_assets.domain.records import DriftReport, DriftResult, Severity
 
 __all__ = [
@@ -53,8 +54,13 @@ _TEST_LABEL = {
     "wasserstein_normed": "normed Wasserstein",
     "jensenshannon": "Jensen-Shannon",
     "mmd_permutation": "MMD permutation",
+    "novelty_share": "novelty share",
 }
 ResultType = Literal["statistical", "embedding", "output", "feedback"]
+# Tests on the windows' texts (prompt + response), run next to the embedding MMD test and
+# corrected with the rest. A new text test is one entry here, its function, and its tests.
+TextTest = Callable[[Sequence[str], Sequence[str], DriftConfig], Outcome]
+TEXT_TESTS: tuple[tuple[str, TextTest], ...] = (("novelty", novelty_test),)
 _Pending = tuple[ResultType, str, Outcome | None, int, int, dict[str, Any]]
 
 
@@ -106,10 +112,22 @@ def _embedding(
     if min(n_ref, n_cur) < config.min_samples:
         return [("embedding", "embedding", None, n_ref, n_cur, _insufficient(n_ref, n_cur, config))]
     outcome = mmd_test(ref_emb, cur_emb, config)
-    extra: dict[str, Any] = {}
-    if ref_texts is not None and cur_texts is not None:
-        extra["top_terms"] = top_terms(ref_texts, cur_texts)
-    return [("embedding", "embedding", outcome, n_ref, n_cur, extra)]
+    if ref_texts is None or cur_texts is None:
+        return [("embedding", "embedding", outcome, n_ref, n_cur, {})]
+    extra: dict[str, Any] = {"top_terms": top_terms(ref_texts, cur_texts)}
+    out: list[_Pending] = [("embedding", "embedding", outcome, n_ref, n_cur, extra)]
+    for name, test in TEXT_TESTS:
+        out.append(
+            (
+                "embedding",
+                name,
+                test(ref_texts, cur_texts, config),
+                len(ref_texts),
+                len(cur_texts),
+                {},
+            )
+        )
+    return out
 
 
 def _severity(o: Outcome, p_adj: float | None, config: DriftConfig) -> tuple[bool, Severity]:
@@ -142,6 +160,9 @@ def _reason(r: DriftResult, correction: str) -> str:
     elif d.get("top_changes"):
         t = d["top_changes"][0]
         head += f", '{t['category']}' {t['reference']:.1%} -> {t['current']:.1%}"
+    elif d.get("examples"):  # novelty: what the new texts are about
+        head += f", {d['novel_share']:.1%} novel (expected {d['expected_share']:.1%}), e.g. "
+        head += " | ".join(repr(e[:80]) for e in d["examples"][:2])
     elif d.get("top_terms", {}).get("current"):
         head += ", more of: " + ", ".join(t["term"] for t in d["top_terms"]["current"][:5])
     return head
@@ -260,12 +281,13 @@ def detect_drift_frames(
     current_quality: pd.DataFrame | None = None,
     reference_signals: pd.DataFrame | None = None,
     current_signals: pd.DataFrame | None = None,
-    embed: Callable[[list[str]], np.ndarray] | None = None,
+    embed: Callable[[list[str]], np.ndarray | None] | None = None,
     config: DriftConfig = DriftConfig(),
     deployment_id: str = "",
 ) -> DriftReport:
     """Features + embeddings of both windows, then `compare_features`. `embed` defaults to the
-    offline `hashing_embed`; texts (prompt + response) are subsampled to embedding_max_samples."""
+    offline `hashing_embed`; texts (prompt + response) are subsampled to embedding_max_samples.
+    An `embed` that returns None (its endpoint is down) skips the embedding tests."""
     embedder = embed or hashing_embed
     ref = build_features(reference_events, reference_quality, reference_signals, config)
     cur = build_features(current_events, current_quality, current_signals, config)
@@ -274,7 +296,8 @@ def detect_drift_frames(
     cur_texts = embedding_texts(current_events, k, config.seed + 1)
     ref_emb = cur_emb = None
     if ref_texts is not None and cur_texts is not None:
-        ref_emb, cur_emb = embedder(ref_texts), embedder(cur_texts)
+        ref_emb = embedder(ref_texts)
+        cur_emb = embedder(cur_texts) if ref_emb is not None else None
     return compare_features(ref, cur, config, ref_emb, cur_emb, ref_texts, cur_texts, deployment_id)
 
 

@@ -29,7 +29,7 @@ def drift_report(
     current: Window,
     *,
     deployment_id: str,
-    embed: Callable[[list[str]], np.ndarray] | None = None,
+    embed: Callable[[list[str]], np.ndarray | None] | None = None,
     config: DriftConfig = DriftConfig(),
     plot_path: str | Path | None = None,
 ) -> tuple[DriftReport, Path | None]:

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from feedback_assets.domain.export.atomic import write_atomic
 from feedback_assets.domain.export.export import (
     check_batch_id,
     file_path,
     verify_export,
+    withdraw_manifest,
     write_manifest,
 )
-from feedback_assets.domain.export.files import digest, exists, resolve_under_root
+from feedback_assets.domain.export.files import digest, exists
 from feedback_assets.domain.export.registry import FORMATS, get_format
 
 BUNDLE_KIND = "retraining_bundle"
@@ -80,6 +82,7 @@ def build_bundle(
     problems = check_sources(sources)
     if problems:
         return None, problems
+    withdraw_manifest(root, bundle_id)
     files = {fmt: _merge(sources, root, bundle_id, fmt) for fmt in common_formats(sources)}
     manifest: dict[str, Any] = {
         "batch_id": bundle_id,
@@ -100,8 +103,8 @@ def build_bundle(
 
 def _merge(sources: Sequence[SourceBatch], root: str, bundle_id: str, fmt: str) -> dict[str, Any]:
     spec = get_format(fmt)
-    dest = resolve_under_root(root, f"{bundle_id}/{spec.file_name}")
-    spec.merge([s.path(fmt) for s in sources], dest)
+    paths = [s.path(fmt) for s in sources]
+    dest, _ = write_atomic(root, f"{bundle_id}/{spec.file_name}", lambda t: spec.merge(paths, t))
     sha, nbytes = digest(dest)
     rows = sum(int(s.manifest["files"][fmt]["rows"]) for s in sources)
     return {"path": spec.file_name, "rows": rows, "sha256": sha, "bytes": nbytes}

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
+from feedback_assets.domain.export.atomic import remove_nofollow, write_atomic
 from feedback_assets.domain.export.files import digest, exists, open_binary, resolve_under_root
 from feedback_assets.domain.export.registry import (
     ROLE_TEXT_COLUMNS,
@@ -73,7 +74,9 @@ def export_batch(
     test_size: float = 0.1,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Write every requested format plus manifest.json; return the manifest.
+    """Write every requested format, then manifest.json; return the manifest.
+
+    Every file is written under a temp name and renamed into place; the manifest goes last.
 
     `frames` holds each needed role's rows (sft: curated, preference: DPO pairs, kto: KTO rows).
     Files go to <batch_id>/<file name> unless `paths` gives one (relative to root). Re-running
@@ -87,10 +90,12 @@ def export_batch(
     unknown = sorted(set(paths or {}) - {s.name for s in specs})
     if unknown:
         raise ValueError(f"paths: {unknown} are not among the requested formats")
+    _check_sft_roles(frames)
     hits = pii_hits({s.role: frames[s.role] for s in specs})
     if hits:
         raise ExportBlocked(hits)
     opts = WriteOptions(batch_id, system_prompt, test_size, seed)
+    withdraw_manifest(root, batch_id)
     files = {
         s.name: _write_one(s, frames[s.role], root, batch_id, (paths or {}).get(s.name), opts)
         for s in specs
@@ -110,6 +115,18 @@ def export_batch(
     return manifest
 
 
+def _check_sft_roles(frames: Mapping[Role, pd.DataFrame]) -> None:
+    """SFT files hold approved answers only: a row of another role is a caller's bug."""
+    sft = frames.get("sft")
+    if sft is None or sft.empty:
+        return
+    if "role" not in sft.columns:
+        raise ValueError("frames['sft'].role: required column is missing")
+    other = sorted({str(r) for r in sft["role"].unique()} - {"sft"})
+    if other:
+        raise ValueError(f"frames['sft'].role: only 'sft' rows may be exported, got {other}")
+
+
 def _write_one(
     spec: ExportFormat,
     df: pd.DataFrame,
@@ -119,12 +136,12 @@ def _write_one(
     opts: WriteOptions,
 ) -> dict[str, Any]:
     rel = relative or f"{batch_id}/{spec.file_name}"
-    path = resolve_under_root(root, rel)
-    rows, extra = spec.write(df, path, opts)
+    path, (rows, extra) = write_atomic(root, rel, lambda tmp: spec.write(df, tmp, opts))
     sha, nbytes = digest(path)
     # Paths in a manifest are relative to its batch directory.
     in_batch = posixpath.relpath(posixpath.normpath(rel.replace("\\", "/")), batch_id)
-    return {"path": in_batch, "rows": rows, "sha256": sha, "bytes": nbytes, **extra}
+    info = {"path": in_batch, "role": spec.role, "rows": rows, "sha256": sha, "bytes": nbytes}
+    return {**info, **extra}
 
 
 def _counts(frames: Mapping[Role, pd.DataFrame]) -> dict[str, Any]:
@@ -137,14 +154,27 @@ def _counts(frames: Mapping[Role, pd.DataFrame]) -> dict[str, Any]:
             else {}
         )
         out["curated_by_source"] = {str(k): int(v) for k, v in by_source.items()}
+        roles = curated["role"].value_counts().to_dict() if "role" in curated.columns else {}
+        out["curated_by_role"] = {str(k): int(v) for k, v in roles.items()}
     return out
 
 
 def write_manifest(manifest: Mapping[str, Any], root: str) -> str:
-    path = resolve_under_root(root, f"{manifest['batch_id']}/{MANIFEST_NAME}")
-    with open_binary(path, "wb") as f:
-        f.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    """Publish the manifest atomically: written last, it is what makes a batch complete."""
+    data = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+
+    def write(tmp: str) -> None:
+        with open_binary(tmp, "wb") as f:
+            f.write(data)
+
+    path, _ = write_atomic(root, f"{manifest['batch_id']}/{MANIFEST_NAME}", write)
     return path
+
+
+def withdraw_manifest(root: str, batch_id: str) -> None:
+    """Remove a batch's manifest before its files are rewritten: a batch without one is
+    incomplete, so a reader never pairs an old manifest with half-rewritten files."""
+    remove_nofollow(root, f"{batch_id}/{MANIFEST_NAME}")
 
 
 def file_path(manifest: Mapping[str, Any], root: str, fmt: str) -> str:

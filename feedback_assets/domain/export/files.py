@@ -17,8 +17,9 @@ CHUNK_ROWS = 50_000
 _BLOCK = 1 << 20
 
 
-def resolve_under_root(root: str, relative: str) -> str:
-    """Join `relative` under `root`; ValueError (naming the path) if it is absolute or escapes."""
+def relative_parts(relative: str) -> list[str]:
+    """The normalized components of a path under the export root; ValueError (naming the path)
+    if it is empty, absolute, or climbs above the root."""
     if not relative or not relative.strip():
         raise ValueError(f"path {relative!r}: empty path")
     rel = relative.replace("\\", "/")
@@ -33,12 +34,18 @@ def resolve_under_root(root: str, relative: str) -> str:
     for part in PurePosixPath(rel).parts:
         if part == "..":
             if not stack:
-                raise ValueError(f"path {relative!r}: escapes the export root {root!r}")
+                raise ValueError(f"path {relative!r}: escapes the export root")
             stack.pop()
         elif part != ".":
             stack.append(part)
     if not stack:
         raise ValueError(f"path {relative!r}: resolves to the export root itself")
+    return stack
+
+
+def resolve_under_root(root: str, relative: str) -> str:
+    """Join `relative` under `root`; ValueError (naming the path) if it is absolute or escapes."""
+    stack = relative_parts(relative)
     if "://" in root:
         return posixpath.join(root.rstrip("/"), *stack)
     base = os.path.realpath(os.path.abspath(root))

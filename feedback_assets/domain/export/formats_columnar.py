@@ -34,6 +34,7 @@ CURATED_SCHEMA = pa.schema(
         pa.field("curation_score", pa.float64()),
         pa.field("quality_score", pa.float64()),
         pa.field("signal_score", pa.float64()),
+        pa.field("role", pa.string()),  # always "sft": export_batch refuses any other row
     ]
 )
 # Each row names the batch it was exported in, so a merged file keeps per-row lineage.

@@ -22,6 +22,18 @@ _pool = bytearray()
 _pool_lock = threading.Lock()
 
 
+def _reseed_in_child() -> None:
+    """A forked child (gunicorn --preload, multiprocessing) must not reuse its parent's random
+    pool: it would generate the parent's (and its siblings') next ids. The lock is new too,
+    in case another thread held it at the fork."""
+    global _pool, _pool_lock
+    _pool = bytearray()
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reseed_in_child)
+
+
 def _stamp(raw: np.ndarray, ms: int) -> None:
     """Write the time, version and variant into rows of 16 random bytes."""
     raw[:, :6] = np.frombuffer(ms.to_bytes(8, "big")[2:], dtype=np.uint8)

@@ -8,7 +8,7 @@ what `validate_event` accepts, with the same values, and error messages come fro
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +24,6 @@ from feedback_assets.domain.ingest.validate import (  # one field list for both 
     _EVENT_FIELDS,
     _OPTIONAL_IDS,
     MAX_COUNT,
-    FieldError,
     ValidationError,
     validate_event,
 )
@@ -63,8 +62,32 @@ class EventBatch:
 
 
 def validate_event_batch(payloads: Sequence[Any], now: datetime | None = None) -> EventBatch:
-    """Validate and normalize many events; invalid ones are reported, never raised."""
+    """Validate and normalize many events; invalid ones are reported, never raised.
+
+    A row no column-wise check can handle (a key whose __hash__ raises, ...) cannot sink the
+    others: the batch is then judged row by row, each row alone.
+    """
     now = now or datetime.now(UTC)
+    try:
+        return _column_wise(payloads, now)
+    except Exception:
+        return _row_by_row(payloads, now)
+
+
+def _row_by_row(payloads: Sequence[Any], now: datetime) -> EventBatch:
+    errors: list[tuple[int, ValidationError]] = []
+    rows, at = [], []
+    for i, payload in enumerate(payloads):
+        try:
+            rows.append(_row(validate_event(payload, now)))
+            at.append(i)
+        except ValidationError as exc:
+            errors.append((i, exc))
+    table = pa.Table.from_pylist(rows, schema=BATCH_SCHEMA)
+    return EventBatch(table=table, positions=np.asarray(at, dtype=np.int64), errors=errors)
+
+
+def _column_wise(payloads: Sequence[Any], now: datetime) -> EventBatch:
     n = len(payloads)
     slow = np.zeros(n, dtype=bool)
     rows: list[dict[str, Any]] = list(payloads)
@@ -85,9 +108,9 @@ def validate_event_batch(payloads: Sequence[Any], now: datetime | None = None) -
     )
     for name in _OPTIONAL_IDS[:2]:
         cols[name] = _strings(column(name), slow, max_chars=MAX_ID_CHARS, nonblank=True)
-    for name in ("prompt", "response"):
+    for name in ("prompt", "response"):  # an empty response is valid (scored 0 by quality)
         cols[name] = _strings(
-            column(name), slow, max_bytes=MAX_TEXT_BYTES, required=True, nonblank=True
+            column(name), slow, max_bytes=MAX_TEXT_BYTES, required=True, nonblank=name == "prompt"
         )
     latency = _typed(column("latency_ms"), (int, float), pa.float64(), slow)
     slow |= _mask(pc.invert(pc.and_(pc.is_finite(latency), pc.greater_equal(latency, 0.0))))
@@ -107,20 +130,8 @@ def validate_event_batch(payloads: Sequence[Any], now: datetime | None = None) -
         table = table.take(pa.array(fast))
     errors, extra, extra_at = [], [], []
     for i in np.flatnonzero(slow).tolist():
-        payload = payloads[i]
-        if not isinstance(payload, Mapping):
-            kind = type(payload).__name__
-            errors.append(
-                (
-                    i,
-                    ValidationError(
-                        "event", [FieldError("event", f"must be a mapping, got {kind}")]
-                    ),
-                )
-            )
-            continue
         try:
-            record = validate_event(payload, now)
+            record = validate_event(payloads[i], now)
         except ValidationError as exc:
             errors.append((i, exc))
             continue

@@ -102,3 +102,50 @@ def parse_time(value: Any) -> datetime:
         raise TypeError(type(value).__name__)
     # Naive datetimes are taken as UTC: backfilled history is loggable.
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+_REPR_CHARS = 200
+
+
+def safe_text(value: str) -> str:
+    """`value` with lone surrogates escaped (\\udXXX), so any encoder can carry it."""
+    return value if utf8_ok(value) else value.encode("utf-8", "backslashreplace").decode()
+
+
+def describe(value: Any) -> str:
+    """A short, encodable repr for messages; never raises (a hostile __repr__ is named)."""
+    try:
+        text = repr(value)
+    except Exception as exc:  # any user object may raise from __repr__
+        return f"<{type(value).__name__}: repr failed with {type(exc).__name__}>"
+    if not isinstance(text, str):  # a __repr__ returning a non-str raises in repr() already
+        return f"<{type(value).__name__}>"
+    return safe_text(text[:_REPR_CHARS])
+
+
+def field_name(key: Any) -> str:
+    """A payload key as a field name in an error: encodable text, whatever the key is."""
+    return safe_text(key) if isinstance(key, str) else describe(key)
+
+
+def json_safe(value: Any, depth: int = 0, max_depth: int = MAX_METADATA_DEPTH + 2) -> Any:
+    """`value` as plain, encodable JSON for a dead letter: keys and strings escaped, deep or
+    cyclic nesting cut at max_depth, anything else as its safe repr. Never raises."""
+    try:
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            return safe_text(value)
+        if isinstance(value, int):
+            return int(value) if _INT_MIN <= value <= _INT_MAX else describe(value)
+        if isinstance(value, float):
+            return float(value) if math.isfinite(value) else describe(value)
+        if isinstance(value, Mapping | list | tuple) and depth >= max_depth:
+            return f"<{type(value).__name__} nested deeper than {max_depth} levels>"
+        if isinstance(value, Mapping):
+            return {field_name(k): json_safe(v, depth + 1, max_depth) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [json_safe(v, depth + 1, max_depth) for v in value]
+        return describe(value)
+    except Exception as exc:  # a hostile container (items() or __iter__ raising)
+        return f"<{type(value).__name__}: unreadable ({type(exc).__name__})>"

@@ -16,8 +16,8 @@ Decisions worth knowing:
   (`1.2.3.4-rc1`). IPv6 is not detected (times and versions make short forms ambiguous).
 - IBAN: uppercase, a registered IBAN country + 2 check digits + BBAN, compact or in groups of
   4, mod-97 valid; when trailing words were swallowed, the longest valid prefix is redacted.
-- Phones need a phone shape: separators, parentheses or a `+` country code. Bare digit runs,
-  dates (`2026-11-30`, `30/11/2026`), prices and versions do not qualify.
+- Phones: a phone-shaped candidate (extension included) that libphonenumber validates; see
+  `pii_phones`. Bare digit runs, dates, times, prices and versions never qualify.
 """
 
 from __future__ import annotations
@@ -29,6 +29,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+
+from feedback_assets.domain.pii.pii_phones import (
+    PHONE_PREFILTERS,
+    PHONE_REGEX,
+    PHONE_SHAPES,
+    phone_prefix_len,
+)
 
 ENTITY_TYPES: tuple[str, ...] = ("SECRET", "CREDIT_CARD", "IBAN", "SSN", "EMAIL", "IP", "PHONE")
 
@@ -72,20 +79,7 @@ _EMAIL = rf"\b[A-Za-z0-9._%+-]+@{_LABEL}(?:\.{_LABEL})*\.[A-Za-z]{{2,}}\b"
 # Candidate: a dotted run of 4+ numeric parts, with an optional letter-led suffix (-rc1); the
 # validator keeps plain quads with octets 0-255 not preceded by a dot.
 _IP = r"\b[0-9]+(?:\.[0-9]+){3,}(?:-[A-Za-z][0-9A-Za-z.]*)?\b"
-_PHONE = "|".join(
-    (
-        # North America: (415) 555-0134, 415-555-0134, 415.555.0134, +1 415 555 0134
-        r"(?:\+1[-. ]?|\b1[-. ])?(?:\([2-9][0-9]{2}\)[-. ]?|\b[2-9][0-9]{2}[-. ])"
-        r"[2-9][0-9]{2}[-. ][0-9]{4}\b",
-        # International with a country code: +44 20 7946 0958, +33 1 23 45 67 89
-        r"\+[1-9][0-9]{0,2}[-. ]?(?:\([0-9]{1,4}\)[-. ]?)?[0-9]{1,5}(?:[-. ][0-9]{2,6}){1,5}\b",
-        # E.164 without separators: +14155550134
-        r"\+[1-9][0-9]{7,14}\b",
-        # National format with a trunk 0: 020 7946 0958, 07911 123456, (020) 7946 0958
-        r"\b0[1-9][0-9]{1,4}[- ][0-9]{3,4}[- ]?[0-9]{3,4}\b",
-        r"\(0[1-9][0-9]{1,4}\)[- ]?[0-9]{3,4}[- ]?[0-9]{3,4}\b",
-    )
-)
+_PHONE = PHONE_REGEX
 
 
 @dataclass(frozen=True)
@@ -179,8 +173,9 @@ BUILTIN_STAGES: tuple[StageSpec, ...] = (
     StageSpec(
         "PHONE",
         _PHONE,
-        prefilters=(r"[0-9]{2}[-. ][0-9]{3}", r"[+(][0-9]"),
-        shapes=("00[-. ]000", r"\+0", r"\(0"),
+        kind="rows",
+        prefilters=PHONE_PREFILTERS,
+        shapes=PHONE_SHAPES,
         marker_proof=True,
         py_regex=rf"(?=[+(0-9])(?:{_PHONE})",
     ),
@@ -281,11 +276,12 @@ def candidate_verdicts(entity: str, cands: pl.Series) -> tuple[np.ndarray, np.nd
     if entity == "CREDIT_CARD":
         ok = cards_ok(cands)
         return ok, ok
-    # IBAN and IP candidates are rare: validate each distinct one in Python.
+    # IBAN, IP and phone candidates are rare: validate each distinct one in Python.
     uniq = cands.unique().to_list()
     values = cands.to_list()
-    if entity == "IBAN":
-        keep = {c: iban_prefix_len(c) for c in uniq}
+    if entity in ("IBAN", "PHONE"):
+        prefix_len = iban_prefix_len if entity == "IBAN" else phone_prefix_len
+        keep = {c: prefix_len(c) for c in uniq}
         some = np.fromiter((keep[c] > 0 for c in values), bool, len(values))
         return some, np.fromiter((keep[c] == len(c) for c in values), bool, len(values))
     valid = {c: ip_ok(c) for c in uniq}

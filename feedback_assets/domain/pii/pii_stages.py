@@ -14,6 +14,7 @@ from feedback_assets.domain.pii.pii_patterns import (
     card_ok,
     iban_prefix_len,
     ip_ok,
+    phone_prefix_len,
     python_pattern,
     rust_pattern,
 )
@@ -115,6 +116,8 @@ def scalar_stage(stage: Stage, text: str) -> tuple[str, int]:
         return _validated(stage, text, lambda cand: len(cand) if card_ok(cand) else 0)
     if stage.name == "IBAN":
         return _validated(stage, text, iban_prefix_len)
+    if stage.name == "PHONE":
+        return _validated(stage, text, phone_prefix_len)
     hits = 0
 
     def repl(m: re.Match[str]) -> str:

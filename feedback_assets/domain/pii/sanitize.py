@@ -132,7 +132,7 @@ def _verdicts(stage: Stage, part: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """Per row of `part`: (the scalar stage may change it, a plain replace of every candidate
     gives the scalar result). A card or IBAN candidate that fails but holds a group separator
     may hide one starting inside it (see `pii_stages._validated`): its row counts as
-    changeable, not as plain."""
+    changeable, not as plain; so does any failing phone candidate."""
     frame = pl.DataFrame(
         {"row": np.arange(len(part)), "cand": part.str.extract_all(stage.rust)}
     ).explode("cand")
@@ -144,6 +144,8 @@ def _verdicts(stage: Stage, part: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     if stage.kind == "card" or stage.name == "IBAN":
         grouped = frame["cand"].str.contains("[ -]").to_numpy()
         any_ok[rows[~some & grouped]] = True
+    elif stage.name == "PHONE":  # a failing phone candidate may hold a valid one inside
+        any_ok[rows[~some]] = True
     all_ok = any_ok.copy()
     all_ok[rows[~whole]] = False
     return any_ok, all_ok

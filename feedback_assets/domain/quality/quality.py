@@ -9,23 +9,20 @@ hypothesis property test checks it). `apply_judge` folds LLM-judge scores in whe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
-import polars as pl
-import pyarrow as pa
 
+from feedback_assets.domain.quality.quality_batch import DEFAULT_CHUNK_ROWS, score_batch
 from feedback_assets.domain.quality.quality_rules import (
-    APOSTROPHES,
     APOSTROPHES_RE,
     CHECKS,
     DEFAULT_REFUSAL_PHRASES,
+    EMPTY_RE,
     FORMAT_KINDS,
-    JSON_WS,
-    MARKDOWN,
+    GATES,
+    LOOKS_JSON_RE,
     MARKDOWN_RE,
     QualityConfig,
     aggregate,
@@ -35,15 +32,15 @@ from feedback_assets.domain.quality.quality_rules import (
     repetition_verdict,
 )
 from feedback_assets.domain.quality.repetition import (
-    NGRAM_SIZES,
-    repetition_batch,
     repetition_stats,
 )
 
 __all__ = [
     "CHECKS",
+    "DEFAULT_CHUNK_ROWS",
     "DEFAULT_REFUSAL_PHRASES",
     "FORMAT_KINDS",
+    "GATES",
     "QualityConfig",
     "apply_judge",
     "assess_quality",
@@ -52,54 +49,24 @@ __all__ = [
     "score_batch",
 ]
 
-DEFAULT_CHUNK_ROWS = 50_000
-# MARKDOWN's line-start part as "at the start or after a newline": the same matches, but
-# the regex engine can seek the newline instead of trying every position (~12x faster).
-_MD_LINE = r"[ \t]{0,3}(?:#{1,6}[ \t]|[-*+][ \t]|[0-9]{1,9}[.)][ \t]|>)"
-_MD_INLINE = r"\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\n]+\)|`[^`\n]+`"
-_MD_SPLIT = f"(?m)^{_MD_LINE}|{_MD_INLINE}" == MARKDOWN
-_REPETITION_SUBCHUNK = 2_000  # keeps the n-gram arrays and bucket tables cache-resident
-
 
 def assess_response(response: str | None, config: QualityConfig = QualityConfig()) -> dict:
     """Score one response: {"score", "passed", "hard_fail", "hard_fail_reasons",
     "input_error", "format_kind", "checks": [{"check", "score", "passed", "details"}, ...]}."""
     text, input_error = coerce(response)
     fences = text.count("```")
-    if is_json_container(text):
-        kind = "json"
-    elif fences > 0 or MARKDOWN_RE.search(text):
-        kind = "markdown"
-    else:
-        kind = "plain"
-    f_score, meets = format_score(kind, fences, config)
-    n_chars = len(text)
-    too_short, too_long = n_chars < config.min_length, n_chars > config.max_length
+    kind = _format_kind(text, fences)
+    broken = kind != "json" and LOOKS_JSON_RE.match(text) is not None
+    f_score, meets = format_score(kind, fences, config, broken)
     refusal_re = re.compile(config.refusal_pattern, re.A)
     m = refusal_re.search(APOSTROPHES_RE.sub("'", text.lower()))
     rep = repetition_verdict(repetition_stats(text, config.extended_repetition), config)
-    empty = rep["details"]["words"] == 0
+    empty = EMPTY_RE.fullmatch(text) is not None
     hits = (("empty", empty), ("format", not meets), ("refusal", m is not None))
     reasons = [r for r, hit in hits if hit]
     checks = [
-        {
-            "check": "format",
-            "score": f_score,
-            "passed": f_score >= 0.7,
-            "details": {
-                "kind": kind,
-                "fences": fences,
-                "balanced": fences % 2 == 0,
-                "expected": config.expected_format,
-                "meets_expected": meets,
-            },
-        },
-        {
-            "check": "length",
-            "score": 0.4 if too_short or too_long else 1.0,
-            "passed": not (too_short or too_long),
-            "details": {"chars": n_chars, "too_short": too_short, "too_long": too_long},
-        },
+        _format_check(kind, fences, f_score, meets, broken, config),
+        _length_check(len(text), config),
         {
             "check": "refusal",
             "score": 0.0 if m else 1.0,
@@ -107,8 +74,9 @@ def assess_response(response: str | None, config: QualityConfig = QualityConfig(
             "details": {"matched": m.group(0) if m else None},
         },
         {"check": "repetition", **rep},
+        {"check": "empty", "score": 0.0 if empty else 1.0, "passed": not empty, "details": {}},
     ]
-    score = aggregate({c["check"]: c["score"] for c in checks}, bool(reasons), config)
+    score = aggregate({c["check"]: c["score"] for c in checks}, bool(reasons), config, empty)
     return {
         "score": score,
         "passed": not reasons
@@ -122,214 +90,47 @@ def assess_response(response: str | None, config: QualityConfig = QualityConfig(
     }
 
 
+def _format_kind(text: str, fences: int) -> str:
+    """json (a parseable container), markdown (fences or markdown syntax), else plain."""
+    if is_json_container(text):
+        return "json"
+    if fences > 0 or MARKDOWN_RE.search(text):
+        return "markdown"
+    return "plain"
+
+
+def _format_check(
+    kind: str, fences: int, f_score: float, meets: bool, broken: bool, config: QualityConfig
+) -> dict:
+    return {
+        "check": "format",
+        "score": f_score,
+        "passed": f_score >= 0.7,
+        "details": {
+            "kind": kind,
+            "fences": fences,
+            "balanced": fences % 2 == 0,
+            "expected": config.expected_format,
+            "meets_expected": meets,
+            "broken_json": broken,
+        },
+    }
+
+
+def _length_check(n_chars: int, config: QualityConfig) -> dict:
+    too_short, too_long = n_chars < config.min_length, n_chars > config.max_length
+    return {
+        "check": "length",
+        "score": 0.4 if too_short or too_long else 1.0,
+        "passed": not (too_short or too_long),
+        "details": {"chars": n_chars, "too_short": too_short, "too_long": too_long},
+    }
+
+
 def assess_quality(event: Any, config: QualityConfig = QualityConfig()) -> dict:
     """Facade: score an InferenceEvent, or a mapping with a "response" key."""
     response = event.get("response") if isinstance(event, dict) else event.response
     return assess_response(response, config)
-
-
-# ---- batch ---------------------------------------------------------------------------------
-
-
-def _arrow_texts(values: object) -> pa.Array | pa.ChunkedArray | None:
-    """The input as an Arrow string array without a Python round trip, or None if that is
-    not possible (non-text values, lone surrogates) and the per-value path must run."""
-    try:
-        if isinstance(values, pa.Array | pa.ChunkedArray):
-            arr = values
-        elif isinstance(values, pd.Series):
-            arr = pa.array(values, from_pandas=True)
-        else:
-            arr = pa.array(values, type=pa.large_string(), from_pandas=True)
-        if pa.types.is_null(arr.type):
-            return arr.cast(pa.large_string())
-        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-            return None
-        return arr
-    except (pa.ArrowException, UnicodeEncodeError):
-        return None
-
-
-def _chunks(values: object, n: int, chunk_rows: int) -> Iterator[tuple[pl.Series, pl.Series]]:
-    """(texts without nulls, input_error) per chunk of at most chunk_rows."""
-    arr = _arrow_texts(values)
-    if arr is not None:
-        for start in range(0, n, chunk_rows):
-            # convert per chunk so only one chunk's polars copy is alive at a time
-            chunk = pl.Series("t", arr.slice(start, chunk_rows))
-            missing = pl.select(
-                pl.when(chunk.is_null()).then(pl.lit("missing", dtype=pl.Utf8))
-            ).to_series()
-            yield chunk.fill_null(""), missing.alias("e")
-        return
-    if isinstance(values, pa.Array | pa.ChunkedArray):
-        seq: Sequence[object] = values.to_pylist()
-    elif isinstance(values, pd.Series):
-        seq = values.tolist()
-    else:
-        seq = list(values)  # type: ignore[call-overload]
-    for start in range(0, n, chunk_rows):
-        pairs = [coerce(v) for v in seq[start : start + chunk_rows]]
-        yield (
-            pl.Series("t", [p[0] for p in pairs], dtype=pl.Utf8),
-            pl.Series("e", [p[1] for p in pairs], dtype=pl.Utf8),
-        )
-
-
-def _json_valid(texts: pl.Series) -> np.ndarray:
-    stripped = texts.str.strip_chars(JSON_WS)
-    cand = (stripped.str.starts_with("{") & stripped.str.ends_with("}")) | (
-        stripped.str.starts_with("[") & stripped.str.ends_with("]")
-    )
-    idx = np.flatnonzero(cand.to_numpy())
-    valid = np.zeros(len(texts), dtype=bool)
-    # only candidates reach the parser; JSON validity has no vectorized kernel here
-    for i, t in zip(idx, stripped.gather(idx).to_list(), strict=True):
-        try:
-            orjson.loads(t)
-            valid[i] = True
-        except orjson.JSONDecodeError:
-            pass
-    return valid
-
-
-def _fences(texts: pl.Series) -> pl.Series:
-    """Count of ``` per text; counted only in texts holding one (a cheap literal scan)."""
-    has = np.flatnonzero(texts.str.contains("```", literal=True).to_numpy())
-    counts = np.zeros(len(texts), dtype=np.int64)
-    counts[has] = texts.gather(has).str.count_matches("```", literal=True).to_numpy()
-    return pl.Series(counts)
-
-
-def _markdown(texts: pl.Series) -> pl.Series:
-    """`MARKDOWN_RE.search(text) is not None` for each text."""
-    if not _MD_SPLIT:
-        return texts.str.contains(MARKDOWN)
-    return (
-        texts.str.contains(f"^{_MD_LINE}")
-        | texts.str.contains(f"\n{_MD_LINE}")
-        | texts.str.contains(_MD_INLINE)
-    )
-
-
-def _repetition(texts: pl.Series, extended: bool) -> pl.DataFrame:
-    parts = [
-        repetition_batch(texts.slice(i, _REPETITION_SUBCHUNK), extended)
-        for i in range(0, len(texts), _REPETITION_SUBCHUNK)
-    ]
-    return pl.concat(parts) if parts else repetition_batch(texts, extended)
-
-
-def _score_chunk(texts: pl.Series, input_error: pl.Series, config: QualityConfig) -> pl.DataFrame:
-    fences = _fences(texts)
-    md = (fences > 0) | _markdown(texts)
-    kind = np.where(_json_valid(texts), 0, np.where(md.to_numpy(), 1, 2))
-    balanced = (fences % 2 == 0).to_numpy()
-    # scores per (kind, balanced) from the scalar rule itself, so both paths share it
-    lut = [[format_score(k, 1 - b, config) for b in (0, 1)] for k in FORMAT_KINDS]
-    f_score = np.array([[s for s, _ in row] for row in lut])[kind, balanced.astype(int)]
-    meets = np.array([[m for _, m in row] for row in lut])[kind, balanced.astype(int)]
-    chars = texts.str.len_chars().cast(pl.Int64).to_numpy()
-    too_short, too_long = chars < config.min_length, chars > config.max_length
-    matched = (
-        texts.str.to_lowercase()
-        .str.replace_all(APOSTROPHES, "'")
-        .str.extract("(?-u)" + config.refusal_pattern, 0)
-    )
-    refused = matched.is_not_null().to_numpy()
-    rep = _repetition(texts, config.extended_repetition)
-    words = rep["words"].to_numpy()
-    ratio = rep["trigram_unique_ratio"].fill_null(1.0).to_numpy()
-    applicable = words >= config.repetition_min_words
-    ratio_score = np.where(applicable, ratio, 1.0)
-    ngram_over = np.zeros(len(texts), dtype=bool)
-    for n in NGRAM_SIZES:
-        ngram_over |= rep[f"top_{n}gram_share"].fill_null(0.0).to_numpy() > config.ngram_limits[n]
-    ngram_over &= words >= config.gopher_min_words
-    lines_over = rep["dup_line_share"].fill_null(0.0).to_numpy() > config.max_dup_line_share
-    over = ngram_over | lines_over
-    scores = {
-        "format": f_score,
-        "length": np.where(too_short | too_long, 0.4, 1.0),
-        "refusal": np.where(refused, 0.0, 1.0),
-        "repetition": np.where(over, np.minimum(ratio_score, 0.4), ratio_score),
-    }
-    passed = {
-        "format": f_score >= 0.7,
-        "length": ~(too_short | too_long),
-        "refusal": ~refused,
-        "repetition": (ratio_score >= config.min_trigram_ratio) & ~over,
-    }
-    empty = words == 0
-    hard = empty | ~meets | refused
-    all_passed = passed["format"] & passed["length"] & passed["refusal"] & passed["repetition"]
-    total = np.zeros(len(texts))
-    for c in CHECKS:
-        total = total + config.weights[c] * scores[c]
-    score = total / sum(config.weights[c] for c in CHECKS)
-    score = np.where(hard, np.minimum(score, config.hard_fail_cap), score)
-
-    kinds = np.array(FORMAT_KINDS)[kind]
-    frame = pl.DataFrame(
-        {
-            "score": score,
-            "passed": ~hard & all_passed & (score >= config.pass_threshold),
-            "hard_fail": hard,
-            "format_kind": kinds,
-            **{f"{c}_score": scores[c] for c in CHECKS},
-            **{f"{c}_passed": passed[c] for c in CHECKS},
-        }
-    )
-    reasons = pl.concat_list(
-        [
-            pl.when(pl.Series(m)).then(pl.lit(r))
-            for r, m in (("empty", empty), ("format", ~meets), ("refusal", refused))
-        ]
-    ).list.drop_nulls()
-    rep_struct = rep.with_columns(
-        trigram_applicable=applicable,
-        ngram_limit_exceeded=ngram_over,
-        dup_lines_exceeded=lines_over,
-    )
-    details = pl.DataFrame(
-        {
-            "format": pl.DataFrame(
-                {
-                    "kind": kinds,
-                    "fences": fences,
-                    "balanced": balanced,
-                    "expected": pl.Series([config.expected_format] * len(texts), dtype=pl.Utf8),
-                    "meets_expected": meets,
-                }
-            ).to_struct(),
-            "length": pl.DataFrame(
-                {"chars": chars, "too_short": too_short, "too_long": too_long}
-            ).to_struct(),
-            "refusal": pl.DataFrame({"matched": matched}).to_struct(),
-            "repetition": rep_struct.to_struct(),
-            "input_error": input_error,
-        }
-    ).with_columns(hard_fail_reasons=reasons)
-    return frame.with_columns(details=details.to_struct().struct.json_encode())
-
-
-def score_batch(
-    responses: pd.Series | pa.Array | pa.ChunkedArray | Sequence[str | None],
-    config: QualityConfig = QualityConfig(),
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
-) -> pd.DataFrame:
-    """One row per input, same order (and index, for a pandas Series). Columns: score, passed,
-    hard_fail, format_kind, {check}_score, {check}_passed, details (JSON text)."""
-    if chunk_rows < 1:
-        raise ValueError(f"chunk_rows: must be >= 1, got {chunk_rows}")
-    n = len(responses)
-    index = responses.index if isinstance(responses, pd.Series) else pd.RangeIndex(n)
-    parts = [_score_chunk(t, e, config) for t, e in _chunks(responses, n, chunk_rows)]
-    if not parts:
-        parts.append(_score_chunk(pl.Series("t", [], pl.Utf8), pl.Series("e", [], pl.Utf8), config))
-    out = pl.concat(parts).to_pandas()
-    out.index = index
-    return out
 
 
 def apply_judge(
@@ -354,6 +155,8 @@ def apply_judge(
     score = total / weight
     hard = scored["hard_fail"].to_numpy(dtype=bool)
     score = np.where(hard, np.minimum(score, config.hard_fail_cap), score)
+    if "empty_passed" in scored:  # an empty answer stays at 0.0 whatever the judge says
+        score = np.where(scored["empty_passed"].to_numpy(bool), score, 0.0)
     out = scored.copy()
     out["judge_score"] = judge.to_numpy()
     out["score"] = score
@@ -381,6 +184,10 @@ def quality_stats(scored: pd.DataFrame) -> dict[str, Any]:
         "hard_fail_rate": float(scored["hard_fail"].mean()),
         "pass_rates": {c: float(scored[f"{c}_passed"].mean()) for c in CHECKS},
         "format_kinds": {k: int((scored["format_kind"] == k).sum()) for k in FORMAT_KINDS},
+        # empty or whitespace-only answers (a real failure mode), each scored 0.0
+        "empty": int((~scored["empty_passed"].astype(bool)).sum())
+        if "empty_passed" in scored
+        else 0,
     }
     if "judge_score" in scored:
         judged = scored["judge_score"].dropna()

@@ -4,6 +4,12 @@ Scoring rules (all configurable through `QualityConfig`):
 - format: valid JSON object/array 1.0; markdown with balanced ``` fences 0.9, unbalanced 0.5;
   plain 0.7. Passes at >= 0.7. With `expected_format` set, output that is not of that
   format ("json": not valid JSON; "markdown": unbalanced fences) scores 0.0 and hard-fails.
+  Output that starts like JSON (LOOKS_JSON: `{"`, `{'`, `{}`, `[{`, `[[`, `["`, `[]`, `[1,`,
+  `[true,` ...; single quotes: a Python repr where JSON was meant) but does not parse is broken JSON (a cut-off answer): 0.0 and a hard fail
+  whatever the declared format. A bare `[` or `{` before prose (`[1] Smith`, `[link](url)`)
+  is not enough to look like JSON.
+- empty (a gate, not weighted): empty or whitespace-only output (no word) scores 0.0 on its
+  own check, hard-fails, and sets the aggregate to 0.0 (missing and non-text values too).
 - length: characters within [min_length, max_length] 1.0, else 0.4 (too_short/too_long).
 - refusal: a phrase of the bank found (in the lowercased text, curly apostrophes folded) -> 0.0 and
   a hard fail, so a refusal can never rank as a good example.
@@ -26,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import polars as pl
 
 from feedback_assets.domain.quality.repetition import NGRAM_SIZES
 
@@ -47,10 +54,21 @@ DEFAULT_REFUSAL_PHRASES: tuple[str, ...] = (
     r"\b(?:this|that|your) request (?:violates|goes against|is against)\b",
     r"\bunable to (?:comply|assist|help) with (?:this|that|your)\b",
 )
-CHECKS: tuple[str, ...] = ("format", "length", "refusal", "repetition")
+CHECKS: tuple[str, ...] = ("format", "length", "refusal", "repetition")  # weighted
+GATES: tuple[str, ...] = ("empty",)  # not weighted: a failing gate zeroes the aggregate
 FORMAT_KINDS: tuple[str, ...] = ("json", "markdown", "plain")
 JSON_WS = " \t\n\r"
 APOSTROPHES = "[\u2018\u2019\u02bc\u2032]"
+# Starts like a JSON container (same matches in Python `re` and Rust): see the module doc.
+_WS = r"[ \t\n\r]*"
+_SCALAR = r"(?:-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null)"
+LOOKS_JSON = rf"""^{_WS}(?:\{{{_WS}["'}}]|\[{_WS}(?:[\[{{"'\]]|{_SCALAR}{_WS},))"""
+LOOKS_JSON_RE = re.compile(LOOKS_JSON)
+# Whitespace-only, Unicode spaces and invisible marks included; one explicit class, because
+# Python's str.isspace and Rust's char::is_whitespace disagree on a few control characters.
+_BLANK = "[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]*"
+EMPTY = f"^{_BLANK}$"  # Rust: `$` is the end of the text
+EMPTY_RE = re.compile(_BLANK)  # used with fullmatch (Python's `$` also matches before "\n")
 MARKDOWN = (
     r"(?m)^[ \t]{0,3}(?:#{1,6}[ \t]|[-*+][ \t]|[0-9]{1,9}[.)][ \t]|>)"
     r"|\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\n]+\)|`[^`\n]+`"
@@ -140,11 +158,40 @@ def is_json_container(text: str) -> bool:
     return True
 
 
-def format_score(kind: str, fences: int, config: QualityConfig) -> tuple[float, bool]:
+def json_valid_batch(texts: pl.Series) -> np.ndarray:
+    stripped = texts.str.strip_chars(JSON_WS)
+    cand = (stripped.str.starts_with("{") & stripped.str.ends_with("}")) | (
+        stripped.str.starts_with("[") & stripped.str.ends_with("]")
+    )
+    idx = np.flatnonzero(cand.to_numpy())
+    valid = np.zeros(len(texts), dtype=bool)
+    # only candidates reach the parser; JSON validity has no vectorized kernel here
+    for i, t in zip(idx, stripped.gather(idx).to_list(), strict=True):
+        try:
+            orjson.loads(t)
+            valid[i] = True
+        except orjson.JSONDecodeError:
+            pass
+    return valid
+
+
+def fence_counts(texts: pl.Series) -> pl.Series:
+    """Count of ``` per text; counted only in texts holding one (a cheap literal scan)."""
+    has = np.flatnonzero(texts.str.contains("```", literal=True).to_numpy())
+    counts = np.zeros(len(texts), dtype=np.int64)
+    counts[has] = texts.gather(has).str.count_matches("```", literal=True).to_numpy()
+    return pl.Series(counts)
+
+
+def format_score(
+    kind: str, fences: int, config: QualityConfig, broken_json: bool = False
+) -> tuple[float, bool]:
     """(score, meets_expected) — shared by the scalar path and the batch lookup table."""
     balanced = fences % 2 == 0
     base = {"json": 1.0, "markdown": 0.9 if balanced else 0.5, "plain": 0.7}[kind]
-    if config.expected_format == "json":
+    if broken_json and kind != "json":
+        meets = False
+    elif config.expected_format == "json":
         meets = kind == "json"
     elif config.expected_format == "markdown":
         meets = balanced
@@ -175,7 +222,11 @@ def repetition_verdict(stats: Mapping[str, Any], config: QualityConfig) -> dict[
     }
 
 
-def aggregate(scores: Mapping[str, float], hard: bool, config: QualityConfig) -> float:
+def aggregate(
+    scores: Mapping[str, float], hard: bool, config: QualityConfig, empty: bool = False
+) -> float:
+    if empty:
+        return 0.0
     total = 0.0
     weight = 0.0
     for c in CHECKS:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
 
+from feedback_assets.resources.circuit import DEFAULT_THRESHOLD, CircuitBreaker
+
 T = TypeVar("T")
 
 MAX_OUTPUT_CHARS = 8000
@@ -71,11 +73,20 @@ def truncate(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
 
 
 class Retrier:
-    """Calls with exponential backoff on TransientError; counts attempts across calls."""
+    """Calls with exponential backoff on TransientError; counts attempts across calls.
+
+    A circuit breaker spans the calls of one launch: after `circuit_failures` transient errors
+    in a row (a polling loop against a dead API), every call fails at once with the reason.
+    """
 
     def __init__(
-        self, max_retries: int, backoff_s: float, sleep: Callable[[float], None] = time.sleep
+        self,
+        max_retries: int,
+        backoff_s: float,
+        sleep: Callable[[float], None] = time.sleep,
+        circuit_failures: int = DEFAULT_THRESHOLD,
     ) -> None:
+        self.circuit = CircuitBreaker("launcher", circuit_failures)
         self.max_retries = max(0, max_retries)
         self.backoff_s = max(0.0, backoff_s)
         self.attempts = 0
@@ -84,15 +95,23 @@ class Retrier:
 
     def call(self, what: str, fn: Callable[[], T]) -> T:
         for retry in range(self.max_retries + 1):
+            if self.circuit.open:
+                raise TransientError(self.circuit.reason)
             self.attempts += 1
             try:
-                return fn()
+                result = fn()
             except TransientError as exc:
+                self.circuit.failure(f"{what}: {exc}")
+                if self.circuit.open:
+                    raise TransientError(self.circuit.reason) from exc
                 if retry == self.max_retries:
                     raise
                 delay = self.backoff_s * (2**retry)
                 self.log.append(f"{what}: transient error ({exc}); retry in {delay:.2f}s")
                 self._sleep(delay)
+            else:
+                self.circuit.success()
+                return result
         raise AssertionError("unreachable: the loop returns or raises")
 
 

@@ -10,11 +10,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from feedback_assets.resources.circuit import DEFAULT_THRESHOLD
 from feedback_assets.resources.launchers.base import (
     LaunchRequest,
     LaunchResult,
@@ -46,6 +48,7 @@ def run_webhook(
     backoff_s: float,
     redact: Redactor,
     sleep: Callable[[float], None] = time.sleep,
+    circuit_failures: int = DEFAULT_THRESHOLD,
 ) -> LaunchResult:
     started = utcnow()
     if not url:
@@ -55,51 +58,71 @@ def run_webhook(
     except (OSError, ValueError) as exc:
         error = f"manifest_path: cannot read {request.manifest_path} as JSON: {exc}"
         return failed(started, error, attempts=0)
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    retrier = Retrier(max_retries, backoff_s, sleep)
+    headers = _headers(token)
+    retrier = Retrier(max_retries, backoff_s, sleep, circuit_failures)
     log: list[str] = []
-
-    def post(client: httpx.Client) -> httpx.Response:
-        try:
-            resp = client.post(url, json=payload, headers=headers)
-        except httpx.TransportError as exc:  # connect errors and timeouts
-            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
-        log.append(f"POST {url} -> HTTP {resp.status_code}")
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise TransientError(f"HTTP {resp.status_code}: {resp.text[:200]}")
-        return resp
 
     def out() -> str:
         return redact(truncate("\n".join(retrier.log + log)))
 
     try:
         with httpx.Client(timeout=min(60.0, max(1.0, timeout_s))) as client:
-            resp = retrier.call("webhook POST", lambda: post(client))
+            resp = retrier.call("webhook POST", lambda: _post(client, url, payload, headers, log))
     except TransientError as exc:
         error = f"webhook still failing after {retrier.attempts} attempt(s): {exc}"
         return failed(started, redact(error), out(), retrier.attempts)
     if not resp.is_success:
         error = f"webhook rejected the launch: HTTP {resp.status_code}: {resp.text[:300]}"
         return failed(started, redact(error), out(), retrier.attempts)
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
+    body = _json_body(resp)
     if not isinstance(body, dict) or not body.get("job_id"):
         error = f"webhook reply has no job_id (HTTP {resp.status_code}): {resp.text[:300]}"
         return failed(started, redact(error), out(), retrier.attempts)
     job_id = body["job_id"]
     log.append(f"accepted as job {job_id}")
     version = body.get("model_version_id") or request.new_model_version_id
+    return _accepted(started, str(job_id), str(version), out, retrier.attempts)
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def _post(
+    client: httpx.Client, url: str, payload: dict[str, Any], headers: dict[str, str], log: list[str]
+) -> httpx.Response:
+    """One POST; connect errors, timeouts, 429 and 5xx raise TransientError (retried)."""
+    try:
+        resp = client.post(url, json=payload, headers=headers)
+    except httpx.TransportError as exc:  # connect errors and timeouts
+        raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+    log.append(f"POST {url} -> HTTP {resp.status_code}")
+    if resp.status_code == 429 or resp.status_code >= 500:
+        raise TransientError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+    return resp
+
+
+def _json_body(resp: httpx.Response) -> Any:
+    """The reply's JSON, or None if it is not JSON."""
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _accepted(
+    started: datetime, job_id: str, version: str, out: Callable[[], str], attempts: int
+) -> LaunchResult:
     return LaunchResult(
         status="succeeded",
-        job_id=str(job_id),
-        new_model_version_id=str(version),
+        job_id=job_id,
+        new_model_version_id=version,
         started_at=started,
         finished_at=utcnow(),
         output=out(),
         error=None,
-        attempts=retrier.attempts,
+        attempts=attempts,
     )

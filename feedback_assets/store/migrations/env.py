@@ -39,7 +39,7 @@ elif context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 else:
-    from feedback_assets.store.feedback_store import _make_engine
+    from feedback_assets.store.engines import make_engine as _make_engine
 
     engine = _make_engine(_cli_url())
     with engine.begin() as conn:

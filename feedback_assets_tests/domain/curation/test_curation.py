@@ -100,7 +100,9 @@ def test_user_edits_first_with_edited_text_and_score_10() -> None:
     assert first["response"] == "the better answer"
     assert first["original_response"] == text(1)
     assert first["curation_score"] == 10.0
-    assert len(out) == 3
+    # e0, e2 and e4 score 0.9 but no user approved them: they never fill the unused quota.
+    assert out["event_id"].tolist() == ["e1", "e3"]
+    assert set(out["role"]) == {"sft"}
 
 
 def test_high_quality_needs_quality_and_positive_signal() -> None:
@@ -110,9 +112,8 @@ def test_high_quality_needs_quality_and_positive_signal() -> None:
     out = curate(ev, q, sig, config=only("high_quality"))
     hq = out[out["curation_source"] == "high_quality"]
     assert hq["event_id"].tolist() == ["e0", "e4"]  # ranked by score; e2 has no signal
-    # Unfilled quota flows to diverse, which never takes the thumbed-down e3.
-    assert set(out.loc[out["curation_source"] != "high_quality", "curation_source"]) == {"diverse"}
-    assert "e3" not in set(out["event_id"])
+    # Unfilled quota stays unused: nothing unapproved (e2) or thumbed down (e3) fills it.
+    assert out["event_id"].tolist() == ["e0", "e4"]
 
 
 def test_hard_examples_ranked_by_difficulty() -> None:
@@ -142,7 +143,9 @@ def test_diverse_covers_every_cluster(use_embeddings: bool) -> None:
     e = np.array(emb)
     e /= np.linalg.norm(e, axis=1, keepdims=True)
     # Cluster 0 has the best quality: quality-first would pick only it without the distance rule.
-    q = quality({r["event_id"]: (0.95 if r["event_id"].startswith("c0") else 0.7) for r in rows})
+    # The judge approved every answer (no user feedback), which makes them sft-eligible.
+    q = quality({r["event_id"]: (0.95 if r["event_id"].startswith("c0") else 0.85) for r in rows})
+    q["judge_score"] = 0.9
     out = curate(ev, q, None, e if use_embeddings else None, only("diverse", limit=k))
     hit = {int(eid.split("-")[0][1:]) for eid in out["event_id"]}
     assert hit == set(range(k))

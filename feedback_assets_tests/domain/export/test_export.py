@@ -48,6 +48,7 @@ def curated(n: int = N) -> pd.DataFrame:
             "curation_score": [10.0 if i < 5 else 0.5 + i / 100 for i in range(n)],
             "quality_score": [float("nan") if i == 3 else 0.9 for i in range(n)],
             "signal_score": 3.0,
+            "role": "sft",
         }
     )
 
@@ -197,6 +198,12 @@ def test_export_batch_every_format_round_trips(tmp_path: Path) -> None:
     assert set(m["files"]) == set(format_names())
     assert m["files"]["hf_dataset"]["splits"] == {"train": 36, "test": 4}
     assert m["counts"]["curated"] == N and m["counts"]["curated_by_source"]["user_edit"] == 5
+    assert m["counts"]["curated_by_role"] == {"sft": N}
+    assert {f["role"] for name, f in m["files"].items() if name in format_names(["sft"])} == {"sft"}
+    assert m["files"]["kto"]["role"] == "kto"
+    assert set(pq.read_table(tmp_path / "exports/b1/curated.parquet")["role"].to_pylist()) == {
+        "sft"
+    }
     assert m["code_version"] == "abc123" and m["source_window"]["end"] == "2026-01-02"
     on_disk = json.loads((tmp_path / "exports" / "b1" / "manifest.json").read_text())
     assert on_disk["files"]["parquet"]["sha256"] == m["files"]["parquet"]["sha256"]
@@ -214,6 +221,15 @@ def test_export_batch_every_format_round_trips(tmp_path: Path) -> None:
     assert {k: v["sha256"] for k, v in m2["files"].items()} == {
         k: v["sha256"] for k, v in m["files"].items()
     }
+
+
+@pytest.mark.parametrize("role", ["eval", "kto", "preference", "legacy"])
+def test_sft_formats_refuse_rows_of_another_role(tmp_path: Path, role: str) -> None:
+    rows = curated()
+    rows.loc[7, "role"] = role
+    with pytest.raises(ValueError, match=rf"frames\['sft'\]\.role: .*'{role}'"):
+        export_batch({**frames(), "sft": rows}, str(tmp_path), "b1")
+    assert not (tmp_path / "b1").exists()  # refused before anything was written
 
 
 def test_verify_export_catches_truncation_and_missing(tmp_path: Path) -> None:

@@ -40,8 +40,9 @@ def filler(n: int, tag: str = "w") -> list[str]:
     [
         ('{"answer": 42, "items": [1, 2]}', "json", 1.0),
         ('  \n[{"a": 1}, {"b": null}]\n ', "json", 1.0),
-        ("{'answer': 42, 'single': 'quotes'}", "plain", 0.7),
-        ('{"answer": 42, "unterminated": [1, 2}', "plain", 0.7),
+        # starts like JSON but does not parse: broken JSON (see the tests further down)
+        ("{'answer': 42, 'single': 'quotes'}", "plain", 0.0),
+        ('{"answer": 42, "unterminated": [1, 2}', "plain", 0.0),
         ("42 is a number but not a JSON object or array", "plain", 0.7),
         ("Intro text\n```python\nprint('hi')\n```\nDone.", "markdown", 0.9),
         ("Intro text\n```python\nprint('hi')\nno closing fence here", "markdown", 0.5),
@@ -56,7 +57,7 @@ def test_format_kinds(text, kind, score):
     assert r["format_kind"] == kind and f["details"]["kind"] == kind
     assert f["score"] == score
     assert f["passed"] is (score >= 0.7)
-    assert r["hard_fail"] is False
+    assert r["hard_fail"] is (score == 0.0)  # only broken JSON hard-fails here
 
 
 def test_expected_json_makes_invalid_output_a_hard_fail():
@@ -428,3 +429,67 @@ def test_quality_stats():
     assert st_["p10"] <= st_["p50"] <= st_["p90"] and st_["format_kinds"]["json"] == 1
     merged = apply_judge(scored, pd.Series([0.5, np.nan, np.nan, np.nan]))
     assert quality_stats(merged)["judge_coverage"] == 0.25
+
+
+# ---- broken JSON and empty answers ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"answer": "the refund was issued on Mon',
+        '  \n[{"id": 1}, {"id": 2',
+        '["alpha", "beta"',
+        "[1, 2, 3",
+        '{"a": 1}} trailing',
+        "[true, false, nul",
+        "{'answer': 42}",
+    ],
+)
+@pytest.mark.parametrize("expected", [None, "markdown"])
+def test_output_that_starts_like_json_but_does_not_parse_fails_format(text, expected):
+    cfg = QualityConfig(expected_format=expected)
+    r = assess_response(text, cfg)
+    fmt = next(c for c in r["checks"] if c["check"] == "format")
+    assert fmt["details"]["broken_json"] and fmt["score"] == 0.0 and not fmt["passed"]
+    assert "format" in r["hard_fail_reasons"] and not r["passed"]
+    assert r["score"] <= cfg.hard_fail_cap
+    _assert_same([text, GOOD], cfg)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[1] Smith et al. showed that the effect holds for every cohort in the study.",
+        "[the docs](https://example.com/docs) explain how to rotate the key safely.",
+        "{name} is a placeholder the template fills in before the email is sent out.",
+        '{"ok": true, "items": [1, 2, 3]}',
+    ],
+)
+def test_prose_with_brackets_and_valid_json_are_not_broken_json(text):
+    r = assess_response(text)
+    fmt = next(c for c in r["checks"] if c["check"] == "format")
+    assert not fmt["details"]["broken_json"] and fmt["passed"]
+    assert "format" not in r["hard_fail_reasons"]
+    _assert_same([text])
+
+
+@pytest.mark.parametrize("value", ["", " ", "\n\t  \r\n", "\u2003\u00a0", None, 12])
+def test_empty_answers_score_zero_and_are_counted(value):
+    r = assess_response(value)
+    gate = next(c for c in r["checks"] if c["check"] == "empty")
+    assert r["score"] == 0.0 and gate["score"] == 0.0 and not gate["passed"]
+    assert "empty" in r["hard_fail_reasons"]
+    scored = score_batch([value, GOOD, value])
+    assert scored["score"].tolist()[0] == 0.0 and scored["score"].tolist()[2] == 0.0
+    assert quality_stats(scored)["empty"] == 2
+    # a perfect judge cannot lift an empty answer above 0
+    judged = apply_judge(scored, pd.Series([1.0, 1.0, np.nan]))
+    assert judged["score"].tolist()[0] == 0.0 and judged["score"].tolist()[1] > 0.9
+    _assert_same([value, GOOD])
+
+
+def test_a_non_empty_answer_passes_the_empty_gate():
+    gate = next(c for c in assess_response("ok")["checks"] if c["check"] == "empty")
+    assert gate == {"check": "empty", "score": 1.0, "passed": True, "details": {}}
+    assert quality_stats(score_batch([GOOD]))["empty"] == 0

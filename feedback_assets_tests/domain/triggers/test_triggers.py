@@ -5,22 +5,26 @@ import numpy as np
 import pytest
 
 from feedback_assets.domain.records import DriftReport, TriggerDecision
-from feedback_assets.domain.triggers.triggers import (
+from feedback_assets.domain.triggers.decisions import (
+    data_count_decision,
+    drift_decision,
+    quality_decision,
+    schedule_decision,
+)
+from feedback_assets.domain.triggers.plan import (
     TAG_DEPLOYMENT,
     TAG_TRIGGER_VALUES,
     TAG_TRIGGERS,
-    DriftWindow,
-    TriggerConfig,
-    TriggerState,
     coalesce,
-    data_count_decision,
-    drift_decision,
-    drift_window_from_report,
     evaluate,
     fired_only,
     gate,
-    quality_decision,
-    schedule_decision,
+)
+from feedback_assets.domain.triggers.state import (
+    DriftWindow,
+    TriggerConfig,
+    TriggerState,
+    drift_window_from_report,
 )
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

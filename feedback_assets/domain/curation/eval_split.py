@@ -1,0 +1,193 @@
+"""The held-out split: every prompt belongs to a near-duplicate cluster, and a cluster is `eval`
+or `train` forever.
+
+A cluster is a connected component of "same normalized prompt, or estimated MinHash Jaccard >=
+threshold". Clusters seen before keep their stored split; a new cluster is eval when a seeded
+hash of its canonical key (the smallest prompt key among its members) falls below
+`eval_share * 100` (mod 100), so the split is deterministic and independent of row order. A new
+prompt that bridges an eval cluster and a train cluster is a `conflict`: it may go to neither
+side, since either would put a near-duplicate of an eval prompt into training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+from datasketch import LeanMinHash, MinHashLSH
+
+from feedback_assets.domain.curation.dedupe import minhash_signatures, normalize_text, text_keys
+
+SPLITS: tuple[str, ...] = ("train", "eval", "conflict")
+KNOWN_COLUMNS: tuple[str, ...] = ("prompt_key", "cluster_key", "split", "prompt")
+SPLIT_COLUMNS: tuple[str, ...] = ("prompt_key", "cluster_key", "split", "new")
+NUM_PERM = 64
+
+
+def prompt_keys(prompts: pd.Series) -> pd.Series:
+    """16-hex-digit key of each normalized prompt (the store's key for a prompt)."""
+    keys = text_keys(normalize_text(prompts))
+    return pd.Series([f"{int(k):016x}" for k in keys], index=prompts.index, dtype=object)
+
+
+def eval_bucket(cluster_key: str, seed: int) -> int:
+    """0..99, stable across processes and Python versions (unlike hash())."""
+    digest = hashlib.blake2b(f"{seed}:{cluster_key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % 100
+
+
+def split_prompts(
+    prompts: pd.Series,
+    known: pd.DataFrame | None = None,
+    *,
+    eval_share: float = 0.1,
+    threshold: float = 0.85,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per prompt (aligned with `prompts`): prompt_key, cluster_key, split, new.
+
+    `known` holds earlier assignments (columns KNOWN_COLUMNS; `prompt` is any member's text).
+    `new` is True where the normalized prompt was not in `known`. Conflicts get cluster_key "".
+    """
+    if not 0.0 <= eval_share <= 1.0:
+        raise ValueError(f"eval_share: must be in [0, 1], got {eval_share}")
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold: must be in (0, 1], got {threshold}")
+    known = _known_frame(known)
+    keys = prompt_keys(prompts.fillna("").astype(str))
+    codes, uniq_keys = pd.factorize(keys)
+    first = pd.Series(np.arange(len(keys))).groupby(codes).first().to_numpy()
+    uniq_norm = normalize_text(prompts.fillna("").astype(str).iloc[first]).reset_index(drop=True)
+    known_by_key = known.drop_duplicates("prompt_key").set_index("prompt_key")
+    is_known = pd.Index(uniq_keys).isin(known_by_key.index)
+    cluster = np.empty(len(uniq_keys), dtype=object)
+    split = np.empty(len(uniq_keys), dtype=object)
+    cluster[is_known] = known_by_key.loc[uniq_keys[is_known], "cluster_key"].to_numpy()
+    split[is_known] = known_by_key.loc[uniq_keys[is_known], "split"].to_numpy()
+    fresh = np.flatnonzero(~is_known)
+    if len(fresh):
+        c, s = _assign_fresh(
+            uniq_norm.iloc[fresh].reset_index(drop=True),
+            np.asarray(uniq_keys)[fresh],
+            known,
+            eval_share=eval_share,
+            threshold=threshold,
+            seed=seed,
+        )
+        cluster[fresh], split[fresh] = c, s
+    return pd.DataFrame(
+        {
+            "prompt_key": keys.to_numpy(),
+            "cluster_key": cluster[codes],
+            "split": split[codes],
+            "new": ~is_known[codes],
+        },
+        index=prompts.index,
+    )
+
+
+def _known_frame(known: pd.DataFrame | None) -> pd.DataFrame:
+    if known is None or known.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in KNOWN_COLUMNS})
+    missing = [c for c in KNOWN_COLUMNS if c not in known.columns]
+    if missing:
+        raise ValueError(f"known.{missing[0]}: required column is missing")
+    bad = sorted(set(known["split"]) - {"train", "eval"})
+    if bad:
+        raise ValueError(f"known.split: only 'train' and 'eval' are stored, got {bad}")
+    return known.reset_index(drop=True)
+
+
+def _assign_fresh(
+    norm: pd.Series,
+    keys: np.ndarray,
+    known: pd.DataFrame,
+    *,
+    eval_share: float,
+    threshold: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Union-find over the fresh prompts and their near-duplicate edges (to each other and to
+    known prompts); each component takes the split of the known clusters it touches."""
+    n = len(norm)
+    sigs = minhash_signatures(norm, NUM_PERM, seed)
+    known_sigs = minhash_signatures(normalize_text(known["prompt"].astype(str)), NUM_PERM, seed)
+    # A lower banding threshold makes missed candidates at `threshold` vanishingly rare; every
+    # candidate is then verified on the signatures themselves.
+    lsh = MinHashLSH(threshold=max(0.3, threshold - 0.3), num_perm=NUM_PERM)
+    for j, sig in enumerate(known_sigs):
+        lsh.insert(("k", j), _lean(sig, seed), check_duplication=False)
+    parent = np.arange(n)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    touched: list[set[int]] = [set() for _ in range(n)]
+    for i, sig in enumerate(sigs):
+        mh = _lean(sig, seed)
+        for kind, j in lsh.query(mh):
+            other = known_sigs[j] if kind == "k" else sigs[j]
+            if float(np.mean(other == sig)) < threshold:
+                continue
+            if kind == "k":
+                touched[i].add(j)
+            else:
+                parent[find(i)] = find(j)
+        lsh.insert(("f", i), mh, check_duplication=False)
+    roots = np.array([find(i) for i in range(n)])
+    return _component_splits(roots, keys, touched, known, eval_share, seed)
+
+
+def _component_splits(
+    roots: np.ndarray,
+    keys: np.ndarray,
+    touched: list[set[int]],
+    known: pd.DataFrame,
+    eval_share: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    cluster = np.empty(len(roots), dtype=object)
+    split = np.empty(len(roots), dtype=object)
+    known_split = known["split"].to_numpy()
+    known_cluster = known["cluster_key"].to_numpy()
+    for members in pd.Series(np.arange(len(roots))).groupby(roots).indices.values():
+        hit = sorted(set().union(*(touched[m] for m in members)))
+        splits = set(known_split[hit]) if hit else set()
+        if len(splits) > 1:
+            cluster[members], split[members] = "", "conflict"
+        elif splits:
+            side = splits.pop()
+            cluster[members] = min(known_cluster[hit])
+            split[members] = side
+        else:
+            key = min(keys[members])
+            cluster[members] = key
+            split[members] = "eval" if eval_bucket(key, seed) < eval_share * 100 else "train"
+    return cluster, split
+
+
+def _lean(sig: np.ndarray, seed: int) -> LeanMinHash:
+    return LeanMinHash(seed=seed, hashvalues=sig, scheme="legacy")
+
+
+def near_duplicate_of_any(
+    prompts: pd.Series, others: pd.Series, threshold: float = 0.85, seed: int = 0
+) -> np.ndarray:
+    """Per prompt: equal after normalization to, or a near-duplicate of, any of `others`."""
+    norm, other_norm = normalize_text(prompts.fillna("")), normalize_text(others.fillna(""))
+    if len(norm) == 0 or len(other_norm) == 0:
+        return np.zeros(len(norm), dtype=bool)
+    out = np.array(norm.isin(set(other_norm)), dtype=bool)
+    other_sigs = minhash_signatures(other_norm.reset_index(drop=True), NUM_PERM, seed)
+    lsh = MinHashLSH(threshold=max(0.3, threshold - 0.3), num_perm=NUM_PERM)
+    for j, sig in enumerate(other_sigs):
+        lsh.insert(j, _lean(sig, seed), check_duplication=False)
+    sigs = minhash_signatures(norm.reset_index(drop=True), NUM_PERM, seed)
+    for i in np.flatnonzero(~out):
+        cands = lsh.query(_lean(sigs[i], seed))
+        out[i] = any(float(np.mean(other_sigs[j] == sigs[i])) >= threshold for j in cands)
+    return out

@@ -1,1 +1,0 @@
-"""Store-side helpers behind feedback_assets.api (no Dagster)."""

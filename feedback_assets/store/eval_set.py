@@ -1,0 +1,115 @@
+"""A deployment's frozen prompt splits: the eval set the evaluation gate reads, and the train
+clusters that keep later near-duplicates out of it. Rows are only ever added, never changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from feedback_assets.store import schema
+from feedback_assets.store.feedback_store import FeedbackStore, now_us
+
+EVAL_COLUMNS: tuple[str, ...] = (
+    "prompt",
+    "reference_answer",
+    "source",
+    "cluster_key",
+    "prompt_key",
+    "event_id",
+    "version",
+    "partition_key",
+)
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """The held-out prompts of a deployment. `version` grows each time prompts are added; an
+    item's own `version` column says which version added it (version v = items with <= v)."""
+
+    deployment_id: str
+    version: int
+    items: pd.DataFrame  # columns EVAL_COLUMNS; reference_answer is None for hard prompts
+
+    def at(self, version: int) -> pd.DataFrame:
+        """The items as of an earlier version (a frozen set to compare models on)."""
+        return self.items[self.items["version"] <= version].reset_index(drop=True)
+
+
+def eval_set(store: FeedbackStore, deployment_id: str) -> EvalSet:
+    """The deployment's eval set, oldest items first."""
+    rows = store.read_table(
+        "prompt_splits",
+        deployment_id=deployment_id,
+        split="eval",
+        order_by=["version", "prompt_key"],
+    )
+    items = rows.reindex(columns=list(EVAL_COLUMNS)).reset_index(drop=True)
+    version = int(items["version"].max()) if len(items) else 0
+    return EvalSet(deployment_id, version, items)
+
+
+def known_splits(store: FeedbackStore, deployment_id: str) -> pd.DataFrame:
+    """Every stored assignment of the deployment: prompt_key, cluster_key, split, prompt."""
+    rows = store.read_table("prompt_splits", deployment_id=deployment_id, order_by=["prompt_key"])
+    return rows.reindex(columns=["prompt_key", "cluster_key", "split", "prompt"])
+
+
+def add_splits(
+    store: FeedbackStore, deployment_id: str, partition_key: str | None, rows: pd.DataFrame
+) -> int:
+    """Store new assignments (columns: prompt_key, cluster_key, split, prompt, and optionally
+    reference_answer, source, event_id); keys already stored keep their assignment. New eval
+    rows raise the eval set's version by one. Returns how many rows were added."""
+    bad = sorted(set(rows["split"]) - {"train", "eval"}) if len(rows) else []
+    if bad:
+        raise ValueError(f"rows.split: only 'train' and 'eval' are stored, got {bad}")
+    t = schema.prompt_splits
+    with store.engine.begin() as conn:
+        have = {
+            str(r[0])
+            for r in conn.execute(
+                sa.select(t.c.prompt_key).where(t.c.deployment_id == deployment_id)
+            )
+        }
+        new = rows[~rows["prompt_key"].isin(have)].drop_duplicates("prompt_key")
+        if new.empty:
+            return 0
+        current = conn.execute(
+            sa.select(sa.func.max(t.c.version)).where(t.c.deployment_id == deployment_id)
+        ).scalar()
+        version = int(current or 0) + (1 if (new["split"] == "eval").any() else 0)
+        records = new.reindex(
+            columns=["prompt_key", "cluster_key", "split", "prompt", "reference_answer"]
+            + ["source", "event_id"]
+        ).assign(
+            deployment_id=deployment_id,
+            version=max(version, 1),
+            partition_key=partition_key,
+            created_us=now_us(),
+        )
+        records = records.astype(object).where(records.notna(), None)
+        conn.execute(_insert_new(store.dialect, t), records.to_dict("records"))
+    return len(records)
+
+
+def _insert_new(dialect: str, t: sa.Table) -> sa.Insert:
+    # A concurrent curation of another day may have stored the key meanwhile: the first wins.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(t).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(t).on_conflict_do_nothing()
+
+
+def train_prompt_keys(store: FeedbackStore, deployment_id: str) -> set[str]:
+    """Prompt keys assigned to training (exports keep only prompts among these)."""
+    t = schema.prompt_splits
+    query = sa.select(t.c.prompt_key).where(
+        t.c.deployment_id == deployment_id, t.c.split == "train"
+    )
+    with store.engine.connect() as conn:
+        return {str(r[0]) for r in conn.execute(query)}

@@ -1,0 +1,130 @@
+"""Phones in real-world formats (six regions, extensions), validated by libphonenumber, and the
+look-alikes that must survive. Faker builds the locale samples (bench.pii_corpus)."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.pii_corpus import LOCALES, lookalike_samples, phone_strings
+from feedback_assets.domain.pii.pii_phones import phone_ok, phone_prefix_len
+from feedback_assets.domain.pii.sanitize import sanitize_column, sanitize_text
+
+PHONES = [
+    # US: extensions (the held-out leaks), national, international
+    "638-924-1730x713",
+    "690.531.7486x562",
+    "(415) 555-0134 ext. 12",
+    "415-555-0134 ext 7",
+    "+1-537-640-6812x41586",
+    "001-515-375-7869x92618",
+    "(212)774-1524x40726",
+    "+1 415-555-0134",
+    # UK
+    "020 7946 0958",
+    "07911 123456",
+    "+44 (0)20 7946 0958",
+    "+44(0)2074960074",
+    "(0161) 496 0000",
+    # DE
+    "030 12345678",
+    "030/12345678",
+    "0151 23456789",
+    "+49 30 12345678",
+    "+49 (0) 9141 777631",
+    "0049 30 12345678",
+    # FR
+    "01 23 45 67 89",
+    "06.12.34.56.78",
+    "+33 1 23 45 67 89",
+    "+33 (0)6 12 34 56 78",
+    # IN
+    "98765 43210",
+    "+91 98765 43210",
+    "+91-98765-43210",
+    "011 2345 6789",
+    # BR
+    "(11) 98765-4321",
+    "11 3456-7890",
+    "+55 11 98765-4321",
+    "(011) 3456-7890",
+]
+
+FALSE_POSITIVES = [
+    "order 4500012345",
+    "ORD-2024-112233",
+    "INV-2026-000123",
+    "order #1234-5678",
+    "ticket 12345-67890-abc",
+    "isbn 978-3-16-148410-0",
+    "isbn 0-306-40615-2",
+    "version 10.4.1",
+    "release 2.13.270-rc1",
+    "build 20261130.1",
+    "ts 2026-11-30T12:30:45.123Z",
+    "at 2026-11-30 12:30:45",
+    "on 30/11/2026 14:05",
+    "on 30.11.2026",
+    "epoch ms 1764505845123",
+    "price $1,299.99",
+    "price 1.299,99 EUR",
+    "price 1 299,99 EUR",
+    "R$ 47.535,13",
+    "population 12 345 678",
+    "latency 123.456 ms p99 2345.6",
+    "bad iban DE00 3704 0044 0532 0130 00",
+    "score +1.5 2.5",
+    "temp -12.5 to +30.25",
+    "coords 48.8566 2.3522",
+    "range 100-200-300",
+]
+
+
+@pytest.mark.parametrize("phone", PHONES)
+def test_each_format_is_redacted_whole_by_both_paths(phone: str) -> None:
+    text = f"call {phone} today"
+    scalar, counts = sanitize_text(text)
+    assert scalar == "call [PHONE] today"
+    assert dict(counts) == {"PHONE": 1}
+    assert sanitize_column([text])[0].to_pylist() == [scalar]
+
+
+@pytest.mark.parametrize("text", FALSE_POSITIVES)
+def test_false_positive_regression_set_is_untouched(text: str) -> None:
+    assert sanitize_text(text) == (text, {})
+    assert sanitize_column([text])[0].to_pylist() == [text]
+
+
+def test_validation_rejects_phone_shaped_non_numbers() -> None:
+    # Phone-shaped, but no country dials them: too short, unassigned ranges, bad trunks.
+    for candidate in ("0532 0130", "+44 12", "+99 123 456 789", "0000 123 456"):
+        assert not phone_ok(candidate)
+    assert phone_ok("+44 20 7946 0958x12")
+
+
+def test_a_swallowed_trailing_group_stays_text() -> None:
+    candidate = "+44 20 7946 0958 12"
+    assert phone_prefix_len(candidate) == len("+44 20 7946 0958")
+    assert sanitize_text(f"ring {candidate} items")[0] == "ring [PHONE] 12 items"
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(LOCALES)), st.integers(0, 10_000))
+def test_property_locale_phones_are_redacted_and_paths_agree(region: str, seed: int) -> None:
+    phones = phone_strings(region, 25, seed)
+    texts = [f"contact: {p}, thanks" for p in phones]
+    scalar = [sanitize_text(t) for t in texts]
+    leaked = [p for p, (out, _) in zip(phones, scalar, strict=True) if out.count("[PHONE]") != 1]
+    # 8-digit national numbers (`0841 3026`) and numbers without a trunk 0 or country code
+    # outside the listed shapes may pass; the bench holds recall per locale at >= 99.5%.
+    assert len(leaked) <= 1, leaked
+    column, _ = sanitize_column(texts)
+    assert column.to_pylist() == [out for out, _ in scalar]
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 10_000))
+def test_property_lookalikes_survive_both_paths(seed: int) -> None:
+    texts = [s.text for s in lookalike_samples(200, seed)]
+    column, counts = sanitize_column(texts)
+    assert column.to_pylist() == texts
+    assert not any(counts.values())
