@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,8 @@ from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.store.feedback_store import FeedbackStore
 
 REASON_CHARS = 160
+# A tick's skip reason joins "<deployment>: <reason>" parts with "; " (a reason may hold "; ").
+DEPLOYMENT_PART = re.compile(r"; (?=[\w.-]+: )")
 
 
 def _line(label: str, value: Any) -> None:
@@ -127,6 +130,6 @@ def _print_ticks(ticks: list[TickRecord]) -> None:
             print(head)
         # A tick that only added partitions is "skipped" (no run) with a generic reason.
         shown = not t.run_ids and not t.added_partitions
-        for reason in (t.skip_reason or "").split("; ") if shown else []:
+        for reason in DEPLOYMENT_PART.split(t.skip_reason or "") if shown else []:
             if reason:
                 print(f"      {reason[:REASON_CHARS]}")

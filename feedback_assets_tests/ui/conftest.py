@@ -26,7 +26,7 @@ from feedback_assets_tests.defs.test_dagster_dev import (
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-DAYS, EVENTS_PER_DAY = 3, 40
+DAYS, EVENTS_PER_DAY = 3, 60
 DEPLOYMENTS = 3
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -58,9 +58,9 @@ def _env() -> dict[str, str]:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     tmp = tmp_path_factory.mktemp("ui")
     env = _env()
-    # Small traffic: a low data-count threshold lets a sensor request retraining, and a short
-    # sensor interval keeps the demo's second tick from waiting 30 s.
-    env.update(FEEDBACK_DATA_COUNT_THRESHOLD="50", FEEDBACK_SENSOR_INTERVAL_SECONDS="5")
+    # Small traffic: a low data-count threshold (10, the least a trainer accepts) lets a sensor
+    # request retraining, and a short sensor interval keeps the second tick from waiting.
+    env.update(FEEDBACK_DATA_COUNT_THRESHOLD="10", FEEDBACK_SENSOR_INTERVAL_SECONDS="5")
     args = ["--data-dir", str(tmp / "data"), "--days", str(DAYS)]
     args += ["--events-per-day", str(EVENTS_PER_DAY)]
     done = subprocess.run(

@@ -24,11 +24,13 @@ CHUNK_RUNS = """chunks => chunks.map(c => {
     const badge = c.querySelector('[class*="RunTimeline_batchCount"]');
     return badge ? parseInt(badge.textContent, 10) : 1;
 })"""
-# Painted pixels of a chart's canvas: a drawn line plot has thousands, an empty one none.
-PAINTED = """c => {
+# Pixels of a chart's data line (the UI's accent blue-violet; axes and grid are grey): a drawn
+# series has hundreds, an empty chart none.
+LINE_PIXELS = """c => {
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let n = 0;
-    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    for (let i = 0; i < d.length; i += 4)
+        if (d[i + 3] > 128 && d[i + 2] - d[i] > 80 && d[i + 2] - d[i + 1] > 80) n++;
     return n;
 }"""
 
@@ -66,24 +68,16 @@ def test_demo_launches_through_the_instance(demo: Demo, instance: dg.DagsterInst
 def _open(page: Page, port: int, path: str) -> None:
     page.goto(f"http://127.0.0.1:{port}{path}")
     page.wait_for_load_state("networkidle")
-    _dismiss_community_modal(page)
 
 
 def _dismiss_community_modal(page: Page) -> None:
-    """The UI may greet a first visit with a "join the community" dialog."""
+    """The UI may greet a first visit with "Join the Dagster community": skip it whenever it shows."""
     modal = page.get_by_role("dialog").filter(has_text=re.compile("community", re.IGNORECASE))
-    if modal.count():
-        for name in ("Dismiss", "No thanks", "Skip", "Close"):
-            button = modal.get_by_role("button", name=name)
-            if button.count():
-                button.first.click()
-                break
-        else:
-            page.keyboard.press("Escape")
-        expect(modal).to_have_count(0)
+    page.add_locator_handler(modal, lambda m: m.get_by_role("button", name="Skip").click())
 
 
 def _shot(page: Page, demo: Demo, name: str) -> Path:
+    expect(page.get_by_role("dialog").filter(has_text="community")).to_have_count(0)
     out = demo.tmp / "screens" / f"{name}.png"
     out.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(out))
@@ -95,6 +89,7 @@ def test_ui_tells_the_story(
 ) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(TIMEOUT_MS)
+    _dismiss_community_modal(page)
     loop = _runs(instance, "feedback_loop_job")
     retraining = _runs(instance, "retraining_job")
     _timeline(page, dev_port, demo, len(loop), len(retraining))
@@ -160,6 +155,6 @@ def _metadata_plot(page: Page, port: int, demo: Demo, asset: str, key: str) -> N
     canvas = page.locator(f"xpath=//span[normalize-space()='{key}']/../..//canvas")
     expect(canvas).to_be_visible()
     page.wait_for_timeout(1500)  # the chart animates in
-    assert canvas.evaluate(PAINTED) > 500, f"{asset}.{key}: the plot is empty"
+    assert canvas.evaluate(LINE_PIXELS) > 200, f"{asset}.{key}: the plot has no data line"
     canvas.scroll_into_view_if_needed()
     _shot(page, demo, f"6_plot_{asset}_{key}")
