@@ -25,16 +25,30 @@ from feedback_assets.settings import ENV_FILE
 ROOT_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 
-def _prepare(data_dir: Path, fresh: bool, days: int) -> None:
-    os.environ.setdefault("FEEDBACK_DATA_DIR", str(data_dir))
-    os.environ.setdefault("FEEDBACK_EXPORT_ROOT", str(data_dir.parent / "exports"))
+MARKER = ".feedback-demo"  # in every directory the demo created: the only ones it may delete
+
+
+class DemoDirError(RuntimeError):
+    """A directory the demo would wipe was not created by the demo."""
+
+
+def _prepare(
+    data_dir: Path, fresh: bool, days: int, export_root: Path | None = None, store_url: str = ""
+) -> None:
+    """Point the product at the demo's own directories (never the environment's store or export
+    root, unless the flags say so), wiping only directories the demo created before."""
+    exports = export_root or data_dir.parent / "exports"
+    for name, path in (("--data-dir", data_dir), ("--export-root", exports)):
+        _claim(name, path, fresh)
+    os.environ["FEEDBACK_DATA_DIR"] = str(data_dir)
+    os.environ["FEEDBACK_EXPORT_ROOT"] = str(exports)
+    if store_url:
+        os.environ["FEEDBACK_STORE_URL"] = store_url
+    else:
+        os.environ.pop("FEEDBACK_STORE_URL", None)  # the embedded store in the demo's data dir
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    if fresh:
-        for path in (data_dir, Path(os.environ["FEEDBACK_EXPORT_ROOT"])):
-            shutil.rmtree(path, ignore_errors=True)
-    data_dir.mkdir(parents=True, exist_ok=True)
     # Partitions start where the demo's data starts (its last day is yesterday), and the
     # json-extractor deployment promises JSON; `dagster dev` reads the same file.
     first_day = datetime.now(UTC).date() - timedelta(days=days)
@@ -43,6 +57,21 @@ def _prepare(data_dir: Path, fresh: bool, days: int) -> None:
         "FEEDBACK_EXPECTED_FORMATS=json-extractor=json\n"
     )
     os.environ["DAGSTER_HOME"] = str(dagster_home(data_dir, os.environ.get("DAGSTER_HOME")))
+
+
+def _claim(flag: str, path: Path, fresh: bool) -> None:
+    """Make `path` the demo's: wipe it when fresh and the demo made it; refuse anyone else's."""
+    if path.exists() and not (path / MARKER).exists() and any(path.iterdir()):
+        if fresh:
+            raise DemoDirError(
+                f"{flag}: {path} holds data the demo did not create; it is left untouched. "
+                "Choose an empty or new directory, or pass --keep to add to it."
+            )
+        return
+    if fresh and (path / MARKER).exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / MARKER).write_text("created by `python -m feedback_assets.demo`; it may delete this\n")
 
 
 def dagster_home(data_dir: Path, current: str | None) -> Path:
@@ -80,13 +109,29 @@ def _move_storage(node: object, root_home: Path, home: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m feedback_assets.demo", description=__doc__)
     parser.add_argument("--data-dir", default="data", help="embedded store and Dagster home")
+    parser.add_argument(
+        "--export-root", default=None, help="export root (default: exports beside the data dir)"
+    )
+    parser.add_argument(
+        "--store-url", default="", help="feedback store URL (default: SQLite in the data dir)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep earlier demo data")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--events-per-day", type=int, default=400)
     parser.add_argument("--days", type=int, default=14)
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    _prepare(Path(args.data_dir).resolve(), fresh=not args.keep, days=args.days)
+    export_root = Path(args.export_root).resolve() if args.export_root else None
+    try:
+        _prepare(
+            Path(args.data_dir).resolve(),
+            fresh=not args.keep,
+            days=args.days,
+            export_root=export_root,
+            store_url=args.store_url,
+        )
+    except DemoDirError as exc:
+        parser.exit(2, f"error: {exc}\n")
     # Imported after _prepare: the partitions are defined from the settings it wrote.
     from feedback_assets.demo.loop import run_loop
     from feedback_assets.demo.progress import Progress, quiet_console

@@ -97,9 +97,49 @@ def simulate(
     """Events (originals + regenerations) and signals, as columns.
 
     Rows come grouped by `group` (a day); each group keeps as many originals as make
-    originals + regenerations equal its size (or one fewer).
+    originals + regenerations equal its size (or one fewer). The helpers draw from `rng` in a
+    fixed order, so a seed always gives the same traffic.
     """
-    n = len(ts_ms)
+    drawn = _draw_texts(rng, deployment_id, drifted, drift)
+    keep = _keep_prefix(group, group_size, drawn.regen)
+    orig = np.flatnonzero(keep)
+    src = np.concatenate([orig, orig[drawn.regen[orig]]])  # row of the original for each event
+    texts = _event_texts(rng, drawn, orig, src, ts_ms)
+    events = _event_columns(rng, deployment_id, versions, ts_ms, orig, src, drawn, texts)
+    kind_names = [c.KINDS[k] for k in drawn.kinds[src].tolist()]
+    state = (drawn.topics, drawn.variants, drawn.slots)
+    signals = _signals(rng, events, texts.bad, kind_names, drifted[src], drift, state, src)
+    _add_regenerate_clicks(rng, signals, events, texts, orig, drawn.regen)
+    return events, signals
+
+
+@dataclass
+class _Drawn:
+    """The per-row draws before any row is dropped (one row per potential original)."""
+
+    quality: tg.Quality
+    kinds: np.ndarray
+    topics: np.ndarray
+    slots: Any
+    variants: np.ndarray
+    prompts: list[str]
+    answers: Any
+    regen: np.ndarray
+
+
+@dataclass
+class _Texts:
+    prompt: list[str]
+    response: list[str]
+    bad: np.ndarray
+    ts: np.ndarray
+    is_regen: np.ndarray
+
+
+def _draw_texts(
+    rng: np.random.Generator, deployment_id: str, drifted: np.ndarray, drift: Profile
+) -> _Drawn:
+    n = len(drifted)
     prof = [HEALTHY, drift]
     pick = drifted.astype(np.int64)
 
@@ -115,42 +155,59 @@ def simulate(
     tg.sprinkle(rng, prompts, 0.035, c.PII_PROMPT, 0.06)
     answers = tg.build_answers(rng, topics, variants, slots, quality)
     regen = rng.random(n) < np.where(answers.bad, _REGEN_BAD, _REGEN_GOOD)
+    return _Drawn(quality, kinds, topics, slots, variants, prompts, answers, regen)
 
-    # Keep a prefix of each group so that originals + regenerations fit the group size.
+
+def _keep_prefix(group: np.ndarray, group_size: np.ndarray, regen: np.ndarray) -> np.ndarray:
+    """Keep a prefix of each group so that originals + regenerations fit the group size."""
+    n = len(group)
     starts = np.searchsorted(group, group, side="left")
     pos = np.arange(n) - starts
     cum = np.cumsum(regen)
     cum_in_group: np.ndarray = cum - (cum[starts] - regen[starts])
     keep = pos + 1 + cum_in_group <= group_size[group]
     _top_up(group, group_size, keep, regen)
-    orig = np.flatnonzero(keep)
-    src = np.concatenate([orig, orig[regen[orig]]])  # row of the original for each event
-    m_orig = len(orig)
-    is_regen = np.arange(len(src)) >= m_orig
-    n_ev = len(src)
+    return keep
 
+
+def _event_texts(
+    rng: np.random.Generator, d: _Drawn, orig: np.ndarray, src: np.ndarray, ts_ms: np.ndarray
+) -> _Texts:
+    """Prompts, responses (regenerations get new answers), badness and times of every event."""
+    is_regen = np.arange(len(src)) >= len(orig)
     regen_src = src[is_regen]
+    q = d.quality
     regen_answers = tg.build_answers(
         rng,
-        topics[regen_src],
-        variants[regen_src],
-        [slots[i] for i in regen_src.tolist()],
+        d.topics[regen_src],
+        d.variants[regen_src],
+        [d.slots[i] for i in regen_src.tolist()],
         tg.Quality(
-            quality.length_factor[regen_src],
-            quality.refusal[regen_src],
-            quality.loop[regen_src],
-            quality.short[regen_src],
+            q.length_factor[regen_src], q.refusal[regen_src], q.loop[regen_src], q.short[regen_src]
         ),
     )
-    response = [answers.response[i] for i in orig.tolist()] + regen_answers.response
-    bad = np.concatenate([answers.bad[orig], regen_answers.bad])
+    response = [d.answers.response[i] for i in orig.tolist()] + regen_answers.response
+    bad = np.concatenate([d.answers.bad[orig], regen_answers.bad])
     # JSON answers stay parseable: no trailing prose appended to them.
-    not_json = kinds[src] != tg.kind_index("json")
+    not_json = d.kinds[src] != tg.kind_index("json")
     tg.sprinkle(rng, response, 0.015, c.PII_RESPONSE, 0.03, eligible=not_json)
-    prompt = [prompts[i] for i in src.tolist()]
+    prompt = [d.prompts[i] for i in src.tolist()]
     ts = ts_ms[src].copy()
     ts[is_regen] += rng.integers(4_000, 90_000, size=int(is_regen.sum()))
+    return _Texts(prompt, response, bad, ts, is_regen)
 
+
+def _event_columns(
+    rng: np.random.Generator,
+    deployment_id: str,
+    versions: tuple[str, str],
+    ts_ms: np.ndarray,
+    orig: np.ndarray,
+    src: np.ndarray,
+    d: _Drawn,
+    t: _Texts,
+) -> dict[str, Any]:
+    n, n_ev, m_orig = len(ts_ms), len(src), len(orig)
     users = rng.choice(len(_USER_P), size=n, p=_USER_P)[src]
     user_ids = np.char.mod("user-%04d", users).tolist()
     block = (ts_ms[src] % DAY_MS) // (3 * 3_600_000)
@@ -159,31 +216,19 @@ def simulate(
     session = np.array(["sess-" + h for h in hexes(rng, len(uniq), 8)], dtype=object)[inv]
     event_ids = uuids(rng, n_ev)
     v2 = rng.random(n_ev) < _V2_SHARE.get(deployment_id, 0.3)
-    v2 = v2[np.concatenate([np.arange(m_orig), np.flatnonzero(regen[orig])])]
+    v2 = v2[np.concatenate([np.arange(m_orig), np.flatnonzero(d.regen[orig])])]
     mv = np.where(v2, f"{deployment_id}-{versions[1]}", f"{deployment_id}-{versions[0]}")
-    in_tok = np.fromiter(map(len, prompt), dtype=np.int64, count=n_ev) // 4 + 12
-    out_tok = np.maximum(1, np.fromiter(map(len, response), dtype=np.int64, count=n_ev) // 4)
+    in_tok = np.fromiter(map(len, t.prompt), dtype=np.int64, count=n_ev) // 4 + 12
+    out_tok = np.maximum(1, np.fromiter(map(len, t.response), dtype=np.int64, count=n_ev) // 4)
     latency = (180 + 14 * out_tok) * rng.lognormal(0, 0.25, size=n_ev) * np.where(v2, 0.85, 1)
-    source = rng.choice(len(_SOURCES), size=n, p=_SOURCE_P)[src]
-    locale = rng.choice(len(_LOCALES), size=n, p=_LOCALE_P)[src]
-    tnames = tg.TOPIC_NAMES[topics[src]].tolist()
-    metadata: list[dict[str, Any]] = [
-        {"source": _SOURCES[s], "locale": _LOCALES[lc], "topic": t}
-        for s, lc, t in zip(source.tolist(), locale.tolist(), tnames, strict=True)
-    ]
-    orig_pos = np.full(n, -1)
-    orig_pos[orig] = np.arange(m_orig)
-    regen_of = orig_pos[regen_src]
-    for j, k in enumerate(range(m_orig, n_ev)):
-        metadata[k]["regenerate_of"] = event_ids[int(regen_of[j])]
-
-    events = {
+    metadata = _metadata(rng, n, src, d.topics, event_ids, orig)
+    return {
         "event_id": event_ids,
         "deployment_id": [deployment_id] * n_ev,
         "model_version_id": mv.tolist(),
         "user_id": user_ids,
-        "prompt": prompt,
-        "response": response,
+        "prompt": t.prompt,
+        "response": t.response,
         "latency_ms": np.round(latency, 1).tolist(),
         "token_count": (in_tok + out_tok).tolist(),
         "input_tokens": in_tok.tolist(),
@@ -191,19 +236,55 @@ def simulate(
         "trace_id": hexes(rng, n_ev, 16),
         "session_id": session.tolist(),
         "metadata": metadata,
-        "timestamp": ts,
+        "timestamp": t.ts,
     }
-    kind_names = [c.KINDS[k] for k in kinds[src].tolist()]
-    signals = _signals(
-        rng, events, bad, kind_names, drifted[src], drift, (topics, variants, slots), src
-    )
-    # Regenerate clicks: on the original, just before the new answer appears.
+
+
+def _metadata(
+    rng: np.random.Generator,
+    n: int,
+    src: np.ndarray,
+    topics: np.ndarray,
+    event_ids: list[str],
+    orig: np.ndarray,
+) -> list[dict[str, Any]]:
+    source = rng.choice(len(_SOURCES), size=n, p=_SOURCE_P)[src]
+    locale = rng.choice(len(_LOCALES), size=n, p=_LOCALE_P)[src]
+    tnames = tg.TOPIC_NAMES[topics[src]].tolist()
+    metadata: list[dict[str, Any]] = [
+        {"source": _SOURCES[s], "locale": _LOCALES[lc], "topic": t}
+        for s, lc, t in zip(source.tolist(), locale.tolist(), tnames, strict=True)
+    ]
+    for k, j in enumerate(_regenerate_of(n, src, orig).tolist(), start=len(orig)):
+        metadata[k]["regenerate_of"] = event_ids[int(j)]
+    return metadata
+
+
+def _regenerate_of(n: int, src: np.ndarray, orig: np.ndarray) -> np.ndarray:
+    """For each regeneration (after the originals), the position of its original event."""
+    orig_pos = np.full(n, -1)
+    orig_pos[orig] = np.arange(len(orig))
+    return orig_pos[src[len(orig) :]]
+
+
+def _add_regenerate_clicks(
+    rng: np.random.Generator,
+    signals: dict[str, Any],
+    events: dict[str, Any],
+    t: _Texts,
+    orig: np.ndarray,
+    regen: np.ndarray,
+) -> None:
+    """Regenerate clicks: on the original, just before the new answer appears."""
+    src = np.concatenate([orig, orig[regen[orig]]])
+    regen_of = _regenerate_of(len(regen), src, orig)
+    ids, users, meta = events["event_id"], events["user_id"], events["metadata"]
     sig_regen = {
-        "event_id": [event_ids[int(i)] for i in regen_of.tolist()],
+        "event_id": [ids[int(i)] for i in regen_of.tolist()],
         "signal_type": ["regenerate"] * len(regen_of),
-        "timestamp": ts[is_regen] - rng.integers(500, 3_000, size=len(regen_of)),
-        "user_id": [user_ids[int(i)] for i in regen_of.tolist()],
-        "metadata": [{"source": metadata[int(i)]["source"]} for i in regen_of.tolist()],
+        "timestamp": t.ts[t.is_regen] - rng.integers(500, 3_000, size=len(regen_of)),
+        "user_id": [users[int(i)] for i in regen_of.tolist()],
+        "metadata": [{"source": meta[int(i)]["source"]} for i in regen_of.tolist()],
         "edited_response": [None] * len(regen_of),
     }
     for key, values in sig_regen.items():
@@ -212,7 +293,6 @@ def simulate(
             if key == "timestamp"
             else (list(signals[key]) + list(values))
         )
-    return events, signals
 
 
 def _signals(
