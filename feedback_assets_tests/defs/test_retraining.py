@@ -114,13 +114,14 @@ def test_triggers_firing_together_coalesce_into_one_run(
     # Every deployment has more than 10 new curated examples.
     resources = {**resources, "trigger_settings": TriggerSettings(data_count_threshold=10)}
     drift = _tick("drift_retraining_sensor", instance, resources)
-    [request] = drift.run_requests  # drift fired only for support-bot; its run carries both reasons
+    # Drift fired only for support-bot; its run carries every reason firing at that moment: the
+    # count, the drift, and its quality drop against the reference window.
+    [request] = drift.run_requests
     assert request.tags["feedback/deployment"] == "support-bot"
-    assert request.tags["feedback/triggers"] == "data_count+drift_threshold"
+    assert request.tags["feedback/triggers"] == "data_count+drift_threshold+quality_drop"
     config = request.run_config["ops"]["retraining_runs"]["config"]
-    assert (
-        config["trigger_types"] == ["data_count", "drift_threshold"] and len(config["reasons"]) == 2
-    )
+    assert config["trigger_types"] == ["data_count", "drift_threshold", "quality_drop"]
+    assert len(config["reasons"]) == 3
     count = _tick("data_count_retraining_sensor", instance, resources)
     assert sorted(r.tags["feedback/deployment"] for r in count.run_requests) == [
         "code-assistant",
