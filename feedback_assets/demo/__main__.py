@@ -26,6 +26,9 @@ ROOT_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 
 MARKER = ".feedback-demo"  # in every directory the demo created: the only ones it may delete
+# Plain `dagster dev` (or `dg check defs`) in the project root keeps its history in
+# data/dagster_home (the root dagster.yaml): the demo's own history place, so not someone else's.
+DAGSTER_HISTORY = "dagster_home"
 
 
 class DemoDirError(RuntimeError):
@@ -61,7 +64,8 @@ def _prepare(
 
 def _claim(flag: str, path: Path, fresh: bool) -> None:
     """Make `path` the demo's: wipe it when fresh and the demo made it; refuse anyone else's."""
-    if path.exists() and not (path / MARKER).exists() and any(path.iterdir()):
+    others = [p for p in path.iterdir() if p.name != DAGSTER_HISTORY] if path.exists() else []
+    if path.exists() and not (path / MARKER).exists() and others:
         if fresh:
             raise DemoDirError(
                 f"{flag}: {path} holds data the demo did not create; it is left untouched. "

@@ -56,3 +56,13 @@ def test_the_demos_own_directories_are_wiped_on_a_fresh_run(clean_env: Path) -> 
     (data / "kept.db").write_text("kept")
     _prepare(data, fresh=False, days=3)  # --keep adds to earlier demo data
     assert (data / "kept.db").exists()
+
+
+def test_the_history_plain_dagster_dev_left_in_the_data_dir_is_adopted(clean_env: Path) -> None:
+    # `make dev` (or `dg check defs`) before the first `make demo` creates data/dagster_home.
+    history = clean_env / "data" / "dagster_home" / "history"
+    history.mkdir(parents=True)
+    (history / "runs.db").write_text("dagster dev's runs")
+    _prepare(clean_env / "data", fresh=True, days=3)
+    assert (history / "runs.db").read_text() == "dagster dev's runs"
+    assert (clean_env / "data" / MARKER).exists()
