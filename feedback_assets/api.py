@@ -30,11 +30,14 @@ from feedback_assets.services import curated_sets, drift_reports, triggers
 from feedback_assets.services.windows import WindowSettings, fresh_window, reference_window
 from feedback_assets.settings import load_settings
 from feedback_assets.store import FeedbackStore
+from feedback_assets.store.model_versions import current_model_version, model_history
 
 _client: FeedbackClient | None = None
 _client_lock = threading.Lock()
 
 __all__ = [
+    "get_current_model",
+    "get_model_history",
     "assess_quality",
     "check_triggers",
     "curate",
@@ -254,3 +257,15 @@ def check_triggers(deployment_id: str, **overrides: Any) -> list[TriggerDecision
         window_hours=window_hours,
     )
     return fired_only(decisions)
+
+
+def get_model_history(deployment_id: str) -> list[dict[str, Any]]:
+    """The deployment's model versions, oldest first: model_version_id, parent_model_version_id,
+    status (candidate | promoted | rejected | rolled_back | failed), eval (metrics, wins, ties,
+    losses, p-values, cost; "regression" once the live watch judged it), reasons, created_at."""
+    return model_history(_store(), deployment_id)
+
+
+def get_current_model(deployment_id: str) -> str | None:
+    """The model version the deployment should serve: the last promoted, not rolled back."""
+    return current_model_version(_store(), deployment_id)

@@ -36,6 +36,7 @@ SECRET_VARIABLES = (
     "FEEDBACK_JUDGE_API_KEY",
     "FEEDBACK_LAUNCHER_API_KEY",
     "FEEDBACK_WEBHOOK_TOKEN",
+    "FEEDBACK_EVAL_API_KEY",
 )
 DEFAULT_PARTITION_START = "2026-01-01"
 # KEY=VALUE lines in <data dir>/feedback.env apply where the variable is not set (make demo writes
@@ -69,6 +70,7 @@ class Settings:
     embedder: Mapping[str, Any] = field(default_factory=dict)
     judge: Mapping[str, Any] = field(default_factory=dict)
     launcher: Mapping[str, Any] = field(default_factory=dict)
+    evaluation: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -165,6 +167,33 @@ LAUNCHER_VARIABLES: Spec = {
     "model_dir": ("FEEDBACK_MODEL_DIR", str),
     "base_url": ("FEEDBACK_LAUNCHER_BASE_URL", str),
     "webhook_url": ("FEEDBACK_WEBHOOK_URL", str),
+    "promote_command": ("FEEDBACK_PROMOTE_COMMAND", str),
+    "promote_url": ("FEEDBACK_PROMOTE_URL", str),
+}
+
+def _one_of(*allowed: str) -> Callable[[str], str]:
+    def cast(raw: str) -> str:
+        if raw not in allowed:
+            raise ValueError(f"must be one of {list(allowed)}")
+        return raw
+
+    return cast
+
+
+EVALUATION_VARIABLES: Spec = {
+    "base_url": ("FEEDBACK_EVAL_BASE_URL", str),
+    "max_prompts": ("FEEDBACK_EVAL_MAX_PROMPTS", int),
+    "max_concurrency": ("FEEDBACK_EVAL_CONCURRENCY", int),
+    "timeout_s": ("FEEDBACK_EVAL_TIMEOUT_S", float),
+    "alpha": ("FEEDBACK_EVAL_ALPHA", float),
+    "tie_margin": ("FEEDBACK_EVAL_TIE_MARGIN", float),
+    "min_prompts": ("FEEDBACK_EVAL_MIN_PROMPTS", int),
+    "on_inconclusive": (
+        "FEEDBACK_EVAL_ON_INCONCLUSIVE",
+        _one_of("promote_if_not_behind", "promote", "reject"),
+    ),
+    "regression_alpha": ("FEEDBACK_REGRESSION_ALPHA", float),
+    "regression_min_events": ("FEEDBACK_REGRESSION_MIN_EVENTS", int),
 }
 
 
@@ -214,6 +243,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         embedder=_section(env, EMBEDDER_VARIABLES),
         judge=_section(env, JUDGE_VARIABLES),
         launcher=launcher,
+        # One OpenAI base URL serves fine-tunes and completions: the launcher's is the default.
+        evaluation={"base_url": launcher.get("base_url"), **_section(env, EVALUATION_VARIABLES)},
     )
 
 

@@ -27,10 +27,21 @@ feedback_loop_job = dg.define_asset_job(
 
 retraining_job = dg.define_asset_job(
     "retraining_job",
-    selection=["retraining_runs"],
+    selection=["retraining_runs", "candidate_evaluations", "model_promotions"],
     partitions_def=deployment_partitions,
     executor_def=dg.in_process_executor,
-    description="Export -> launch training -> record -> register the model -> reset the drift reference.",
+    description=(
+        "Bundle exports -> train a candidate -> evaluate it against the current model -> "
+        "promote it only if not worse (then reset the drift reference)."
+    ),
+)
+
+model_rollback_job = dg.define_asset_job(
+    "model_rollback_job",
+    selection=["model_promotions"],
+    partitions_def=deployment_partitions,
+    executor_def=dg.in_process_executor,
+    description="Serve the previous model version again (the model_regression sensor's action).",
 )
 
 live_drift_job = dg.define_asset_job(

@@ -117,3 +117,14 @@ def retraining_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def history_table(history: list[dict]) -> str:
+    rows = [
+        f"| {h['model_version_id']} | {h['status']} | {h['parent_model_version_id'] or '-'} "
+        f"| {h['eval'].get('wins', '')}/{h['eval'].get('ties', '')}/{h['eval'].get('losses', '')} "
+        f"| {'; '.join(h['reasons'])[:160]} | {h['created_at'][:19]} |"
+        for h in history
+    ]
+    head = "| version | status | parent | W/T/L | reasons | created |\n|---|---|---|---|---|---|"
+    return "\n".join([head, *rows])

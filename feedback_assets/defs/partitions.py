@@ -53,9 +53,13 @@ def _us(ts: datetime) -> int:
 
 
 def loop_check(
-    name: str, asset: str, description: str, blocking: bool = False
+    name: str,
+    asset: str,
+    description: str,
+    blocking: bool = False,
+    partitions_def: dg.PartitionsDefinition | None = None,
 ) -> dg.AssetCheckSpec:
-    """A check on a loop asset, recorded once per deployment-day partition.
+    """A check on a loop asset, recorded once per partition (deployment-day by default).
 
     Without partitions_def Dagster 1.13 records an unpartitioned result plus a "Skipped" row per
     partition. The option is marked preview; we accept that one warning here and nowhere else.
@@ -67,7 +71,7 @@ def loop_check(
         return dg.AssetCheckSpec(
             name,
             asset=asset,
-            partitions_def=loop_partitions,
+            partitions_def=partitions_def or loop_partitions,
             blocking=blocking,
             description=description,
         )

@@ -18,6 +18,7 @@ from feedback_assets.resources.loop_settings import (
     QualitySettings,
     TriggerSettings,
 )
+from feedback_assets.resources.model_evaluator import ModelEvaluatorResource
 from feedback_assets.resources.retraining_launcher import LAUNCHERS, RetrainingLauncher
 from feedback_assets.settings import ConfigurationError, Settings, load_settings, secret_is_set
 
@@ -34,8 +35,9 @@ def build_launcher(settings: Settings) -> RetrainingLauncher:
             f"FEEDBACK_LAUNCHER: must be one of {list(LAUNCHERS)}, got {kind!r}"
         )
     cls = LAUNCHERS[kind]
-    if "command" in values:
-        values["command"] = shlex.split(values["command"])
+    for argv in ("command", "promote_command"):
+        if argv in values:
+            values[argv] = shlex.split(values[argv])
     secrets = {"api_key": "FEEDBACK_LAUNCHER_API_KEY", "webhook_token": "FEEDBACK_WEBHOOK_TOKEN"}
     for field, var in secrets.items():
         if field in cls.model_fields and _secret(var) is not None:
@@ -58,6 +60,10 @@ def build_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
         ),
         "llm_judge": LLMJudgeResource(**settings.judge, api_key=_secret("FEEDBACK_JUDGE_API_KEY")),
         "retraining_launcher": build_launcher(settings),
+        "model_evaluator": ModelEvaluatorResource(
+            **settings.evaluation,
+            api_key=_secret("FEEDBACK_EVAL_API_KEY") or _secret("FEEDBACK_LAUNCHER_API_KEY"),
+        ),
     }
 
 

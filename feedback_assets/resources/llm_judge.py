@@ -20,12 +20,19 @@ import openai
 import pandas as pd
 from pydantic import Field
 
+from feedback_assets.domain.evaluation.pairwise import (
+    PAIRWISE_RUBRIC_VERSION,
+    pairwise_messages,
+    parse_preference,
+    swapped_votes,
+)
 from feedback_assets.domain.quality.judge import (
     RUBRIC_VERSION,
     build_messages,
     cache_key,
     parse_judge_answer,
 )
+from feedback_assets.resources.chat_calls import ChatCaller
 from feedback_assets.resources.circuit import DEFAULT_THRESHOLD, CircuitBreaker
 from feedback_assets.settings import openai_api_key_fallback
 
@@ -220,6 +227,35 @@ class LLMJudgeResource(dg.ConfigurableResource):
             s: int((status == s).sum()) for s in JUDGE_STATUSES if (status == s).any()
         }
         return run
+
+    def compare(
+        self, prompts: list[str], candidate: list[str], current: list[str]
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Pairwise preference per prompt, asked in both orders: +1 candidate, -1 current, 0 a
+        tie, a preference that flips with the order, or a failed call."""
+        caller = ChatCaller(
+            self._client(),
+            CircuitBreaker("judge", self.circuit_failures),
+            self.max_retries,
+            self.backoff_base_s,
+            self.backoff_max_s,
+            self._redact,
+        )
+
+        def ask(triple: tuple[str, str, str]) -> int | None:
+            reply = caller.chat(self.model, pairwise_messages(*triple), temperature=0, max_tokens=5)
+            return parse_preference(reply.content) if reply.status == "ok" else None
+
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            first = list(pool.map(ask, zip(prompts, candidate, current, strict=True)))
+            swapped = list(pool.map(ask, zip(prompts, current, candidate, strict=True)))
+        votes = swapped_votes(first, swapped)
+        return votes, {
+            **caller.counters.metadata("judge_pairwise"),
+            "judge_pairwise_rubric": PAIRWISE_RUBRIC_VERSION,
+            "judge_pairwise_unanswered": sum(v is None for v in first + swapped),
+            **caller.circuit.metadata(),
+        }
 
     def _run(
         self,

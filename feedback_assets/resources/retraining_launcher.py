@@ -13,9 +13,16 @@ import dagster as dg
 from pydantic import Field
 
 from feedback_assets.resources.circuit import DEFAULT_THRESHOLD
-from feedback_assets.resources.launchers.base import LaunchRequest, LaunchResult, Redactor
+from feedback_assets.resources.launchers.base import LaunchRequest, LaunchResult, Redactor, Retrier
 from feedback_assets.resources.launchers.command import run_command
 from feedback_assets.resources.launchers.openai_finetune import run_openai_finetune
+from feedback_assets.resources.launchers.promote import (
+    RECORD_ONLY,
+    PromoteRequest,
+    PromoteResult,
+    promote_by_command,
+    promote_by_webhook,
+)
 from feedback_assets.resources.launchers.webhook import run_webhook
 
 __all__ = [
@@ -24,6 +31,8 @@ __all__ = [
     "LaunchRequest",
     "LaunchResult",
     "OpenAIFineTuneLauncher",
+    "PromoteRequest",
+    "PromoteResult",
     "RetrainingLauncher",
     "WebhookLauncher",
 ]
@@ -44,6 +53,10 @@ class RetrainingLauncher(dg.ConfigurableResource):
     def launch(self, request: LaunchRequest) -> LaunchResult:
         raise NotImplementedError(f"{type(self).__name__} must implement launch()")
 
+    def promote(self, request: PromoteRequest) -> PromoteResult:
+        """Point the deployment at request.model_version_id (promotion or rollback)."""
+        return RECORD_ONLY
+
 
 class CommandLauncher(RetrainingLauncher):
     """Runs a training command on the export batch (argv, no shell)."""
@@ -58,6 +71,11 @@ class CommandLauncher(RetrainingLauncher):
     api_key: str | None = Field(
         default=None, description="a secret the command may print; removed from its output"
     )
+    promote_command: list[str] | None = Field(
+        default=None,
+        description="argv run on promotion and rollback (FEEDBACK_ACTION, "
+        "FEEDBACK_PROMOTE_MODEL_VERSION); unset: the model history is the only record",
+    )
 
     def launch(self, request: LaunchRequest) -> LaunchResult:
         return run_command(
@@ -67,6 +85,13 @@ class CommandLauncher(RetrainingLauncher):
             workdir=self.workdir,
             timeout_s=self.timeout_s,
             redact=Redactor([self.api_key]),
+        )
+
+    def promote(self, request: PromoteRequest) -> PromoteResult:
+        if not self.promote_command:
+            return RECORD_ONLY
+        return promote_by_command(
+            request, self.promote_command, self.timeout_s, Redactor([self.api_key])
         )
 
 
@@ -101,6 +126,9 @@ class WebhookLauncher(RetrainingLauncher):
     kind: ClassVar[str] = "webhook"
     webhook_url: str | None = Field(default=None, description="FEEDBACK_WEBHOOK_URL")
     webhook_token: str | None = Field(default=None, description="FEEDBACK_WEBHOOK_TOKEN (EnvVar)")
+    promote_url: str | None = Field(
+        default=None, description="where promote/rollback actions are POSTed (default webhook_url)"
+    )
 
     def launch(self, request: LaunchRequest) -> LaunchResult:
         return run_webhook(
@@ -112,6 +140,15 @@ class WebhookLauncher(RetrainingLauncher):
             backoff_s=self.backoff_s,
             circuit_failures=self.circuit_failures,
             redact=Redactor([self.webhook_token]),
+        )
+
+    def promote(self, request: PromoteRequest) -> PromoteResult:
+        url = self.promote_url or self.webhook_url
+        if not url:
+            return PromoteResult(False, "webhook_url: not configured")
+        retrier = Retrier(self.max_retries, self.backoff_s, time.sleep, self.circuit_failures)
+        return promote_by_webhook(
+            request, url, self.webhook_token, retrier, Redactor([self.webhook_token])
         )
 
 

@@ -3,7 +3,8 @@
 The run bundles those batches (their files verified against the recorded checksums, merged per
 format without recomputing rows), launches the trainer on the bundle, records the run with the
 bundle as its export batch (the bundle's manifest names the source batches), and on success
-registers the new model and resets the drift reference. A failed run gives its batches back.
+registers the trained model as a candidate: the evaluation gate (services.candidate_evaluations)
+decides whether it is promoted. A failed run gives its batches back.
 """
 
 from __future__ import annotations
@@ -18,15 +19,19 @@ from feedback_assets.domain.export.export import MANIFEST_NAME, file_path
 from feedback_assets.domain.export.files import resolve_under_root
 from feedback_assets.domain.export.training_exports import batch_id_for
 from feedback_assets.resources.launchers.base import LaunchRequest, LaunchResult
-from feedback_assets.store import FeedbackStore, now_us
+from feedback_assets.store import FeedbackStore
 from feedback_assets.store.exports import (
     batch_event_ids,
     record_batch,
     unmark_batch,
     unused_training_batches,
 )
-from feedback_assets.store.references import reset_reference
-from feedback_assets.store.retraining import base_model_version, finish_run, start_run
+from feedback_assets.store.model_versions import (
+    ModelVersionError,
+    current_model_version,
+    register_candidate,
+)
+from feedback_assets.store.retraining import finish_run, start_run
 
 NO_NEW_DATA = "no new curated examples / export batches since the last retraining"
 
@@ -58,7 +63,7 @@ def retrain(
     store: FeedbackStore, root: str, launcher: Launcher, req: RetrainingRequest
 ) -> dict[str, Any]:
     """One retraining run end to end; returns its metadata or raises RetrainingFailed."""
-    base = base_model_version(store, req.deployment_id)
+    base = current_model_version(store, req.deployment_id)
     start_run(
         store,
         req.run_id,
@@ -75,8 +80,13 @@ def retrain(
         # The run is recorded as failed; its batches stay available for the next retraining.
         unmark_batch(store, bundle["batch_id"])
         raise RetrainingFailed(f"launch failed: {result.error}", metadata)
-    _register_model(store, req, base, result)
-    metadata["new_model_version_id"] = result.new_model_version_id or ""
+    candidate = result.new_model_version_id or ""
+    try:
+        register_candidate(store, req.deployment_id, candidate, base, req.run_id)
+    except ModelVersionError as exc:
+        _fail(store, req.run_id, f"launcher reported an unusable candidate: {exc}")
+    metadata["candidate_model_version_id"] = candidate
+    metadata["base_model_version_id"] = base or ""
     return metadata
 
 
@@ -126,7 +136,7 @@ def launch_request(
         export_dir=resolve_under_root(root, bundle_id),
         files={fmt: file_path(bundle, root, fmt) for fmt in bundle["files"]},
         manifest_path=resolve_under_root(root, f"{bundle_id}/{MANIFEST_NAME}"),
-        new_model_version_id=f"{req.deployment_id}-ft-{datetime.now(UTC):%Y%m%d%H%M%S}",
+        new_model_version_id=f"{req.deployment_id}-ft-{datetime.now(UTC):%Y%m%d%H%M%S}-{req.run_id[:6]}",
         base_model_version_id=base,
         reasons=list(req.reasons),
     )
@@ -173,27 +183,3 @@ def _record_result(
         "attempts": result.attempts,
         "duration_s": round((result.finished_at - result.started_at).total_seconds(), 2),
     }
-
-
-def _register_model(
-    store: FeedbackStore, req: RetrainingRequest, base: str | None, result: LaunchResult
-) -> None:
-    store.append(
-        "model_versions",
-        [
-            {
-                "model_version_id": result.new_model_version_id,
-                "deployment_id": req.deployment_id,
-                "parent_model_version_id": base,
-                "retraining_run_id": req.run_id,
-                "registered_us": now_us(),
-            }
-        ],
-    )
-    reset_reference(
-        store,
-        req.deployment_id,
-        now_us(),
-        f"reset by retraining run {req.run_id}",
-        model_version_id=result.new_model_version_id,
-    )

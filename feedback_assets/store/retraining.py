@@ -1,35 +1,12 @@
-"""retraining_runs rows and model versions."""
+"""retraining_runs rows (model versions: store/model_versions.py)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-
 from feedback_assets.store import schema
 from feedback_assets.store.feedback_store import FeedbackStore, now_us
-
-
-def base_model_version(store: FeedbackStore, deployment_id: str) -> str | None:
-    """The deployment's newest registered model, else the model of its latest event."""
-    registered = store.read_table(
-        "model_versions",
-        deployment_id=deployment_id,
-        order_by=["registered_us"],
-        descending=True,
-        limit=1,
-    )
-    if len(registered):
-        return str(registered["model_version_id"].iloc[0])
-    t = schema.events
-    with store.engine.connect() as conn:
-        return conn.execute(
-            sa.select(t.c.model_version_id)
-            .where(t.c.deployment_id == deployment_id)
-            .order_by(t.c.timestamp_us.desc())
-            .limit(1)
-        ).scalar()
 
 
 def start_run(

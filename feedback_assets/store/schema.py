@@ -296,6 +296,13 @@ model_versions = sa.Table(
     sa.Column("parent_model_version_id", sa.String(256)),
     sa.Column("retraining_run_id", sa.String(64)),
     sa.Column("registered_us", sa.BigInteger, nullable=False),
+    # candidate -> promoted | rejected | failed; promoted -> rolled_back. Rows from before the
+    # gate existed were made current on registration, so they read as promoted.
+    sa.Column("status", sa.String(16), nullable=False, server_default="promoted"),
+    sa.Column("evaluation", sa.Text),  # JSON: metrics, win/tie/loss, p-values, cost
+    sa.Column("reasons", sa.Text),  # JSON list of strings
+    sa.Column("decided_us", sa.BigInteger),
+    sa.Index("ix_model_versions_deployment", "deployment_id", "registered_us"),
 )
 
 trigger_history = sa.Table(

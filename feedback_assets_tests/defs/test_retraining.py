@@ -12,19 +12,51 @@ import pytest
 from feedback_assets.definitions import defs
 from feedback_assets.resources.loop_settings import TriggerSettings
 from feedback_assets.store import FeedbackStore
+from feedback_assets.resources.model_evaluator import ModelEvaluatorResource
+from feedback_assets.store.model_versions import current_model_version, model_history
 from feedback_assets.store.references import active_reference
 from feedback_assets_tests.defs.conftest import DAYS, ingest, resources_for, run_loop_day
+from feedback_assets_tests.openai_server import OpenAICompatServer
+
+GOOD_ANSWER = (
+    "Here are the steps: open the settings page, choose the option you need, confirm the change, "
+    "and check the result in the summary view."
+)
+
+
+class Models:
+    """The eval endpoint: retrained candidates (ids with -ft-) answer `candidate`; the models
+    seen in traffic answer `current`."""
+
+    def __init__(self) -> None:
+        self.candidate, self.current = GOOD_ANSWER, ""
+
+    def __call__(self, body: dict) -> str:
+        return self.candidate if "-ft-" in body["model"] else self.current
 
 
 @pytest.fixture
-def looped(loop_env: Path, instance: dg.DagsterInstance) -> tuple[str, dict]:
+def models() -> Models:
+    return Models()
+
+
+@pytest.fixture
+def looped(
+    loop_env: Path, instance: dg.DagsterInstance, models: Models
+) -> tuple[str, dict]:
     url = f"sqlite:///{loop_env / 'data' / 'feedback.db'}"
     ingest(url, loop_env / "data")
-    resources = resources_for(url, loop_env)
-    for day in DAYS:
-        results = run_loop_day(url, loop_env, instance, day, resources=resources)
-        assert all(r.success for r in results.values())
-    return url, resources
+    with OpenAICompatServer(chat_handler=models) as server:
+        resources = {
+            **resources_for(url, loop_env),
+            "model_evaluator": ModelEvaluatorResource(
+                base_url=server.base_url, api_key="sk-test", min_prompts=5
+            ),
+        }
+        for day in DAYS:
+            results = run_loop_day(url, loop_env, instance, day, resources=resources)
+            assert all(r.success for r in results.values())
+        yield url, resources
 
 
 def _tick(name: str, instance: dg.DagsterInstance, resources: dict):
@@ -66,10 +98,17 @@ def test_drift_sensor_launches_once_for_the_drifted_deployment(
         / row["new_model_version_id"]
         / "model_card.md"
     ).exists()
-    versions = store.read_table("model_versions")
-    assert versions["model_version_id"].tolist() == [row["new_model_version_id"]]
+    # The candidate beat the current model on the eval set, so it was promoted.
+    history = model_history(store, "support-bot")
+    assert [h["status"] for h in history] == ["promoted", "promoted"]
+    assert history[1]["model_version_id"] == row["new_model_version_id"]
+    assert history[1]["parent_model_version_id"] == history[0]["model_version_id"]
+    assert history[1]["eval"]["wins"] > history[1]["eval"]["losses"]
+    assert current_model_version(store, "support-bot") == row["new_model_version_id"]
+    checks = run.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed) for c in checks] == [("candidate_not_worse", True)]
     ref = active_reference(store, "support-bot")
-    assert ref is not None and "reset by retraining" in ref["reason"]
+    assert ref is not None and ref["model_version_id"] == row["new_model_version_id"]
     # After the reset: drift history restarts, and the cooldown holds any new launch.
     after = _tick("drift_retraining_sensor", instance, resources)
     assert isinstance(after, dg.SkipReason)
@@ -152,3 +191,32 @@ def test_quality_drop_fires_relative_to_the_reference_for_the_degraded_deploymen
     assert "quality_drop" in request.tags["feedback/triggers"]
     reasons = request.run_config["ops"]["retraining_runs"]["config"]["reasons"]
     assert any(r.startswith("relative drop:") for r in reasons), reasons
+
+
+def test_a_worse_candidate_is_rejected_at_the_gate_and_nothing_changes(
+    looped: tuple[str, dict], instance: dg.DagsterInstance, models: Models
+) -> None:
+    url, resources = looped
+    models.candidate, models.current = "", GOOD_ANSWER  # the retrained model answers nothing
+    store = FeedbackStore(url)
+    reference = active_reference(store, "support-bot")
+    served = current_model_version(store, "support-bot")
+    run = defs().resolve_job_def("retraining_job").execute_in_process(
+        partition_key="support-bot", instance=instance, resources=resources, raise_on_error=False
+    )
+    assert not run.success  # the blocking check stops the run before model_promotions
+    [check] = run.get_asset_check_evaluations()
+    assert check.check_name == "candidate_not_worse" and not check.passed
+    assert "model_promotions" not in {
+        m.asset_key.to_user_string() for m in run.asset_materializations_for_node("model_promotions")
+    }
+    [_, cand] = model_history(store, "support-bot")
+    assert cand["status"] == "rejected" and "worse" in cand["reasons"][0]
+    assert current_model_version(store, "support-bot") == served
+    assert active_reference(store, "support-bot") == reference
+    # A rejected candidate still counts as a retraining for the cooldown.
+    [row] = store.read_table("retraining_runs").to_dict("records")
+    assert row["status"] == "succeeded"
+    after = _tick("data_count_retraining_sensor", instance, resources)
+    launched = {r.tags["feedback/deployment"] for r in getattr(after, "run_requests", [])}
+    assert "support-bot" not in launched

@@ -79,7 +79,7 @@ def _make_pre_alembic(store: FeedbackStore, version: int) -> None:
 
 
 def test_a_new_store_is_created_at_head(store: FeedbackStore) -> None:
-    assert revisions() == ("0001", "0002", "0003", "0004", "0005", "0006")
+    assert revisions() == ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
     assert store.schema_version() == head_version() == 6
     assert "schema_version" not in _tables(store)
     assert _time_index_method(store) == ("btree" if store.dialect == "sqlite" else "brin")
@@ -132,6 +132,30 @@ def test_a_store_before_roles_gets_legacy_roles_and_the_split_table(store: Feedb
     rows = store.read_table("curated_examples")
     assert rows["role"].tolist() == ["legacy"]
     assert "prompt_splits" in _tables(store)
+    assert _schema_drift(store) == []
+
+
+def test_model_versions_before_the_gate_read_as_promoted(store: FeedbackStore) -> None:
+    """0007: versions registered before the evaluation gate were made current, so "promoted"."""
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP INDEX ix_model_versions_deployment"))
+        for column in ("status", "evaluation", "reasons", "decided_us"):
+            conn.execute(sa.text(f"ALTER TABLE model_versions DROP COLUMN {column}"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO model_versions (model_version_id, deployment_id, registered_us) "
+                "VALUES ('dep-a-ft-1', 'dep-a', 1)"
+            )
+        )
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
+    reopened = FeedbackStore(store.url)
+    try:
+        assert reopened.schema_version() == head_version()
+    finally:
+        reopened.dispose()
+    rows = store.read_table("model_versions")
+    assert rows["status"].tolist() == ["promoted"]
+    assert rows["evaluation"].isna().all()
     assert _schema_drift(store) == []
 
 

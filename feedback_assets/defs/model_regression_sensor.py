@@ -1,0 +1,71 @@
+"""model_regression: after a promotion, watch the promoted version's live traffic.
+
+Per deployment whose current model is a promoted retrained version, compare its low-quality,
+thumbs-down and regenerate rates with its predecessor's (two-proportion tests, minimum sample;
+services.model_regression). The verdict is recorded on the version. In launch mode a regression
+requests model_rollback_job (once per version: the run key); suggest mode only records.
+"""
+
+import time
+
+import dagster as dg
+
+from feedback_assets.defs.partitions import DEPLOYMENT
+from feedback_assets.defs.retraining_sensors import INTERVAL
+from feedback_assets.resources.feedback_store import FeedbackStoreResource
+from feedback_assets.resources.loop_settings import TriggerSettings
+from feedback_assets.resources.model_evaluator import ModelEvaluatorResource
+from feedback_assets.services.model_regression import record_verdict, watch_regression
+
+
+def rollback_request(deployment_id: str, version: str, reasons: list[str]) -> dg.RunRequest:
+    config = {"action": "rollback", "model_version_id": version, "reasons": reasons}
+    return dg.RunRequest(
+        run_key=f"rollback:{version}",
+        job_name="model_rollback_job",
+        partition_key=deployment_id,
+        run_config={"ops": {"model_promotions": {"config": config}}},
+        tags={"feedback/deployment": deployment_id, "feedback/source": "model_regression"},
+    )
+
+
+@dg.sensor(
+    name="model_regression",
+    job_name="model_rollback_job",
+    minimum_interval_seconds=INTERVAL,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rolls a promoted model back when its live traffic is significantly worse.",
+)
+def model_regression(
+    context: dg.SensorEvaluationContext,
+    feedback_store: FeedbackStoreResource,
+    trigger_settings: TriggerSettings,
+    model_evaluator: ModelEvaluatorResource,
+) -> dg.SensorResult | dg.SkipReason:
+    store = feedback_store.store()
+    now = int(time.time() * 1e6)
+    requests, notes = [], []
+    for deployment in context.instance.get_dynamic_partitions(DEPLOYMENT):
+        watch = watch_regression(
+            store,
+            deployment,
+            model_evaluator.regression_config(),
+            trigger_settings.quality_threshold,
+            now,
+        )
+        if watch is None:
+            continue
+        verdict = watch.verdict
+        launch = verdict.regressed and trigger_settings.mode == "launch"
+        action = (
+            "rollback" if launch else ("suggest: would roll back" if verdict.regressed else "none")
+        )
+        record_verdict(store, watch, action)
+        summary = f"{deployment} {watch.model_version_id}: {'; '.join(verdict.reasons)}"
+        if launch:
+            requests.append(rollback_request(deployment, watch.model_version_id, verdict.reasons))
+        else:
+            notes.append(f"{summary} ({action})" if verdict.regressed else summary)
+    if requests:
+        return dg.SensorResult(run_requests=requests)
+    return dg.SkipReason("; ".join(notes) or "no promoted retrained model to watch")

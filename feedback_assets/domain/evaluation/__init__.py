@@ -1,0 +1,1 @@
+"""Comparing a retrained candidate with the current model: scores, the paired test, the verdict."""
