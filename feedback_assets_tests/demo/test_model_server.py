@@ -241,6 +241,43 @@ def test_malformed_request_is_400_naming_the_field(served: Served, body: bytes, 
     assert _ask(served.client, "support-bot-v1", PARAPHRASES[0]) == "v1 logged answer 0"
 
 
+def _raw(base_url: str, request: bytes) -> bytes:
+    host, port = base_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        return sock.recv(65536)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: abc\r\n\r\n", b" 400 "),
+        (b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n", b" 413 "),
+        (b"GARBAGE\r\n\r\n", b" 400 "),
+        (b"GET /v1/nothing HTTP/1.1\r\n\r\n", b" 404 "),
+    ],
+)
+def test_broken_http_gets_an_error_and_the_server_keeps_serving(
+    served: Served, request_bytes: bytes, status: bytes
+) -> None:
+    assert status in _raw(served.server.base_url, request_bytes).split(b"\r\n", 1)[0]
+    assert served.server.proc is not None and served.server.proc.poll() is None
+    assert _ask(served.client, "support-bot-v2", PARAPHRASES[3]) == "v2 logged answer 3"
+
+
+def test_concurrent_requests_each_get_their_own_answer(served: Served) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(m, i) for m in (served.candidate, "support-bot-v1") for i in range(5)] * 3
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda job: _ask(served.client, job[0], PARAPHRASES[job[1]]), jobs))
+    expected = [
+        list(APPROVED.values())[i] if m == served.candidate else f"v1 logged answer {i}"
+        for m, i in jobs
+    ]
+    assert answers == expected
+
+
 def test_content_parts_and_the_last_user_message_make_the_prompt(served: Served) -> None:
     reply = served.client.chat.completions.create(
         model=served.candidate,
