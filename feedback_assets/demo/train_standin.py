@@ -1,10 +1,12 @@
-"""A small local training stand-in: fits a unigram model of responses from an export batch.
+"""A small local training stand-in: a tiny real model trained on an export batch.
 
 Run as `python -m feedback_assets.demo.train_standin` by the command launcher. It reads the
 FEEDBACK_* variables, trains on the OpenAI chat JSONL (or the plain JSONL) export, writes
-`<model_dir>/<version>/` (model_card.md, model.json with stats, unigram.json with the counts)
-and prints one JSON line `{"model_version_id": ..., "job_id": ...}` last. Exit code 2 on
-missing or empty training data, with the reason on stderr.
+`<model_dir>/<version>/` (model_card.md, model.json with stats, unigram.json with the response
+token counts, and the retrieval model of `tiny_model`: it answers a prompt with the approved
+response of the most similar training prompt, and `model_server` serves it) and prints one JSON
+line `{"model_version_id": ..., "job_id": ...}` last. Exit code 2 on missing or empty training
+data, with the reason on stderr.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from feedback_assets.demo import tiny_model
 
 TOKEN_PATTERN = r"[\w']+"
 TOP_K = 25
@@ -121,14 +125,43 @@ def fit_unigram(responses: pl.Series) -> dict[str, Any]:
     }
 
 
+def usable_id(value: str) -> bool:
+    """A model id that names one directory under the model dir."""
+    return bool(value) and "/" not in value and "\\" not in value and value not in (".", "..")
+
+
+def fit_retrieval(
+    pairs: pl.DataFrame, model_root: Path, base: str | None
+) -> tuple[tiny_model.RetrievalModel, int]:
+    """The retrieval model of the new examples, continuing from the base model when the base is
+    a tiny model trained here (as a fine-tune starts from its base): the base's examples come
+    after the new ones, so a newly approved answer wins a tie. Returns it and the base's count."""
+    prompts, responses = pairs["prompt"].to_list(), pairs["response"].to_list()
+    base_dir = model_root / base if base is not None and usable_id(base) else None
+    if base_dir is None or not tiny_model.is_saved(base_dir):
+        return tiny_model.fit(prompts, responses), 0
+    try:
+        previous = tiny_model.load(base_dir)
+    except tiny_model.ModelFileError as exc:
+        raise TrainingDataError(f"FEEDBACK_BASE_MODEL_VERSION: {exc}") from exc
+    model = tiny_model.fit(prompts + previous.prompts, responses + previous.responses)
+    return model, len(previous)
+
+
 def train(env: dict[str, str]) -> dict[str, Any]:
     version = env.get("FEEDBACK_NEW_MODEL_VERSION", "")
-    if not version or "/" in version or "\\" in version or version in (".", ".."):
+    if not usable_id(version):
         raise TrainingDataError(f"FEEDBACK_NEW_MODEL_VERSION: {version!r} is not a usable id")
     fmt, path = training_file(env)
     pairs = load_pairs(fmt, path)
     model = fit_unigram(pairs["response"])
-    out_dir = Path(env.get("FEEDBACK_MODEL_DIR") or "data/models") / version
+    pairs = pairs.filter(pl.col("prompt").is_not_null())
+    if pairs.height == 0:
+        raise TrainingDataError(f"{path}: no example has a user prompt")
+    model_root = Path(env.get("FEEDBACK_MODEL_DIR") or "data/models")
+    base = env.get("FEEDBACK_BASE_MODEL_VERSION") or None
+    retrieval, base_examples = fit_retrieval(pairs, model_root, base)
+    out_dir = model_root / version
     out_dir.mkdir(parents=True, exist_ok=True)
     job_id = f"standin-{uuid.uuid4().hex[:12]}"
     stats = {
@@ -146,7 +179,12 @@ def train(env: dict[str, str]) -> dict[str, Any]:
         "trigger_reasons": json.loads(env.get("FEEDBACK_TRIGGER_REASONS") or "[]"),
         "trained_at": datetime.now(UTC).isoformat(),
         **{k: v for k, v in model.items() if k != "counts"},
+        "retrieval_format": tiny_model.FORMAT,
+        "retrieval_examples": len(retrieval),
+        "retrieval_examples_from_base": base_examples,
+        "retrieval_terms": retrieval.vocab.height,
     }
+    tiny_model.save(retrieval, out_dir)
     (out_dir / "unigram.json").write_text(json.dumps(model["counts"]), encoding="utf-8")
     (out_dir / "model.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
     (out_dir / "model_card.md").write_text(model_card(stats), encoding="utf-8")
@@ -159,7 +197,9 @@ def model_card(stats: dict[str, Any]) -> str:
     reasons = "\n".join(f"- {r}" for r in stats["trigger_reasons"]) or "- (none recorded)"
     return f"""# Model card: {stats["model_version_id"]}
 
-A unigram language model of assistant responses, trained by the local stand-in.
+A retrieval model trained by the local stand-in: it answers a prompt with the approved response
+of the most similar training prompt (TF-IDF over word uni- and bigrams, cosine similarity).
+Beside it, a unigram language model of the responses gives the statistics below.
 
 | field | value |
 |---|---|
@@ -169,6 +209,9 @@ A unigram language model of assistant responses, trained by the local stand-in.
 | training file | {stats["training_file"]} ({stats["training_format"]}) |
 | training file sha256 | {stats["training_file_sha256"]} |
 | examples | {stats["examples"]} |
+| retrieval examples | {stats["retrieval_examples"]} |
+| of them from the base model | {stats["retrieval_examples_from_base"]} |
+| retrieval terms | {stats["retrieval_terms"]} |
 | train tokens | {stats["train_tokens"]} |
 | vocabulary | {stats["vocab_size"]} |
 | held-out perplexity | {"-" if ppl is None else f"{ppl:.2f}"} |
