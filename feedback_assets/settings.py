@@ -171,6 +171,7 @@ LAUNCHER_VARIABLES: Spec = {
     "promote_url": ("FEEDBACK_PROMOTE_URL", str),
 }
 
+
 def _one_of(*allowed: str) -> Callable[[str], str]:
     def cast(raw: str) -> str:
         if raw not in allowed:

@@ -11,8 +11,8 @@ import pytest
 
 from feedback_assets.definitions import defs
 from feedback_assets.resources.loop_settings import TriggerSettings
-from feedback_assets.store import FeedbackStore
 from feedback_assets.resources.model_evaluator import ModelEvaluatorResource
+from feedback_assets.store import FeedbackStore
 from feedback_assets.store.model_versions import current_model_version, model_history
 from feedback_assets.store.references import active_reference
 from feedback_assets_tests.defs.conftest import DAYS, ingest, resources_for, run_loop_day
@@ -41,9 +41,7 @@ def models() -> Models:
 
 
 @pytest.fixture
-def looped(
-    loop_env: Path, instance: dg.DagsterInstance, models: Models
-) -> tuple[str, dict]:
+def looped(loop_env: Path, instance: dg.DagsterInstance, models: Models) -> tuple[str, dict]:
     url = f"sqlite:///{loop_env / 'data' / 'feedback.db'}"
     ingest(url, loop_env / "data")
     with OpenAICompatServer(chat_handler=models) as server:
@@ -201,14 +199,22 @@ def test_a_worse_candidate_is_rejected_at_the_gate_and_nothing_changes(
     store = FeedbackStore(url)
     reference = active_reference(store, "support-bot")
     served = current_model_version(store, "support-bot")
-    run = defs().resolve_job_def("retraining_job").execute_in_process(
-        partition_key="support-bot", instance=instance, resources=resources, raise_on_error=False
+    run = (
+        defs()
+        .resolve_job_def("retraining_job")
+        .execute_in_process(
+            partition_key="support-bot",
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+        )
     )
     assert not run.success  # the blocking check stops the run before model_promotions
     [check] = run.get_asset_check_evaluations()
     assert check.check_name == "candidate_not_worse" and not check.passed
     assert "model_promotions" not in {
-        m.asset_key.to_user_string() for m in run.asset_materializations_for_node("model_promotions")
+        m.asset_key.to_user_string()
+        for m in run.asset_materializations_for_node("model_promotions")
     }
     [_, cand] = model_history(store, "support-bot")
     assert cand["status"] == "rejected" and "worse" in cand["reasons"][0]
