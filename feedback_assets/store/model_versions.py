@@ -51,6 +51,17 @@ def _latest_event_model(store: FeedbackStore, deployment_id: str) -> tuple[str |
     return (row[0], int(row[1])) if row else (None, None)
 
 
+def _first_seen(store: FeedbackStore, deployment_id: str, model_version_id: str) -> int | None:
+    t = schema.events
+    with store.engine.connect() as conn:
+        first = conn.execute(
+            sa.select(sa.func.min(t.c.timestamp_us)).where(
+                t.c.deployment_id == deployment_id, t.c.model_version_id == model_version_id
+            )
+        ).scalar()
+    return int(first) if first is not None else None
+
+
 def current_model_version(store: FeedbackStore, deployment_id: str) -> str | None:
     """The version serving the deployment: the last promoted, else the latest event's model."""
     rows = _versions(store, deployment_id)
@@ -78,6 +89,8 @@ def register_candidate(
     now = now_us()
     new = []
     if parent_model_version_id and parent_model_version_id not in set(rows["model_version_id"]):
+        # It has served since its first event: that is when it became current.
+        since = _first_seen(store, deployment_id, parent_model_version_id) or now - 1
         new.append(
             {
                 "model_version_id": parent_model_version_id,
@@ -87,7 +100,7 @@ def register_candidate(
                 "registered_us": now - 1,
                 "status": "promoted",
                 "reasons": json.dumps([BASELINE_REASON]),
-                "decided_us": now - 1,
+                "decided_us": min(since, now - 1),
             }
         )
     new.append(
