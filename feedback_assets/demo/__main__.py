@@ -58,6 +58,9 @@ def _prepare(
     (data_dir / ENV_FILE).write_text(
         f"FEEDBACK_PARTITION_START={first_day.isoformat()}\n"
         "FEEDBACK_EXPECTED_FORMATS=json-extractor=json\n"
+        # The demo's gate asks for a significant improvement: a tie keeps the current model.
+        "FEEDBACK_EVAL_ON_INCONCLUSIVE=reject\n"
+        "FEEDBACK_DATA_COUNT_THRESHOLD=600\n"
     )
     os.environ["DAGSTER_HOME"] = str(dagster_home(data_dir, os.environ.get("DAGSTER_HOME")))
 

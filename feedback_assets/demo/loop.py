@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,25 @@ import dagster as dg
 
 from feedback_assets.client import FeedbackClient, Telemetry
 from feedback_assets.demo.daemon import DemoDaemon, TickRecord
+from feedback_assets.demo.model_server_process import ModelServerProcess
 from feedback_assets.demo.progress import Progress
 from feedback_assets.demo.traffic import TrafficConfig, generate_traffic
+from feedback_assets.settings import load_settings
 
 LOOP_JOB = "feedback_loop_job"
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 @dataclass
@@ -79,7 +97,16 @@ def run_loop(
         f"{result.ingest['signals_stored']:,} signals stored through the SDK"
     )
     result.timings["ingest_s"] = time.perf_counter() - t0
-    with DemoDaemon(dagster_home, progress) as daemon:
+    settings = load_settings()
+    # The tiny trained models and stand-ins of the logged versions, served as an OpenAI-compatible
+    # endpoint for the evaluation gate while the loop runs (stopped when the demo ends).
+    with (
+        ModelServerProcess(
+            settings.launcher["model_dir"], settings.store_url, traffic_table="sanitized_logs"
+        ) as models,
+        _env("FEEDBACK_EVAL_BASE_URL", models.base_url),
+        DemoDaemon(dagster_home, progress) as daemon,
+    ):
         result.schedules = {s.name: s.cron_schedule for s in daemon.repository().get_schedules()}
         t0 = time.perf_counter()
         _first_tick(daemon, progress, result)

@@ -13,6 +13,7 @@ from feedback_assets.demo.daemon import TickRecord
 from feedback_assets.demo.loop import LOOP_JOB, DemoResult
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.store.feedback_store import FeedbackStore
+from feedback_assets.store.model_versions import model_history
 
 REASON_CHARS = 160
 # A tick's skip reason joins "<deployment>: <reason>" parts with "; " (a reason may hold "; ").
@@ -92,6 +93,24 @@ def _print_deployment(store: FeedbackStore, dep: str, result: DemoResult) -> Non
         )
     runs = store.read_table("retraining_runs", deployment_id=dep, order_by=["started_us"])
     _print_retraining(runs, result)
+    _print_models(model_history(store, dep))
+
+
+def _print_models(history: list[dict[str, Any]]) -> None:
+    """The gate's decisions: each retrained candidate, promoted or rejected, and why."""
+    for h in history:
+        if not h["retraining_run_id"]:
+            continue
+        ev = h["eval"]
+        score = (
+            f" ({ev.get('wins', 0)} wins / {ev.get('ties', 0)} ties / {ev.get('losses', 0)} "
+            f"losses on {ev.get('prompts', 0)} eval prompts vs {ev.get('current', '-')})"
+            if ev.get("prompts")
+            else ""
+        )
+        _line(f"model {h['model_version_id']}", f"{h['status']}{score}")
+        for reason in h["reasons"][:2]:
+            print(f"      why: {reason}")
 
 
 def _print_retraining(runs: pd.DataFrame, result: DemoResult) -> None:

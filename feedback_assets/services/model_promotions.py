@@ -5,6 +5,7 @@ reference restarts on the new current model's traffic."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -65,7 +66,8 @@ def promote_candidate(
     previous = current_model_version(store, deployment_id)
     request = PromoteRequest(deployment_id, cand_id, previous, "promote", ("passed the gate",))
     result = _switch(store, launcher, request, reference_days)
-    decide(store, cand_id, "promoted", [f"passed the evaluation gate; {result.detail}"])
+    gate_reasons = json.loads(cand["reasons"]) if cand.get("reasons") else []
+    decide(store, cand_id, "promoted", [*gate_reasons, f"promoted; {result.detail}"])
     return {"promoted": cand_id, "previous": previous or "", "launcher": result.detail}
 
 
