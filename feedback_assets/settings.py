@@ -69,6 +69,7 @@ class Settings:
     embedder: Mapping[str, Any] = field(default_factory=dict)
     judge: Mapping[str, Any] = field(default_factory=dict)
     launcher: Mapping[str, Any] = field(default_factory=dict)
+    collector: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -167,6 +168,17 @@ LAUNCHER_VARIABLES: Spec = {
     "webhook_url": ("FEEDBACK_WEBHOOK_URL", str),
 }
 
+# The collector (feedback_assets/collector/config.py holds the defaults and checks).
+COLLECTOR_VARIABLES: Spec = {
+    "host": ("FEEDBACK_COLLECTOR_HOST", str),
+    "port": ("FEEDBACK_COLLECTOR_PORT", int),
+    "max_body_bytes": ("FEEDBACK_COLLECTOR_MAX_BODY_BYTES", int),
+    "max_spool_bytes": ("FEEDBACK_COLLECTOR_MAX_SPOOL_BYTES", int),
+    "retry_after_seconds": ("FEEDBACK_COLLECTOR_RETRY_AFTER_SECONDS", int),
+    "key_cache_seconds": ("FEEDBACK_COLLECTOR_KEY_CACHE_SECONDS", float),
+    "delivery": ("FEEDBACK_COLLECTOR_DELIVERY", str),
+}
+
 
 def read_env_file(path: Path) -> dict[str, str]:
     if not path.is_file():
@@ -214,6 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         embedder=_section(env, EMBEDDER_VARIABLES),
         judge=_section(env, JUDGE_VARIABLES),
         launcher=launcher,
+        collector=_section(env, COLLECTOR_VARIABLES),
     )
 
 
