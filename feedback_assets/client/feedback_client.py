@@ -42,6 +42,7 @@ from feedback_assets.settings import Settings, load_settings, resolve_hash_key
 Overflow = Literal["block", "drop_oldest", "reject"]
 Delivery = Literal["thread", "process"]
 DELIVERY_BYTES = 16 << 20  # spool bytes per store round trip: bounds delivery memory
+SMALL_BATCH = 64  # fewer events are validated row by row (see LineEncoder.row_lines)
 BATCH_ROWS = 10_000  # events per spool write in log_inferences (a line of ~10 MB at 1 KB each)
 _CLIENTS: weakref.WeakSet[FeedbackClient] = weakref.WeakSet()
 
@@ -160,6 +161,8 @@ class FeedbackClient:
         never lost with them. Every row is validated, and every dead letter encoded, before
         anything is spooled, so a call that raises has spooled nothing and can be retried."""
         payloads = list(events)
+        if len(payloads) < SMALL_BATCH:
+            return self._accept_rows("event", payloads)
         self._admit()
         ids: list[str | None] = [None] * len(payloads)
         starts = range(0, len(payloads), BATCH_ROWS)
@@ -210,12 +213,14 @@ class FeedbackClient:
     def accept_signals(self, signals: Iterable[Mapping[str, Any]]) -> Accepted:
         """Many signals (payloads as record_signal's fields), spooled with one write; invalid
         ones are dead-lettered and reported by index, like accept_inferences."""
-        payloads = list(signals)
+        return self._accept_rows("signal", list(signals))
+
+    def _accept_rows(self, kind: str, payloads: list[Any]) -> Accepted:
         self._admit()
-        lines, accepted = self._lines.signal_lines(payloads)
-        dead = self._lines.dead_letter_lines("signal", payloads, accepted.errors)
+        lines, accepted = self._lines.row_lines(kind, payloads)
+        dead = self._lines.dead_letter_lines(kind, payloads, accepted.errors)
         self._append(lines, accepted.count)
-        self._append_dead_letters("signal", dead, accepted.errors)
+        self._append_dead_letters(kind, dead, accepted.errors)
         return accepted
 
     def flush(self, timeout: float | None = 30.0) -> bool:

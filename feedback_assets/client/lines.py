@@ -20,7 +20,11 @@ import pyarrow.compute as pc
 
 from feedback_assets.client.spool import BATCH_PREFIX
 from feedback_assets.domain.ingest.ids import new_event_id
-from feedback_assets.domain.ingest.validate import ValidationError, validate_signal
+from feedback_assets.domain.ingest.validate import (
+    ValidationError,
+    validate_event,
+    validate_signal,
+)
 from feedback_assets.domain.ingest.validate_batch import epoch_us
 from feedback_assets.domain.ingest.values import json_safe, safe_text
 from feedback_assets.domain.pii.sanitize import (
@@ -191,17 +195,24 @@ class LineEncoder:
     ) -> list[bytes]:
         return [self.dead_letter_line(kind, payloads[i], exc)[0] for i, exc in errors]
 
-    def signal_lines(self, payloads: Sequence[Any]) -> tuple[bytes, Accepted]:
-        """The valid signals' lines (one write) and the outcome of each payload."""
+    def row_lines(self, kind: str, payloads: Sequence[Any]) -> tuple[bytes, Accepted]:
+        """Events or signals validated one by one: the valid ones' lines (one write) and the
+        outcome of each payload. Below ~64 events this beats the column-wise batch path, whose
+        vectorized redaction has a fixed cost of about 3 ms a call."""
+        validate, encode, id_field = (
+            (validate_event, self.event_line, "event_id")
+            if kind == "event"
+            else (validate_signal, self.signal_line, "signal_id")
+        )
         ids: list[str | None] = [None] * len(payloads)
         lines: list[bytes] = []
         errors: list[tuple[int, ValidationError]] = []
         for i, payload in enumerate(payloads):
             try:
-                record = validate_signal(payload)
+                record = validate(payload)
             except ValidationError as exc:
                 errors.append((i, exc))
                 continue
-            lines.append(self.signal_line(record))
-            ids[i] = str(record["signal_id"])
+            lines.append(encode(record))
+            ids[i] = str(record[id_field])
         return b"".join(lines), Accepted(ids, errors)
