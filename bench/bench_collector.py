@@ -9,6 +9,8 @@ pre-encoded bodies as fast as they are answered. It reports:
 - `accepted_events_s`: events answered 202 (validated, redacted, spooled) per second;
 - `stored_events_s`: until every event is in the store (the clock stops when the count is reached);
 - `p50_ms` / `p99_ms`: per-request latency as the client sees it;
+- `server_cpu_us_event`: the server process's CPU time per event while answering (the part that
+  does not depend on what else runs on the machine; its delivery child not included);
 - `server_rss_mb`: the server process's peak RSS (its delivery child not included).
 Events are about 1.1 KB (as bench_ingest). `naive` is one event per request; `otlp` sends
 OTLP/HTTP protobuf made by the OpenTelemetry SDK's own encoder, 100 GenAI spans per request.
@@ -148,6 +150,11 @@ class Server:
     def stored(self) -> int:
         return self.store.counts()["events"]
 
+    def cpu_seconds(self) -> float:
+        """The server process's CPU time so far (its delivery child not included)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -200,8 +207,10 @@ def run_case(
         while server.stored() < before:
             time.sleep(0.05)
         n = per_request * requests
+        cpu = server.cpu_seconds()
         start = time.perf_counter()
         latencies, elapsed = asyncio.run(_send(server.base, path, headers, bodies, requests, pool))
+        cpu = server.cpu_seconds() - cpu
         while server.stored() < before + n:
             time.sleep(0.02)
         stored_in = time.perf_counter() - start
@@ -214,6 +223,7 @@ def run_case(
             "stored_events_s": n / stored_in,
             "p50_ms": float(np.percentile(latencies, 50)) * 1000,
             "p99_ms": float(np.percentile(latencies, 99)) * 1000,
+            "server_cpu_us_event": cpu / n * 1e6,
             "server_rss_mb": round(server.peak_rss_mb(), 1),
         }
     finally:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -41,11 +41,71 @@ _TRACES_BODY = {
         },
     }
 }
+router = APIRouter()
+
+
+async def _read(request: Request) -> tuple[Collector, str, bytes]:
+    """The request's collector, its key's deployment (else 401) and its body (else 413...)."""
+    collector: Collector = request.app.state.collector
+    deployment = await collector.keyring.deployment_for(request.headers.get("authorization"))
+    return collector, deployment, await read_body(request, collector.config.max_body_bytes)
+
+
+async def _rows(request: Request, route: str, **options: Any) -> Response:
+    collector, deployment, body = await _read(request)
+    rows, _ = parse_rows(body)
+    # The client's work (validation, redaction, spool write) runs off the event loop.
+    status, answer = await run_in_threadpool(getattr(collector, route), deployment, rows, **options)
+    return json_response(answer, status)
+
+
+@router.post(
+    "/v1/events", status_code=202, response_model=AcceptedOut, openapi_extra=one_or_many(EventIn)
+)
+async def post_events(request: Request) -> Response:
+    """Inference events. A row without `deployment_id` gets the key's deployment."""
+    return await _rows(request, "events")
+
+
+@router.post(
+    "/v1/signals", status_code=202, response_model=AcceptedOut, openapi_extra=one_or_many(SignalIn)
+)
+async def post_signals(request: Request) -> Response:
+    """User signals about events (thumbs_up, thumbs_down, regenerate, edit, copy, share, report)."""
+    return await _rows(request, "signals")
+
+
+@router.post(
+    "/v1/edits", status_code=202, response_model=AcceptedOut, openapi_extra=one_or_many(EditIn)
+)
+async def post_edits(request: Request) -> Response:
+    """User edits of a response: signals of type `edit` with `edited_response`."""
+    return await _rows(request, "signals", edits=True)
+
+
+@router.post("/v1/traces", openapi_extra=_TRACES_BODY)
+async def post_traces(request: Request) -> Response:
+    """OTLP/HTTP traces. GenAI inference spans become events, user feedback becomes signals;
+    refused spans are counted in the answer's `partial_success`."""
+    collector, deployment, body = await _read(request)
+    kind = media_type(request.headers.get("content-type"))
+    rejected, message = await run_in_threadpool(collector.traces, deployment, body, kind)
+    return Response(encode_response(kind, rejected, message), 200, media_type=kind)
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _answer(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CollectorError)
+    return exc.response()
 
 
 def create_app(config: CollectorConfig | None = None, settings: Settings | None = None) -> FastAPI:
-    """The app; its Collector (store, keys, FeedbackClient) is built at startup, closed (and
-    the spool flushed) at shutdown."""
+    """The app; its Collector (store, keys, FeedbackClient) is built once at startup and closed,
+    its spool flushed, at shutdown."""
     settings = settings or load_settings()
     config = config or CollectorConfig.from_settings(settings)
 
@@ -58,66 +118,8 @@ def create_app(config: CollectorConfig | None = None, settings: Settings | None 
             await run_in_threadpool(app.state.collector.close)
 
     app = FastAPI(
-        title="feedback-loop collector",
-        description=__doc__,
-        lifespan=lifespan,
-        responses=ERRORS,
+        title="feedback-loop collector", description=__doc__, lifespan=lifespan, responses=ERRORS
     )
-
-    @app.exception_handler(CollectorError)
-    async def _answer(_request: Request, exc: CollectorError) -> Response:
-        return exc.response()
-
-    async def _read(request: Request) -> tuple[Collector, str, bytes]:
-        collector: Collector = request.app.state.collector
-        deployment = await collector.keyring.deployment_for(request.headers.get("authorization"))
-        return collector, deployment, await read_body(request, config.max_body_bytes)
-
-    async def _rows(request: Request, route: str, **options: Any) -> Response:
-        collector, deployment, body = await _read(request)
-        rows, _ = parse_rows(body)
-        handler = getattr(collector, route)
-        status, answer = await run_in_threadpool(handler, deployment, rows, **options)
-        return json_response(answer, status)
-
-    @app.post(
-        "/v1/events",
-        status_code=202,
-        response_model=AcceptedOut,
-        openapi_extra=one_or_many(EventIn),
-    )
-    async def post_events(request: Request) -> Response:
-        """Inference events. A row without `deployment_id` gets the key's deployment."""
-        return await _rows(request, "events")
-
-    @app.post(
-        "/v1/signals",
-        status_code=202,
-        response_model=AcceptedOut,
-        openapi_extra=one_or_many(SignalIn),
-    )
-    async def post_signals(request: Request) -> Response:
-        """User signals about events (thumbs_up, thumbs_down, regenerate, edit, copy, ...)."""
-        return await _rows(request, "signals")
-
-    @app.post(
-        "/v1/edits", status_code=202, response_model=AcceptedOut, openapi_extra=one_or_many(EditIn)
-    )
-    async def post_edits(request: Request) -> Response:
-        """User edits of a response: signals of type `edit` with `edited_response`."""
-        return await _rows(request, "signals", edits=True)
-
-    @app.post("/v1/traces", openapi_extra=_TRACES_BODY)
-    async def post_traces(request: Request) -> Response:
-        """OTLP/HTTP traces. GenAI inference spans become events, feedback becomes signals;
-        refused spans are counted in the answer's `partial_success`."""
-        collector, deployment, body = await _read(request)
-        kind = media_type(request.headers.get("content-type"))
-        rejected, message = await run_in_threadpool(collector.traces, deployment, body, kind)
-        return Response(encode_response(kind, rejected, message), 200, media_type=kind)
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.add_exception_handler(CollectorError, _answer)
+    app.include_router(router)
     return app

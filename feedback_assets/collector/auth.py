@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
+import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 
-from feedback_assets.collector.errors import CollectorError, field_error
+from feedback_assets.collector.errors import CollectorError, field_error, unavailable
 from feedback_assets.domain.api_keys import key_id_of, key_matches
 from feedback_assets.store.api_keys import ApiKeyRow, ApiKeyStore
 
@@ -46,7 +47,10 @@ class KeyRing:
             raise unauthorized("is not a feedback collector API key")
         row = self._cached(key_id)
         if row is False:
-            row = await run_in_threadpool(self._load, key_id)
+            try:
+                row = await run_in_threadpool(self._load, key_id)
+            except sa.exc.SQLAlchemyError:
+                raise unavailable(1) from None
         if row is None or not row.active or not key_matches(key, row.key_sha256):
             raise unauthorized("unknown or revoked API key")  # the key is never echoed
         return row.deployment_id

@@ -37,6 +37,12 @@ def json_response(body: Any, status: int, headers: dict[str, str] | None = None)
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
+def unavailable(retry_after: int) -> CollectorError:
+    """The store cannot be read (keys, event deployments): the client should retry."""
+    detail = "the feedback store is unavailable; retry later"
+    return CollectorError(503, detail, headers={"Retry-After": str(retry_after)})
+
+
 def field_error(field: str, reason: str, index: int | None = None) -> dict[str, Any]:
     return {"index": index, "field": field, "reason": reason}
 

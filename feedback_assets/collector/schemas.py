@@ -85,5 +85,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         415: "unsupported Content-Type or Content-Encoding",
         422: "every row invalid (each dead-lettered)",
         429: "spool full; see Retry-After",
+        503: "the store cannot be read (keys, event deployments); see Retry-After",
     }.items()
 }

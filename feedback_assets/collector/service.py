@@ -5,14 +5,16 @@ validation, PII redaction, spool and dead letter). Built once per server."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
+import sqlalchemy as sa
 
 from feedback_assets.client import Accepted, FeedbackClient, SpoolFull
+from feedback_assets.client.feedback_client import Delivery
 from feedback_assets.collector.auth import KeyRing, forbidden
 from feedback_assets.collector.config import CollectorConfig
-from feedback_assets.collector.errors import CollectorError, field_error, row_errors
+from feedback_assets.collector.errors import CollectorError, field_error, row_errors, unavailable
 from feedback_assets.collector.otlp import decode_request, resources_of, spans_of
 from feedback_assets.domain.ingest.genai_feedback import span_signals
 from feedback_assets.domain.ingest.genai_spans import (
@@ -62,7 +64,7 @@ class Collector:
             overflow="reject",  # a full spool answers 429 instead of holding the request
             max_spool_bytes=config.max_spool_bytes,
             raise_on_invalid=False,
-            delivery=config.delivery,  # type: ignore[arg-type]  # checked by CollectorConfig
+            delivery=cast(Delivery, config.delivery),  # checked by CollectorConfig
             flush_interval=1.0,
         )
 
@@ -108,7 +110,12 @@ class Collector:
             for i, row in enumerate(rows)
             if isinstance(row, dict) and isinstance(row.get("event_id"), str)
         }
-        foreign = self.keys.foreign_events(deployment_id, [e for e in ids.values() if e not in own])
+        try:
+            foreign = self.keys.foreign_events(
+                deployment_id, [e for e in ids.values() if e not in own]
+            )
+        except sa.exc.SQLAlchemyError:
+            raise unavailable(self.config.retry_after_seconds) from None
         if foreign:
             reason = "is an event of another deployment"
             wrong = [field_error("event_id", reason, i) for i, e in ids.items() if e in foreign]

@@ -197,3 +197,12 @@ def test_the_openapi_page_documents_the_routes(server: CollectorServer) -> None:
     assert {"/v1/traces", "/v1/events", "/v1/signals", "/v1/edits"} <= set(spec["paths"])
     events = spec["paths"]["/v1/events"]["post"]
     assert "prompt" in str(events["requestBody"]) and "429" in events["responses"]
+
+
+def test_an_unreadable_key_table_answers_503_not_500(tmp_path: Path) -> None:
+    with CollectorServer(tmp_path) as server:
+        key = server.key("shop")
+        with server.collector.store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE api_keys")
+        answer = _post(server, "/v1/events", key, {"prompt": "p", "response": "r"})
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
