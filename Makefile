@@ -8,7 +8,7 @@ export HF_DATASETS_OFFLINE := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 export MPLBACKEND := Agg
 
-.PHONY: venv demo dev test lint bench bench-quick peers clean
+.PHONY: venv demo dev collector test lint bench bench-quick peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ demo: $(STAMP)
 ## without DAGSTER_HOME it reads ./dagster.yaml, which keeps the history in data/dagster_home.
 dev: $(STAMP)
 	$(VENV)/bin/dagster dev
+
+## make collector: the collector on http://127.0.0.1:4318 (OTLP/HTTP traces, JSON API, /docs);
+## keys: $(PY) -m feedback_assets.collector keys create DEPLOYMENT
+collector: $(STAMP)
+	$(PY) -m feedback_assets.collector
 
 ## make test: lint + types + the whole suite (SQLite and a throwaway PostgreSQL)
 test: $(STAMP)

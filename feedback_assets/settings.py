@@ -71,6 +71,7 @@ class Settings:
     judge: Mapping[str, Any] = field(default_factory=dict)
     launcher: Mapping[str, Any] = field(default_factory=dict)
     evaluation: Mapping[str, Any] = field(default_factory=dict)
+    collector: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -197,6 +198,17 @@ EVALUATION_VARIABLES: Spec = {
     "regression_min_events": ("FEEDBACK_REGRESSION_MIN_EVENTS", int),
 }
 
+# The collector (feedback_assets/collector/config.py holds the defaults and checks).
+COLLECTOR_VARIABLES: Spec = {
+    "host": ("FEEDBACK_COLLECTOR_HOST", str),
+    "port": ("FEEDBACK_COLLECTOR_PORT", int),
+    "max_body_bytes": ("FEEDBACK_COLLECTOR_MAX_BODY_BYTES", int),
+    "max_spool_bytes": ("FEEDBACK_COLLECTOR_MAX_SPOOL_BYTES", int),
+    "retry_after_seconds": ("FEEDBACK_COLLECTOR_RETRY_AFTER_SECONDS", int),
+    "key_cache_seconds": ("FEEDBACK_COLLECTOR_KEY_CACHE_SECONDS", float),
+    "delivery": ("FEEDBACK_COLLECTOR_DELIVERY", str),
+}
+
 
 def read_env_file(path: Path) -> dict[str, str]:
     if not path.is_file():
@@ -246,6 +258,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         launcher=launcher,
         # One OpenAI base URL serves fine-tunes and completions: the launcher's is the default.
         evaluation={"base_url": launcher.get("base_url"), **_section(env, EVALUATION_VARIABLES)},
+        collector=_section(env, COLLECTOR_VARIABLES),
     )
 
 

@@ -26,23 +26,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-import orjson
-
 from feedback_assets.client.delivery import DeliveryProcess, deliver_segments
-from feedback_assets.client.lines import LineEncoder
-from feedback_assets.client.spool import Segment, Spool
+from feedback_assets.client.lines import Accepted, LineEncoder
+from feedback_assets.client.spool import Segment, Spool, SpoolFull
 from feedback_assets.client.telemetry import Telemetry
 from feedback_assets.client.telemetry import telemetry as default_telemetry
-from feedback_assets.domain.ingest.ids import new_event_id
 from feedback_assets.domain.ingest.validate import ValidationError, validate_event, validate_signal
 from feedback_assets.domain.ingest.validate_batch import validate_event_batch
-from feedback_assets.domain.ingest.values import json_safe, safe_text, utf8_ok
+from feedback_assets.domain.ingest.values import utf8_ok
 from feedback_assets.domain.pii.sanitize import parse_custom_patterns
 from feedback_assets.settings import Settings, load_settings, resolve_hash_key
 
-Overflow = Literal["block", "drop_oldest"]
+# What a full spool does to a new record: wait for delivery, drop the oldest segment, or refuse
+# the call at once with SpoolFull (a server answering 429 instead of holding its request).
+Overflow = Literal["block", "drop_oldest", "reject"]
 Delivery = Literal["thread", "process"]
 DELIVERY_BYTES = 16 << 20  # spool bytes per store round trip: bounds delivery memory
+SMALL_BATCH = 64  # fewer events are validated row by row (see LineEncoder.row_lines)
 BATCH_ROWS = 10_000  # events per spool write in log_inferences (a line of ~10 MB at 1 KB each)
 _CLIENTS: weakref.WeakSet[FeedbackClient] = weakref.WeakSet()
 
@@ -71,8 +71,10 @@ class FeedbackClient:
         data_dir = Path(data_dir) if data_dir else settings.data_dir
         if delivery_mode not in ("thread", "process"):
             raise ValueError(f"delivery: must be 'thread' or 'process', got {delivery_mode!r}")
-        if overflow not in ("block", "drop_oldest"):
-            raise ValueError(f"overflow: must be 'block' or 'drop_oldest', got {overflow!r}")
+        if overflow not in ("block", "drop_oldest", "reject"):
+            raise ValueError(
+                f"overflow: must be 'block', 'drop_oldest' or 'reject', got {overflow!r}"
+            )
         self.max_batch_size = max_batch_size
         self.flush_interval = flush_interval
         self.max_spool_bytes = max_spool_bytes
@@ -141,6 +143,7 @@ class FeedbackClient:
     def log_inference(self, event: Mapping[str, Any] | None = None, /, **fields: Any) -> str:
         """Accept one inference event; returns its event_id. Never waits on the store."""
         payload = _merged(event, fields)
+        self._admit()
         try:
             record = validate_event(payload)
         except ValidationError as exc:
@@ -149,32 +152,35 @@ class FeedbackClient:
         return str(record["event_id"])
 
     def log_inferences(self, events: Iterable[Mapping[str, Any]]) -> list[str | None]:
-        """Accept many events: validated and redacted column-wise, spooled as one write per
-        BATCH_ROWS events.
+        """Accept many events; an invalid one is dead-lettered and None in the result."""
+        return self.accept_inferences(events).ids
 
-        Invalid ones are dead-lettered (None in the result); valid ones are never lost with them.
-        Every row is validated, and every dead letter encoded, before anything is spooled, so a
-        call that raises has spooled nothing and can be retried without duplicates.
-        """
+    def accept_inferences(self, events: Iterable[Mapping[str, Any]]) -> Accepted:
+        """Accept many events: validated and redacted column-wise, spooled as one write per
+        BATCH_ROWS events. Invalid ones are dead-lettered (reported by index); valid ones are
+        never lost with them. Every row is validated, and every dead letter encoded, before
+        anything is spooled, so a call that raises has spooled nothing and can be retried."""
         payloads = list(events)
+        if len(payloads) < SMALL_BATCH:
+            return self._accept_rows("event", payloads)
+        self._admit()
         ids: list[str | None] = [None] * len(payloads)
         starts = range(0, len(payloads), BATCH_ROWS)
         batches = [validate_event_batch(payloads[s : s + BATCH_ROWS]) for s in starts]
-        dead = [
-            self._dead_letter_line("event", payloads[start + i], exc)
-            for start, batch in zip(starts, batches, strict=True)
-            for i, exc in batch.errors
+        errors = [
+            (start + i, exc)
+            for start, b in zip(starts, batches, strict=True)
+            for i, exc in b.errors
         ]
+        dead = self._lines.dead_letter_lines("event", payloads, errors)
         for start, batch in zip(starts, batches, strict=True):
             if batch.table.num_rows:
                 self._append(self._lines.event_batch_line(batch.table), batch.table.num_rows)
             event_ids = batch.table.column("event_id").to_pylist()
             for pos, event_id in zip(batch.positions.tolist(), event_ids, strict=True):
                 ids[start + pos] = event_id
-        for (line, _), (_, exc) in zip(dead, (e for b in batches for e in b.errors), strict=True):
-            self._append(line, 1)
-            self._count_invalid("event", exc)
-        return ids
+        self._append_dead_letters("event", dead, errors)
+        return Accepted(ids, errors)
 
     def record_signal(
         self,
@@ -185,6 +191,7 @@ class FeedbackClient:
     ) -> str:
         """Accept a user signal (thumbs_up, thumbs_down, regenerate, edit, copy, share, report)."""
         payload = {"event_id": event_id, "signal_type": signal_type, "metadata": metadata, **fields}
+        self._admit()
         try:
             record = validate_signal(payload)
         except ValidationError as exc:
@@ -202,6 +209,19 @@ class FeedbackClient:
         return self.record_signal(
             event_id, "edit", metadata, edited_response=edited_response, **fields
         )
+
+    def accept_signals(self, signals: Iterable[Mapping[str, Any]]) -> Accepted:
+        """Many signals (payloads as record_signal's fields), spooled with one write; invalid
+        ones are dead-lettered and reported by index, like accept_inferences."""
+        return self._accept_rows("signal", list(signals))
+
+    def _accept_rows(self, kind: str, payloads: list[Any]) -> Accepted:
+        self._admit()
+        lines, accepted = self._lines.row_lines(kind, payloads)
+        dead = self._lines.dead_letter_lines(kind, payloads, accepted.errors)
+        self._append(lines, accepted.count)
+        self._append_dead_letters(kind, dead, accepted.errors)
+        return accepted
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Deliver everything accepted so far; True when the spool is empty."""
@@ -262,7 +282,7 @@ class FeedbackClient:
         id_field: str,
         raise_: bool | None = None,
     ) -> str:
-        line, record_id = self._dead_letter_line(kind, payload, exc)
+        line, record_id = self._lines.dead_letter_line(kind, payload, exc)
         self._append(line, 1)
         self._count_invalid(kind, exc)
         if self.raise_on_invalid if raise_ is None else raise_:
@@ -273,30 +293,24 @@ class FeedbackClient:
             given = None
         return given if isinstance(given, str) and given and utf8_ok(given) else record_id
 
-    def _dead_letter_line(self, kind: str, payload: Any, exc: ValidationError) -> tuple[bytes, str]:
-        """The spool line of a dead letter and its id. Total: any payload, however hostile
-        (surrogates, cycles, raising __repr__), becomes plain JSON, redacted and hashed."""
-        record_id = new_event_id()
-        try:
-            safe = json_safe(payload if isinstance(payload, Mapping) else {"event": payload})
-            if isinstance(safe.get("user_id"), str):
-                safe["user_id"] = self._hash(safe["user_id"])
-            body = orjson.dumps(self._clean(safe)).decode()
-        except Exception as err:  # last resort: the reason alone is still worth keeping
-            body = orjson.dumps({"unreadable": type(err).__name__}).decode()
-        line = {
-            "k": "d",
-            "id": record_id,
-            "kind": kind,
-            "reason": self._clean(safe_text(str(exc))),  # reasons may quote PII
-            "payload": body,
-            "received_us": time.time_ns() // 1000,
-        }
-        return orjson.dumps(line) + b"\n", record_id
+    def _append_dead_letters(
+        self, kind: str, lines: list[bytes], errors: list[tuple[int, ValidationError]]
+    ) -> None:
+        for line, (_, exc) in zip(lines, errors, strict=True):
+            self._append(line, 1)
+            self._count_invalid(kind, exc)
 
     def _count_invalid(self, kind: str, exc: ValidationError) -> None:
         self.stats[f"invalid.{kind}"] += 1
         self.telemetry.emit("ingestion.invalid", count=1, kind=kind, fields=exc.fields)
+
+    def _admit(self) -> None:
+        """overflow="reject": refuse a call while the spool is full, before spooling any of it."""
+        if self.overflow == "reject" and self._spool.total_bytes() >= self.max_spool_bytes:
+            self.stats["rejected_full"] += 1
+            self._rotate()
+            self._wake.set()
+            raise SpoolFull(f"the spool holds {self.max_spool_bytes} bytes or more")
 
     def _append(self, lines: bytes, count: int) -> None:
         if not count:
@@ -304,7 +318,8 @@ class FeedbackClient:
         if self._closed:
             raise RuntimeError("FeedbackClient is closed")
         self._ensure_thread()
-        self._make_room()
+        if self.overflow != "reject":
+            self._make_room()
         records = self._spool.append(lines, count)
         self.stats["accepted"] += count
         if records >= self.max_batch_size:

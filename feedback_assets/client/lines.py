@@ -8,8 +8,10 @@ and it is encoded and parsed about 3x faster than the same rows as lines.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -17,7 +19,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feedback_assets.client.spool import BATCH_PREFIX
+from feedback_assets.domain.ingest.ids import new_event_id
+from feedback_assets.domain.ingest.validate import (
+    ValidationError,
+    validate_event,
+    validate_signal,
+)
 from feedback_assets.domain.ingest.validate_batch import epoch_us
+from feedback_assets.domain.ingest.values import json_safe, safe_text
 from feedback_assets.domain.pii.sanitize import (
     PiiPattern,
     hash_user_id,
@@ -26,6 +35,20 @@ from feedback_assets.domain.pii.sanitize import (
     sanitize_value,
 )
 from feedback_assets.domain.pii.sanitize_json import sanitize_json_column
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A batch call's outcome: each input's id (None when invalid) and, by input index, what is
+    wrong with each invalid input (it is dead-lettered)."""
+
+    ids: list[str | None]
+    errors: list[tuple[int, ValidationError]]
+
+    @property
+    def count(self) -> int:
+        return len(self.ids) - len(self.errors)
+
 
 DIGEST_CACHE = 100_000  # user-id HMACs kept in memory (active users repeat)
 SHORT_TEXT = 64  # metadata strings up to this length have their redaction remembered
@@ -145,3 +168,51 @@ class LineEncoder:
         }
         del row["timestamp"]
         return orjson.dumps(row) + b"\n"
+
+    def dead_letter_line(self, kind: str, payload: Any, exc: ValidationError) -> tuple[bytes, str]:
+        """The spool line of a dead letter and its id. Total: any payload, however hostile
+        (surrogates, cycles, raising __repr__), becomes plain JSON, redacted and hashed."""
+        record_id = new_event_id()
+        try:
+            safe = json_safe(payload if isinstance(payload, Mapping) else {"event": payload})
+            if isinstance(safe.get("user_id"), str):
+                safe["user_id"] = self.hash(safe["user_id"])
+            body = orjson.dumps(self.clean(safe)).decode()
+        except Exception as err:  # last resort: the reason alone is still worth keeping
+            body = orjson.dumps({"unreadable": type(err).__name__}).decode()
+        line = {
+            "k": "d",
+            "id": record_id,
+            "kind": kind,
+            "reason": self.clean(safe_text(str(exc))),  # reasons may quote PII
+            "payload": body,
+            "received_us": time.time_ns() // 1000,
+        }
+        return orjson.dumps(line) + b"\n", record_id
+
+    def dead_letter_lines(
+        self, kind: str, payloads: Sequence[Any], errors: list[tuple[int, ValidationError]]
+    ) -> list[bytes]:
+        return [self.dead_letter_line(kind, payloads[i], exc)[0] for i, exc in errors]
+
+    def row_lines(self, kind: str, payloads: Sequence[Any]) -> tuple[bytes, Accepted]:
+        """Events or signals validated one by one: the valid ones' lines (one write) and the
+        outcome of each payload. Below ~64 events this beats the column-wise batch path, whose
+        vectorized redaction has a fixed cost of about 3 ms a call."""
+        validate, encode, id_field = (
+            (validate_event, self.event_line, "event_id")
+            if kind == "event"
+            else (validate_signal, self.signal_line, "signal_id")
+        )
+        ids: list[str | None] = [None] * len(payloads)
+        lines: list[bytes] = []
+        errors: list[tuple[int, ValidationError]] = []
+        for i, payload in enumerate(payloads):
+            try:
+                record = validate(payload)
+            except ValidationError as exc:
+                errors.append((i, exc))
+                continue
+            lines.append(encode(record))
+            ids[i] = str(record[id_field])
+        return b"".join(lines), Accepted(ids, errors)

@@ -87,6 +87,10 @@ class ParsedSegment:
     corrupt_lines: int = 0
 
 
+class SpoolFull(RuntimeError):
+    """overflow="reject" and the spool holds max_spool_bytes: nothing of the call was spooled."""
+
+
 def _lock(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

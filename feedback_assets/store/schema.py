@@ -320,3 +320,16 @@ trigger_history = sa.Table(
     sa.Column("evaluated_us", sa.BigInteger, nullable=False),
     sa.Index("ix_trigger_history_deployment", "deployment_id", "evaluated_us"),
 )
+
+# The collector's API keys: one deployment per key; the key itself is never stored, only its
+# SHA-256 (domain/api_keys.py). A revoked key keeps its row, so listings show it was revoked.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("key_sha256", sa.String(64), nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("revoked_us", sa.BigInteger),
+    sa.Index("ix_api_keys_deployment", "deployment_id"),
+)

@@ -17,9 +17,11 @@ def test_exact_names() -> None:
     graph = d.resolve_asset_graph()
     assets = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
     assert assets == [
+        "candidate_evaluations",
         "curated_sets",
         "drift_reports",
         "live_drift",
+        "model_promotions",
         "quality_scores",
         "raw_inferences",
         "retraining_runs",
@@ -28,6 +30,7 @@ def test_exact_names() -> None:
     ]
     checks = sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys)
     assert checks == [
+        "candidate_evaluations:candidate_not_worse",
         "curated_sets:curated_unique",
         "curated_sets:no_reported_positives",
         "curated_sets:sft_rows_approved",
@@ -42,12 +45,14 @@ def test_exact_names() -> None:
         "export_feedback_job",
         "feedback_loop_job",
         "live_drift_job",
+        "model_rollback_job",
         "retraining_job",
     ]
     assert sorted(s.name for s in d.sensors) == [
         "data_count_retraining_sensor",
         "deployment_partitions_sensor",
         "drift_retraining_sensor",
+        "model_regression",
         "quality_drop_retraining_sensor",
     ]
     assert sorted(s.name for s in d.schedules) == [
@@ -61,6 +66,7 @@ def test_exact_names() -> None:
         "embedder",
         "feedback_store",
         "llm_judge",
+        "model_evaluator",
         "quality_settings",
         "retraining_launcher",
         "trigger_settings",
@@ -74,12 +80,19 @@ def test_partitions_are_day_by_deployment_and_checks_carry_them() -> None:
 
     graph = defs().resolve_asset_graph()
     for key in graph.get_all_asset_keys():
-        by_deployment = key.to_user_string() in ("retraining_runs", "live_drift")
+        by_deployment = key.to_user_string() in (
+            "retraining_runs",
+            "candidate_evaluations",
+            "model_promotions",
+            "live_drift",
+        )
         expected = deployment_partitions if by_deployment else loop_partitions
         assert graph.get(key).partitions_def == expected, key
     for check_key in graph.asset_check_keys:
         # Without partitions_def Dagster records an unpartitioned result plus a "Skipped" row.
-        assert graph.get_check_spec(check_key).partitions_def == loop_partitions, check_key
+        # A check is partitioned like its asset.
+        expected = graph.get(check_key.asset_key).partitions_def
+        assert graph.get_check_spec(check_key).partitions_def == expected, check_key
 
 
 def test_a_new_definition_file_is_discovered_without_editing_a_list(tmp_path: Path) -> None:
