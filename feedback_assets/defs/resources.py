@@ -47,6 +47,7 @@ def build_launcher(settings: Settings) -> RetrainingLauncher:
 
 def build_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
     settings = settings or load_settings()
+    circuits = str(settings.data_dir / "circuits")  # open circuits, remembered across runs
     return {
         "feedback_store": FeedbackStoreResource(
             url=_secret("FEEDBACK_STORE_URL"), export_root=settings.export_root
@@ -56,9 +57,13 @@ def build_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
         "quality_settings": QualitySettings(**settings.quality),
         "curation_settings": CurationSettings(**settings.curation),
         "embedder": EmbedderResource(
-            **settings.embedder, api_key=_secret("FEEDBACK_EMBEDDER_API_KEY")
+            **settings.embedder,
+            api_key=_secret("FEEDBACK_EMBEDDER_API_KEY"),
+            circuit_state_dir=circuits,
         ),
-        "llm_judge": LLMJudgeResource(**settings.judge, api_key=_secret("FEEDBACK_JUDGE_API_KEY")),
+        "llm_judge": LLMJudgeResource(
+            **settings.judge, api_key=_secret("FEEDBACK_JUDGE_API_KEY"), circuit_state_dir=circuits
+        ),
         "retraining_launcher": build_launcher(settings),
         "model_evaluator": ModelEvaluatorResource(
             **settings.evaluation,

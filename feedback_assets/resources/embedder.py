@@ -10,7 +10,12 @@ import numpy as np
 from pydantic import Field, PrivateAttr
 
 from feedback_assets.domain.drift.embedding import hashing_embed
-from feedback_assets.resources.circuit import DEFAULT_THRESHOLD, CircuitBreaker
+from feedback_assets.resources.circuit import (
+    DEFAULT_COOLDOWN_S,
+    DEFAULT_THRESHOLD,
+    CircuitBreaker,
+    shared_circuit,
+)
 
 KINDS = ("hashing", "openai", "sentence_transformers")
 
@@ -37,13 +42,21 @@ class EmbedderResource(dg.ConfigurableResource):
         ge=1,
         description="Failed API calls in a row after which the rest of the run skips the API.",
     )
+    circuit_state_dir: str | None = Field(
+        default=None, description="where an open circuit is remembered across runs"
+    )
+    circuit_cooldown_s: float = Field(
+        default=DEFAULT_COOLDOWN_S, ge=0, description="how long later runs skip a failed API"
+    )
     _circuit: CircuitBreaker | None = PrivateAttr(default=None)
 
     @property
     def circuit(self) -> CircuitBreaker:
         """This run's breaker for the embeddings API (one resource instance per run)."""
         if self._circuit is None:
-            self._circuit = CircuitBreaker("embedder", self.circuit_failures)
+            self._circuit = shared_circuit(
+                "embedder", self.circuit_failures, self.circuit_state_dir, self.circuit_cooldown_s
+            )
         return self._circuit
 
     def circuit_metadata(self) -> dict[str, object]:

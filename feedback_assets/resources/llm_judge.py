@@ -33,7 +33,12 @@ from feedback_assets.domain.quality.judge import (
     parse_judge_answer,
 )
 from feedback_assets.resources.chat_calls import ChatCaller
-from feedback_assets.resources.circuit import DEFAULT_THRESHOLD, CircuitBreaker
+from feedback_assets.resources.circuit import (
+    DEFAULT_COOLDOWN_S,
+    DEFAULT_THRESHOLD,
+    CircuitBreaker,
+    shared_circuit,
+)
 from feedback_assets.settings import openai_api_key_fallback
 
 log = logging.getLogger(__name__)
@@ -125,6 +130,17 @@ class LLMJudgeResource(dg.ConfigurableResource):
     circuit_failures: int = Field(
         default=DEFAULT_THRESHOLD, ge=1, description="failed requests in a row that stop judging"
     )
+    circuit_state_dir: str | None = Field(
+        default=None, description="where an open circuit is remembered across runs"
+    )
+    circuit_cooldown_s: float = Field(
+        default=DEFAULT_COOLDOWN_S, ge=0, description="how long later runs skip a failed judge"
+    )
+
+    def _circuit(self) -> CircuitBreaker:
+        return shared_circuit(
+            "judge", self.circuit_failures, self.circuit_state_dir, self.circuit_cooldown_s
+        )
 
     def sample_mask(self, event_ids: pd.Series) -> np.ndarray:
         """Deterministic: the same event ids and seed pick the same events on every run."""
@@ -235,7 +251,7 @@ class LLMJudgeResource(dg.ConfigurableResource):
         tie, a preference that flips with the order, or a failed call."""
         caller = ChatCaller(
             self._client(),
-            CircuitBreaker("judge", self.circuit_failures),
+            self._circuit(),
             self.max_retries,
             self.backoff_base_s,
             self.backoff_max_s,
@@ -279,8 +295,9 @@ class LLMJudgeResource(dg.ConfigurableResource):
         todo = todo[: self.max_calls_per_run]
         for i in over:
             status[i], reason[i] = "skipped_cap", "call cap reached"
-        budget = _Budget(max_tokens=self.max_tokens_per_run, cap_hit=bool(over))
-        budget.circuit.threshold = self.circuit_failures
+        budget = _Budget(
+            max_tokens=self.max_tokens_per_run, cap_hit=bool(over), circuit=self._circuit()
+        )
         client = self._client()
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             futures = {

@@ -22,6 +22,7 @@ from feedback_assets.resources.launchers.base import LaunchRequest, Redactor
 from feedback_assets.resources.launchers.webhook import run_webhook
 from feedback_assets.resources.llm_judge import LLMJudgeResource
 from feedback_assets.store import FeedbackStore
+from feedback_assets_tests.openai_server import OpenAICompatServer
 from feedback_assets_tests.resources.test_llm_judge import DictCache, items
 
 
@@ -104,6 +105,47 @@ def test_the_judge_stops_calling_a_dead_endpoint(dead_url: str) -> None:
     assert run.results["judge_score"].isna().all()  # absent, never a pass
     # Without the breaker: 200 judgements x 4 tries x up to 0.5 s, 2 at a time.
     assert elapsed < 10, elapsed
+
+
+def test_an_open_circuit_is_remembered_by_later_runs_until_its_cooldown(
+    silent: SilentServer, tmp_path: Path
+) -> None:
+    """A backfill against a hung judge pays the timeouts in its first run only."""
+    state = tmp_path / "circuits"
+    settings = {
+        "enabled": True,
+        "api_key": "sk-secret-value",
+        "sample_rate": 1.0,
+        "max_concurrency": 2,
+        "max_retries": 0,
+        "timeout_s": 0.5,
+        "circuit_failures": 2,
+        "circuit_state_dir": str(state),
+        "circuit_cooldown_s": 60.0,
+    }
+    dead = f"http://127.0.0.1:{silent.port}/v1"
+    first = LLMJudgeResource(base_url=dead, **settings).judge(items(20), DictCache())
+    assert first.metadata()["judge_circuit_open"] and first.requests >= 2
+    assert "sk-secret-value" not in (state / "judge.json").read_text()
+    started = time.monotonic()
+    later = LLMJudgeResource(base_url=dead, **settings).judge(items(20), DictCache())
+    assert time.monotonic() - started < 0.4  # no timeout paid: skipped at once
+    assert later.requests == 0
+    assert "opened by an earlier run" in later.metadata()["judge_circuit_reason"]
+    # After the cooldown the next run tries again (half-open): one failure re-opens it...
+    saved = json.loads((state / "judge.json").read_text())
+    (state / "judge.json").write_text(json.dumps({**saved, "open_until": time.time() - 1}))
+    cooled = {**settings, "circuit_cooldown_s": 0.0}
+    retried = LLMJudgeResource(base_url=dead, **cooled).judge(items(20), DictCache())
+    assert retried.requests <= 2 and retried.metadata()["judge_circuit_open"]
+    # ... and one success against a healthy endpoint closes it and forgets the state.
+    with OpenAICompatServer() as healthy:
+        recovered = LLMJudgeResource(base_url=healthy.base_url, **cooled).judge(
+            items(5), DictCache()
+        )
+    assert not recovered.metadata()["judge_circuit_open"]
+    assert recovered.results["judge_score"].notna().all()
+    assert not (state / "judge.json").exists()
 
 
 def test_the_embedder_skips_a_dead_endpoint_for_the_rest_of_the_run(dead_url: str) -> None:
