@@ -224,3 +224,27 @@ def test_the_facade_reads_the_settings_the_assets_read(
         "quality_drop"
     ]
     assert api.check_triggers("bot", trigger_types=["accuracy"], quality_threshold=0.0) == []
+
+
+def test_model_history_facade(env: str) -> None:
+    from feedback_assets.store import FeedbackStore
+    from feedback_assets.store.model_versions import decide, register_candidate
+
+    api.log_inference(
+        deployment_id="bot", model_version_id="bot-v1", prompt="hi there", response="hello!"
+    )
+    assert api.flush(30)
+    assert api.get_model_history("bot") == []
+    assert api.get_current_model("bot") == "bot-v1"  # before any retraining: the traffic's model
+    store = FeedbackStore(env)
+    register_candidate(store, "bot", "bot-ft-1", "bot-v1", "run-1")
+    decide(store, "bot-ft-1", "rejected", ["significantly worse"], {"wins": 1, "losses": 9})
+    history = api.get_model_history("bot")
+    assert [(h["model_version_id"], h["status"]) for h in history] == [
+        ("bot-v1", "promoted"),
+        ("bot-ft-1", "rejected"),
+    ]
+    assert history[1]["parent_model_version_id"] == "bot-v1"
+    assert history[1]["eval"] == {"wins": 1, "losses": 9}
+    assert history[1]["reasons"] == ["significantly worse"] and history[1]["created_at"]
+    assert api.get_current_model("bot") == "bot-v1"

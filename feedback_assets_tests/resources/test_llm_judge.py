@@ -221,3 +221,25 @@ def test_concurrency_is_bounded(server):
     run = judge(server, max_concurrency=2).judge(items(8), DictCache())
     assert run.results["judge_score"].tolist() == [1.0] * 8
     assert state["peak"] == 2
+
+
+def test_pairwise_compare_counts_a_preference_only_when_it_survives_the_swap(server) -> None:
+    """The judge always prefers position A on prompt 0 (order bias), prefers the candidate's
+    text on prompt 1 in both orders, and the current model's on prompt 2."""
+
+    def pairwise(body: dict) -> str:
+        user = body["messages"][-1]["content"]
+        first = user.split("Answer A:\n", 1)[1].split("\n\nAnswer B:", 1)[0]
+        if "p0" in user:
+            return "A"
+        if "p1" in user:
+            return "A" if first == "cand-1" else "B"
+        return "A" if first == "cur-2" else "B"
+
+    server.chat_handler = pairwise
+    votes, meta = judge(server).compare(
+        ["p0", "p1", "p2"], ["cand-0", "cand-1", "cand-2"], ["cur-0", "cur-1", "cur-2"]
+    )
+    assert votes.tolist() == [0, 1, -1]
+    assert meta["judge_pairwise_calls"] == 6 and meta["judge_pairwise_unanswered"] == 0
+    assert server.calls("/chat/completions") == 6

@@ -14,6 +14,7 @@ from feedback_assets.resources.retraining_launcher import (
     CommandLauncher,
     LaunchRequest,
     OpenAIFineTuneLauncher,
+    PromoteRequest,
     RetrainingLauncher,
     WebhookLauncher,
 )
@@ -332,3 +333,53 @@ def test_webhook_unreachable_fails_after_retries(export: LaunchRequest) -> None:
     result = launcher.launch(export)
     assert result.status == "failed" and result.attempts == 2
     assert result.error is not None and "still failing after 2 attempt(s)" in result.error
+
+
+def _promote(action: str = "rollback") -> PromoteRequest:
+    return PromoteRequest("support-bot", "support-v1", "support-v2", action, ("thumbs_down rose",))
+
+
+def test_webhook_promote_posts_the_action_and_retries(export: LaunchRequest) -> None:
+    hook = Hook([(503, "{}"), (200, "{}")])
+    try:
+        launcher = WebhookLauncher(webhook_url=hook.url, webhook_token=SECRET, **FAST)
+        result = launcher.promote(_promote())
+    finally:
+        hook.close()
+    assert result.ok and "rollback" in result.detail
+    assert len(hook.received) == 2  # the 503 was retried
+    body = hook.received[-1]["json"]
+    assert body["action"] == "rollback" and body["model_version_id"] == "support-v1"
+    assert body["previous_model_version_id"] == "support-v2"
+    assert hook.received[-1]["headers"]["Authorization"] == f"Bearer {SECRET}"
+
+
+def test_webhook_promote_refused_is_not_ok_and_hides_the_token() -> None:
+    hook = Hook([(403, '{"error": "no"}')])
+    try:
+        result = WebhookLauncher(webhook_url=hook.url, webhook_token=SECRET, **FAST).promote(
+            _promote("promote")
+        )
+    finally:
+        hook.close()
+    assert not result.ok and "HTTP 403" in result.detail and SECRET not in result.detail
+
+
+def test_command_promote_runs_the_promote_command_with_the_action(tmp_path: Path) -> None:
+    out = tmp_path / "serving.json"
+    script = (
+        "import json, os, sys; "
+        f"open({str(out)!r}, 'w').write(json.dumps({{k: v for k, v in os.environ.items() "
+        "if k.startswith('FEEDBACK_')}))"
+    )
+    launcher = CommandLauncher(promote_command=[sys.executable, "-c", script])
+    assert launcher.promote(_promote()).ok
+    env = json.loads(out.read_text())
+    assert env["FEEDBACK_ACTION"] == "rollback"
+    assert env["FEEDBACK_PROMOTE_MODEL_VERSION"] == "support-v1"
+    assert env["FEEDBACK_PREVIOUS_MODEL_VERSION"] == "support-v2"
+    failing = CommandLauncher(promote_command=[sys.executable, "-c", "raise SystemExit(3)"])
+    result = failing.promote(_promote())
+    assert not result.ok and "exit 3" in result.detail
+    # Without a promote command the model history is the only record, and that is not an error.
+    assert CommandLauncher().promote(_promote()).ok
