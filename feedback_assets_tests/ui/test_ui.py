@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 from playwright.sync_api import Page, expect
 
+from feedback_assets.store import FeedbackStore
 from feedback_assets_tests.ui.conftest import DAYS, DEPLOYMENTS, Demo
 
 TIMEOUT_MS = 30_000
@@ -51,8 +52,18 @@ def test_demo_launches_through_the_instance(demo: Demo, instance: dg.DagsterInst
     assert {r.tags["dagster/backfill"] for r in loop} == {backfill.backfill_id}
 
     retraining = _runs(instance, "retraining_job")
-    assert retraining and {r.status for r in retraining} == {dg.DagsterRunStatus.SUCCESS}
+    assert retraining
     assert all(r.remote_job_origin and "dagster/sensor_name" in r.tags for r in retraining)
+    # A run succeeds exactly when the gate promoted its candidate; a rejected one stops red at
+    # the blocking check, and the summary says which and why.
+    store = FeedbackStore(f"sqlite:///{demo.data / 'feedback.db'}")
+    versions = store.read_table("model_versions").dropna(subset=["retraining_run_id"])
+    status_of = dict(zip(versions["retraining_run_id"], versions["status"], strict=True))
+    for run in retraining:
+        expected = "promoted" if run.status == dg.DagsterRunStatus.SUCCESS else "rejected"
+        assert status_of.get(run.run_id) == expected, (run.run_id, run.status, status_of)
+        version = versions.loc[versions["retraining_run_id"] == run.run_id, "model_version_id"]
+        assert re.search(rf"model {re.escape(version.iloc[0])} +{expected}", demo.stdout)
 
     # The summary names the tick behind each retraining run; the console has no event lines.
     for run in retraining:
@@ -98,6 +109,7 @@ def test_ui_tells_the_story(
     _check_with_partition(page, dev_port, demo, {r.tags["dagster/partition"] for r in loop})
     _metadata_plot(page, dev_port, demo, "quality_scores", "quality_mean")
     _metadata_plot(page, dev_port, demo, "drift_reports", "drift_score")
+    _gate(page, dev_port, demo)
     page.close()
 
 
@@ -158,3 +170,15 @@ def _metadata_plot(page: Page, port: int, demo: Demo, asset: str, key: str) -> N
     assert canvas.evaluate(LINE_PIXELS) > 200, f"{asset}.{key}: the plot has no data line"
     canvas.scroll_into_view_if_needed()
     _shot(page, demo, f"6_plot_{asset}_{key}")
+
+
+def _gate(page: Page, port: int, demo: Demo) -> None:
+    """The evaluation gate's blocking check, with its verdict, per deployment."""
+    _open(page, port, "/assets/candidate_evaluations?view=checks")
+    expect(page.get_by_text("candidate_not_worse").first).to_be_visible()
+    expect(page.get_by_text("Latest execution")).to_be_visible()
+    text = page.inner_text("body")
+    assert re.search(r"\nPartition\s*\n\s*(code-assistant|json-extractor|support-bot)", text), text[
+        -1500:
+    ]
+    _shot(page, demo, "7_gate_check")
