@@ -21,6 +21,7 @@ from feedback_assets.domain.quality.quality_rules import QualityConfig
 from feedback_assets.resources.model_evaluator import AnswerRun, ModelEvaluatorResource
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.eval_set import eval_set
+from feedback_assets.store.exports import unmark_batch
 from feedback_assets.store.model_versions import (
     current_model_version,
     decide,
@@ -93,6 +94,7 @@ def evaluate_candidate(
         decision = gate_decide(0, len(items), 0, gate)
         evaluation = {**base, "prompts": len(items), "verdict": decision.verdict}
         decide(store, cand_id, "rejected", decision.reasons, evaluation)
+        give_back(store, cand)
         return {**evaluation, "status": "rejected", "reasons": decision.reasons}
     prompts = items["prompt"].astype(str).tolist()
     caller = evaluator.caller()
@@ -120,6 +122,8 @@ def evaluate_candidate(
     evaluation = {**base, **result.metrics, **cost, **judge_meta}
     status = "candidate" if result.decision.promote else "rejected"
     decide(store, cand_id, status, result.decision.reasons, evaluation)
+    if status == "rejected":
+        give_back(store, cand)
     return {
         **evaluation,
         "status": "passed" if result.decision.promote else "rejected",
@@ -135,7 +139,19 @@ def _fail(
     evaluation: Mapping[str, Any] | None = None,
 ) -> NoReturn:
     decide(store, cand_id, "failed", [reason], evaluation or {})
+    row = model_version(store, cand_id)
+    if row is not None:
+        give_back(store, row)
     raise EvaluationFailed(reason, evaluation)
+
+
+def give_back(store: FeedbackStore, candidate: Mapping[str, Any]) -> None:
+    """A candidate that does not serve returns its training examples to the pool: the next
+    retraining trains on them again, with whatever arrived since."""
+    run_id = candidate.get("retraining_run_id")
+    runs = store.read_table("retraining_runs", run_id=run_id) if run_id else None
+    if runs is not None and len(runs) and isinstance(runs["export_batch_id"].iloc[0], str):
+        unmark_batch(store, runs["export_batch_id"].iloc[0])
 
 
 def latest_evaluation(store: FeedbackStore, deployment_id: str) -> dict[str, Any] | None:

@@ -127,9 +127,12 @@ def _batches(store: FeedbackStore, deployment_id: str) -> list[dict[str, Any]]:
 
 
 def used_batch_ids(store: FeedbackStore, deployment_id: str) -> set[str]:
-    """Source batches of the deployment's retraining bundles, except bundles of failed runs."""
+    """Source batches of the deployment's retraining bundles, except bundles of failed runs and
+    of candidates the gate did not promote (their examples are given back for the next try)."""
     runs = store.read_table("retraining_runs", deployment_id=deployment_id, status="failed")
-    failed = set(runs["run_id"])
+    versions = store.read_table("model_versions", deployment_id=deployment_id)
+    given_back = versions[versions["status"].isin(["rejected", "failed"])]
+    failed = set(runs["run_id"]) | set(given_back["retraining_run_id"].dropna())
     used: set[str] = set()
     for row in _batches(store, deployment_id):
         m = row["manifest"]

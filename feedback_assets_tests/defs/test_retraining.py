@@ -13,6 +13,7 @@ from feedback_assets.definitions import defs
 from feedback_assets.resources.loop_settings import TriggerSettings
 from feedback_assets.resources.model_evaluator import ModelEvaluatorResource
 from feedback_assets.store import FeedbackStore
+from feedback_assets.store.exports import unused_training_batches
 from feedback_assets.store.model_versions import current_model_version, model_history
 from feedback_assets.store.references import active_reference
 from feedback_assets_tests.defs.conftest import DAYS, ingest, resources_for, run_loop_day
@@ -220,9 +221,12 @@ def test_a_worse_candidate_is_rejected_at_the_gate_and_nothing_changes(
     assert cand["status"] == "rejected" and "worse" in cand["reasons"][0]
     assert current_model_version(store, "support-bot") == served
     assert active_reference(store, "support-bot") == reference
-    # A rejected candidate still counts as a retraining for the cooldown.
+    # A rejected candidate still counts as a retraining for the cooldown, and gives its
+    # examples back: the next retraining trains on them again.
     [row] = store.read_table("retraining_runs").to_dict("records")
     assert row["status"] == "succeeded"
+    assert len(unused_training_batches(store, "support-bot")) == len(DAYS)
+    assert store.count("export_marks", export_batch_id=row["export_batch_id"]) == 0
     after = _tick("data_count_retraining_sensor", instance, resources)
     launched = {r.tags["feedback/deployment"] for r in getattr(after, "run_requests", [])}
     assert "support-bot" not in launched
