@@ -79,8 +79,9 @@ def _make_pre_alembic(store: FeedbackStore, version: int) -> None:
 
 
 def test_a_new_store_is_created_at_head(store: FeedbackStore) -> None:
-    assert revisions() == ("0001", "0002", "0003", "0004", "0005", "0006")
-    assert store.schema_version() == head_version() == 6
+    # 0007 comes from another branch; the integrator relinks 0008 after it.
+    assert revisions() == ("0001", "0002", "0003", "0004", "0005", "0006", "0008")
+    assert store.schema_version() == head_version() == 7
     assert "schema_version" not in _tables(store)
     assert _time_index_method(store) == ("btree" if store.dialect == "sqlite" else "brin")
     assert _schema_drift(store) == []
@@ -132,6 +133,22 @@ def test_a_store_before_roles_gets_legacy_roles_and_the_split_table(store: Feedb
     rows = store.read_table("curated_examples")
     assert rows["role"].tolist() == ["legacy"]
     assert "prompt_splits" in _tables(store)
+    assert _schema_drift(store) == []
+
+
+def test_a_store_before_erasure_gets_the_erasure_log(store: FeedbackStore) -> None:
+    """0008: the erasure_log table, made once (a second upgrade is a no-op)."""
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE erasure_log"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
+    assert "erasure_log" not in _tables(store)
+    reopened = FeedbackStore(store.url)
+    try:
+        assert reopened.schema_version() == head_version()
+        assert reopened.migrate() == head_version()
+    finally:
+        reopened.dispose()
+    assert "erasure_log" in _tables(store)
     assert _schema_drift(store) == []
 
 
