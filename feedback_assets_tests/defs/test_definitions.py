@@ -42,9 +42,11 @@ def test_exact_names() -> None:
         "export_feedback_job",
         "feedback_loop_job",
         "live_drift_job",
+        "retention_job",
         "retraining_job",
     ]
     assert sorted(s.name for s in d.sensors) == [
+        "alert_sensor",
         "data_count_retraining_sensor",
         "deployment_partitions_sensor",
         "drift_retraining_sensor",
@@ -53,15 +55,18 @@ def test_exact_names() -> None:
     assert sorted(s.name for s in d.schedules) == [
         "daily_feedback_loop_schedule",
         "live_drift_schedule",
+        "retention_schedule",
         "scheduled_retraining",
     ]
     assert sorted(d.resources) == [
+        "alert_webhook",
         "curation_settings",
         "drift_settings",
         "embedder",
         "feedback_store",
         "llm_judge",
         "quality_settings",
+        "retention_settings",
         "retraining_launcher",
         "trigger_settings",
     ]
