@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -224,3 +225,25 @@ def _check_batches(store: FeedbackStore, rewritten: set[str]) -> None:
         if manifest["kind"] == "export":
             sources.append(SourceBatch(row["export_batch_id"], row["root"], manifest))
     assert check_sources(sources) == []  # a later bundle accepts the rewritten batches
+
+
+def test_spool_segments_a_dead_client_left_are_erased_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("FEEDBACK_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("FEEDBACK_EXPORT_ROOT", str(tmp_path / "exports"))
+    monkeypatch.delenv("FEEDBACK_STORE_URL", raising=False)
+    with socket.socket() as s:  # a store nobody answers: the client keeps its segment
+        s.bind(("127.0.0.1", 0))
+        dead = f"postgresql://u:p@127.0.0.1:{s.getsockname()[1]}/db"
+    client = FeedbackClient(dead, data_dir=data_dir, telemetry=Telemetry())
+    client.log_inference(deployment_id="bot", prompt="Quillfeather?", response="yes", user_id="u-1")
+    client.close(timeout=0.5)
+    assert _leaks(data_dir / "spool", [MARK])  # undelivered, on disk
+
+    report = api.forget_user("u-1")
+
+    assert report["files"]["spool_segments_delivered"] == 1
+    assert report["rows"]["events"] == 1
+    assert _leaks(data_dir, [MARK, b"u-1"]) == []
