@@ -85,8 +85,7 @@ def forget_user(
             "trained_models": trained,
         }
         erasure_id = db.log_erasure(conn, user_hash, report)
-    db.compact(store)
-    return {"erasure_id": erasure_id, **report}
+    return {"erasure_id": erasure_id, **report, "sqlite_compaction": db.compact(store)}
 
 
 def deliver_orphan_segments(store: FeedbackStore, spool_dir: Path) -> dict[str, int]:

@@ -333,11 +333,20 @@ def log_erasure(conn: sa.Connection, user_hash: str, report: Mapping[str, Any]) 
     return erasure_id
 
 
-def compact(store: FeedbackStore) -> None:
-    """SQLite: VACUUM (rewrites the file without free pages that still hold deleted bytes) and
-    truncate the WAL. PostgreSQL: deleted rows are gone from every query and dump at once."""
+def compact(store: FeedbackStore) -> str:
+    """SQLite: VACUUM (rewrites the file without the free pages that still hold deleted bytes)
+    and truncate the WAL. PostgreSQL: deleted rows are gone from every query and dump at once.
+
+    Returns what happened; a busy database is reported (run forget_user again), never raised:
+    the rows are already deleted and the erasure logged."""
     if store.dialect != "sqlite":
-        return
-    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM")
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return "not needed (postgresql)"
+    try:
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM")
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+    except sa.exc.OperationalError as exc:
+        return f"failed ({type(exc.orig).__name__}): run forget_user again when the store is idle"
+    if busy:
+        return "vacuumed; the WAL is still read by another connection (truncated on its next checkpoint)"
+    return "vacuumed"
