@@ -26,9 +26,9 @@ from feedback_assets.domain.triggers.plan import fired_only
 from feedback_assets.domain.triggers.state import TriggerConfig
 from feedback_assets.resources.feedback_store import shared_store
 from feedback_assets.resources.loop_settings import QualitySettings
-from feedback_assets.services import curated_sets, drift_reports, triggers
+from feedback_assets.services import curated_sets, drift_reports, erasure, triggers
 from feedback_assets.services.windows import WindowSettings, fresh_window, reference_window
-from feedback_assets.settings import load_settings
+from feedback_assets.settings import load_settings, resolve_hash_key
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.model_versions import current_model_version, model_history
 
@@ -45,6 +45,7 @@ __all__ = [
     "export",
     "export_preference_pairs",
     "flush",
+    "forget_user",
     "get_curated_count",
     "get_drift_history",
     "get_quality_stats",
@@ -87,6 +88,27 @@ def record_user_edit(
 def flush(timeout: float = 30.0) -> bool:
     """Deliver everything logged so far to the store; True when nothing is left pending."""
     return _default_client().flush(timeout)
+
+
+# -- erasure ------------------------------------------------------------------------------------
+def forget_user(user_id: str) -> dict[str, Any]:
+    """Erase everything stored about `user_id` (the id the app logged, hashed here with the
+    same key as the SDK): every table, every export batch (rewritten as a new manifest version),
+    drift explanations and plots. Returns the report also kept in erasure_log (counts, rewritten
+    batches, models already trained on the data; never the id in clear).
+
+    This process's own client is flushed first, so what it accepted is erased too."""
+    erasure.check_user_id(user_id)
+    if _client is not None:
+        _client.flush()
+    settings = load_settings()
+    return erasure.forget_user(
+        _store(),
+        settings.export_root,
+        settings.data_dir,
+        user_id,
+        resolve_hash_key(settings.data_dir, settings.production),
+    )
 
 
 # -- settings -----------------------------------------------------------------------------------

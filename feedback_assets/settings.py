@@ -11,6 +11,8 @@ Secrets are never held here: `SECRET_VARIABLES` are bound to resources with `dg.
 | FEEDBACK_MODE | embedded | `production` refuses to run without FEEDBACK_HASH_KEY |
 | FEEDBACK_EXPORT_ROOT | ./exports | export root (local path or fsspec URL) |
 | FEEDBACK_PII_PATTERNS | (none) | JSON list of {"name", "regex"} custom PII patterns |
+| FEEDBACK_RETENTION_DAYS | (keep) | raw events, signals and dead letters older than this are purged |
+| FEEDBACK_ALERT_WEBHOOK_URL | (none) | Slack-compatible webhook the alert sensor posts to (secret) |
 The README's configuration table lists the rest (triggers, drift, quality, curation, embedder,
 judge, launcher).
 """
@@ -37,6 +39,8 @@ SECRET_VARIABLES = (
     "FEEDBACK_LAUNCHER_API_KEY",
     "FEEDBACK_WEBHOOK_TOKEN",
     "FEEDBACK_EVAL_API_KEY",
+    "FEEDBACK_ALERT_WEBHOOK_URL",  # a Slack webhook URL is itself the credential
+    "FEEDBACK_ALERT_SLACK_TOKEN",
 )
 DEFAULT_PARTITION_START = "2026-01-01"
 # KEY=VALUE lines in <data dir>/feedback.env apply where the variable is not set (make demo writes
@@ -72,6 +76,8 @@ class Settings:
     launcher: Mapping[str, Any] = field(default_factory=dict)
     evaluation: Mapping[str, Any] = field(default_factory=dict)
     collector: Mapping[str, Any] = field(default_factory=dict)
+    retention: Mapping[str, Any] = field(default_factory=dict)
+    alerts: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -111,6 +117,20 @@ def _section(env: Mapping[str, str], spec: Spec) -> dict[str, Any]:
 
 def _list(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError("must be a whole number >= 1")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be > 0")
+    return value
 
 
 TRIGGER_VARIABLES: Spec = {
@@ -208,6 +228,13 @@ COLLECTOR_VARIABLES: Spec = {
     "key_cache_seconds": ("FEEDBACK_COLLECTOR_KEY_CACHE_SECONDS", float),
     "delivery": ("FEEDBACK_COLLECTOR_DELIVERY", str),
 }
+# Unset: raw rows are kept forever.
+RETENTION_VARIABLES: Spec = {"days": ("FEEDBACK_RETENTION_DAYS", _positive_int)}
+ALERT_VARIABLES: Spec = {
+    "cooldown_seconds": ("FEEDBACK_ALERT_COOLDOWN_SECONDS", _positive_int),
+    "timeout_seconds": ("FEEDBACK_ALERT_TIMEOUT_SECONDS", _positive_float),
+    "slack_channel": ("FEEDBACK_ALERT_SLACK_CHANNEL", str),
+}
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -259,6 +286,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # One OpenAI base URL serves fine-tunes and completions: the launcher's is the default.
         evaluation={"base_url": launcher.get("base_url"), **_section(env, EVALUATION_VARIABLES)},
         collector=_section(env, COLLECTOR_VARIABLES),
+        retention=_section(env, RETENTION_VARIABLES),
+        alerts=_section(env, ALERT_VARIABLES),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from feedback_assets.resources.alert_webhook import AlertWebhook
 from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.resources.llm_judge import LLMJudgeResource
@@ -16,6 +17,7 @@ from feedback_assets.resources.loop_settings import (
     CurationSettings,
     DriftSettings,
     QualitySettings,
+    RetentionSettings,
     TriggerSettings,
 )
 from feedback_assets.resources.model_evaluator import ModelEvaluatorResource
@@ -68,6 +70,12 @@ def build_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
         "model_evaluator": ModelEvaluatorResource(
             **settings.evaluation,
             api_key=_secret("FEEDBACK_EVAL_API_KEY") or _secret("FEEDBACK_LAUNCHER_API_KEY"),
+        ),
+        "retention_settings": RetentionSettings(**settings.retention),
+        "alert_webhook": AlertWebhook(
+            **settings.alerts,
+            webhook_url=_secret("FEEDBACK_ALERT_WEBHOOK_URL"),
+            slack_token=_secret("FEEDBACK_ALERT_SLACK_TOKEN"),
         ),
     }
 

@@ -105,3 +105,13 @@ class CurationSettings(dg.ConfigurableResource):
             max_refusal_share_in_positives=self.max_refusal_share_in_positives,
             near_duplicate_threshold=self.near_duplicate_threshold,
         )
+
+
+class RetentionSettings(dg.ConfigurableResource):
+    """How long raw rows are kept (FEEDBACK_RETENTION_DAYS); None keeps them forever."""
+
+    days: int | None = Field(
+        default=None,
+        ge=1,
+        description="raw events, signals and dead letters older than this many days are purged",
+    )

@@ -333,3 +333,15 @@ api_keys = sa.Table(
     sa.Column("revoked_us", sa.BigInteger),
     sa.Index("ix_api_keys_deployment", "deployment_id"),
 )
+
+# One row per forget_user call: the keyed HMAC of the user id (never the id in clear), when, and
+# counts only (rows per table, export files rewritten, models already trained on the data).
+erasure_log = sa.Table(
+    "erasure_log",
+    metadata,
+    sa.Column("erasure_id", sa.String(64), primary_key=True),
+    sa.Column("user_hash", sa.String(128), nullable=False),
+    sa.Column("report", sa.Text, nullable=False),  # JSON: counts, batches, model versions
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_erasure_log_user", "user_hash", "created_us"),
+)

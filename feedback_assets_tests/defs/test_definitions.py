@@ -46,9 +46,11 @@ def test_exact_names() -> None:
         "feedback_loop_job",
         "live_drift_job",
         "model_rollback_job",
+        "retention_job",
         "retraining_job",
     ]
     assert sorted(s.name for s in d.sensors) == [
+        "alert_sensor",
         "data_count_retraining_sensor",
         "deployment_partitions_sensor",
         "drift_retraining_sensor",
@@ -58,9 +60,11 @@ def test_exact_names() -> None:
     assert sorted(s.name for s in d.schedules) == [
         "daily_feedback_loop_schedule",
         "live_drift_schedule",
+        "retention_schedule",
         "scheduled_retraining",
     ]
     assert sorted(d.resources) == [
+        "alert_webhook",
         "curation_settings",
         "drift_settings",
         "embedder",
@@ -68,6 +72,7 @@ def test_exact_names() -> None:
         "llm_judge",
         "model_evaluator",
         "quality_settings",
+        "retention_settings",
         "retraining_launcher",
         "trigger_settings",
     ]

@@ -79,8 +79,8 @@ def _make_pre_alembic(store: FeedbackStore, version: int) -> None:
 
 
 def test_a_new_store_is_created_at_head(store: FeedbackStore) -> None:
-    assert revisions() == ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
-    assert store.schema_version() == head_version() == 8
+    assert revisions() == ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
+    assert store.schema_version() == head_version() == 9
     assert "schema_version" not in _tables(store)
     assert _time_index_method(store) == ("btree" if store.dialect == "sqlite" else "brin")
     assert _schema_drift(store) == []
@@ -156,6 +156,22 @@ def test_model_versions_before_the_gate_read_as_promoted(store: FeedbackStore) -
     rows = store.read_table("model_versions")
     assert rows["status"].tolist() == ["promoted"]
     assert rows["evaluation"].isna().all()
+    assert _schema_drift(store) == []
+
+
+def test_a_store_before_erasure_gets_the_erasure_log(store: FeedbackStore) -> None:
+    """0009: the erasure_log table, made once (a second upgrade is a no-op)."""
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE erasure_log"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
+    assert "erasure_log" not in _tables(store)
+    reopened = FeedbackStore(store.url)
+    try:
+        assert reopened.schema_version() == head_version()
+        assert reopened.migrate() == head_version()
+    finally:
+        reopened.dispose()
+    assert "erasure_log" in _tables(store)
     assert _schema_drift(store) == []
 
 

@@ -16,12 +16,15 @@ from feedback_assets.domain.export.atomic import write_atomic
 from feedback_assets.domain.export.export import (
     check_batch_id,
     file_path,
+    in_batch,
+    index_path,
     verify_export,
     withdraw_manifest,
     write_manifest,
 )
-from feedback_assets.domain.export.files import digest, exists
+from feedback_assets.domain.export.files import concat_files, digest, exists
 from feedback_assets.domain.export.registry import FORMATS, get_format
+from feedback_assets.domain.export.row_removal import INDEX_SUFFIX
 
 BUNDLE_KIND = "retraining_bundle"
 _COUNTS = ("curated", "preference_pairs", "kto")
@@ -87,6 +90,7 @@ def build_bundle(
     manifest: dict[str, Any] = {
         "batch_id": bundle_id,
         "kind": BUNDLE_KIND,
+        "version": 1,
         "retraining_run_id": retraining_run_id,
         "files": files,
         "counts": {
@@ -107,7 +111,22 @@ def _merge(sources: Sequence[SourceBatch], root: str, bundle_id: str, fmt: str) 
     dest, _ = write_atomic(root, f"{bundle_id}/{spec.file_name}", lambda t: spec.merge(paths, t))
     sha, nbytes = digest(dest)
     rows = sum(int(s.manifest["files"][fmt]["rows"]) for s in sources)
-    return {"path": spec.file_name, "rows": rows, "sha256": sha, "bytes": nbytes}
+    info = {"path": spec.file_name, "rows": rows, "sha256": sha, "bytes": nbytes}
+    return {**info, **_merge_index(sources, root, bundle_id, fmt, spec.file_name)}
+
+
+def _merge_index(
+    sources: Sequence[SourceBatch], root: str, bundle_id: str, fmt: str, file_name: str
+) -> dict[str, Any]:
+    """The merged file's index: the sources' indexes concatenated in the same order (none if a
+    source has none: erasure then matches that bundle's rows by text)."""
+    indexes = [index_path(s.manifest, s.root, fmt) for s in sources]
+    if any(p is None for p in indexes):
+        return {}
+    rel = f"{bundle_id}/{file_name}{INDEX_SUFFIX}"
+    dest, _ = write_atomic(root, rel, lambda t: concat_files([str(p) for p in indexes], t))
+    sha, nbytes = digest(dest)
+    return {"index": {"path": in_batch(rel, bundle_id), "sha256": sha, "bytes": nbytes}}
 
 
 def _lineage(src: SourceBatch) -> dict[str, Any]:

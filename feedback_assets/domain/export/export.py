@@ -1,5 +1,10 @@
 """Export batches: the requested formats under <root>/<batch_id>/ plus manifest.json, a PII
-re-scan that blocks the export on any hit, and a verifier that loads every file back."""
+re-scan that blocks the export on any hit, and a verifier that loads every file back.
+
+A manifest lists each file's event ids: a columnar file carries them in its event_id column, a
+JSON-lines file gets a sidecar index `<file>.ids.jsonl` (its `index` entry). A manifest has a
+`version`; erasure rewrites a batch as a new version (see domain/export/erase_batch.py).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import pandas as pd
 from feedback_assets.domain.export.atomic import remove_nofollow, write_atomic
 from feedback_assets.domain.export.files import digest, exists, open_binary, resolve_under_root
 from feedback_assets.domain.export.registry import (
+    ROLE_ID_COLUMNS,
     ROLE_TEXT_COLUMNS,
     ExportFormat,
     Role,
@@ -23,11 +29,12 @@ from feedback_assets.domain.export.registry import (
     get_format,
     resolve_formats,
 )
+from feedback_assets.domain.export.row_removal import INDEX_SUFFIX, read_index, write_index
 
 MANIFEST_NAME = "manifest.json"
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Manifest count key of each role's input rows.
-_COUNT_KEYS: Mapping[Role, str] = {"sft": "curated", "preference": "preference_pairs", "kto": "kto"}
+COUNT_KEYS: Mapping[Role, str] = {"sft": "curated", "preference": "preference_pairs", "kto": "kto"}
 
 
 class ExportBlocked(RuntimeError):
@@ -103,6 +110,7 @@ def export_batch(
     manifest: dict[str, Any] = {
         "batch_id": batch_id,
         "kind": "export",
+        "version": 1,
         "files": files,
         "counts": _counts(frames),
         "source_window": dict(source_window or {}),
@@ -138,14 +146,44 @@ def _write_one(
     rel = relative or f"{batch_id}/{spec.file_name}"
     path, (rows, extra) = write_atomic(root, rel, lambda tmp: spec.write(df, tmp, opts))
     sha, nbytes = digest(path)
-    # Paths in a manifest are relative to its batch directory.
-    in_batch = posixpath.relpath(posixpath.normpath(rel.replace("\\", "/")), batch_id)
-    info = {"path": in_batch, "role": spec.role, "rows": rows, "sha256": sha, "bytes": nbytes}
-    return {**info, **extra}
+    info = {
+        "path": in_batch(rel, batch_id),
+        "role": spec.role,
+        "rows": rows,
+        "sha256": sha,
+        "bytes": nbytes,
+    }
+    return {**info, **extra, **_write_index(spec, df, root, rel, batch_id)}
+
+
+def in_batch(relative: str, batch_id: str) -> str:
+    """A path under the root as the manifest records it: relative to the batch directory."""
+    return posixpath.relpath(posixpath.normpath(relative.replace("\\", "/")), batch_id)
+
+
+def _write_index(
+    spec: ExportFormat, df: pd.DataFrame, root: str, relative: str, batch_id: str
+) -> dict[str, Any]:
+    """The sidecar index of a format without an id column: line i = row i's event ids."""
+    columns = ROLE_ID_COLUMNS[spec.role]
+    if spec.id_column is not None or not set(columns) <= set(df.columns):
+        return {}
+    rel = relative + INDEX_SUFFIX
+    path, _ = write_atomic(root, rel, lambda tmp: write_index(df, columns, tmp))
+    sha, nbytes = digest(path)
+    return {"index": {"path": in_batch(rel, batch_id), "sha256": sha, "bytes": nbytes}}
+
+
+def index_path(manifest: Mapping[str, Any], root: str, fmt: str) -> str | None:
+    """Where a file's sidecar index lives, None when it has none."""
+    index = (manifest["files"][fmt] or {}).get("index")
+    if not index:
+        return None
+    return resolve_under_root(root, f"{manifest['batch_id']}/{index['path']}")
 
 
 def _counts(frames: Mapping[Role, pd.DataFrame]) -> dict[str, Any]:
-    out: dict[str, Any] = {_COUNT_KEYS[role]: len(df) for role, df in frames.items()}
+    out: dict[str, Any] = {COUNT_KEYS[role]: len(df) for role, df in frames.items()}
     curated = frames.get("sft")
     if curated is not None:
         by_source = (
@@ -219,4 +257,20 @@ def _verify_file(
     problems.extend(f"{fmt}: {e}" for e in errs)
     if rows != info.get("rows"):
         problems.append(f"{fmt}: {rows} rows read back, manifest says {info.get('rows')}")
-    return problems
+    return problems + _verify_index(manifest, root, fmt, info)
+
+
+def _verify_index(
+    manifest: Mapping[str, Any], root: str, fmt: str, info: Mapping[str, Any]
+) -> list[str]:
+    path = index_path(manifest, root, fmt)
+    if path is None:
+        return []
+    if not exists(path):
+        return [f"{fmt}: its index {info['index']['path']} is missing"]
+    if digest(path) != (info["index"].get("sha256"), info["index"].get("bytes")):
+        return [f"{fmt}: its index's checksum/size differ from the manifest"]
+    listed = len(read_index(path))
+    if listed != info.get("rows"):
+        return [f"{fmt}: its index lists {listed} rows, manifest says {info.get('rows')}"]
+    return []

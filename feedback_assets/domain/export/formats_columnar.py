@@ -160,7 +160,7 @@ def write_hf_dataset(
             w.close()
         info = DatasetInfo(features=hf_features())
         dd = DatasetDict({s: Dataset.from_file(p, info=info, split=s) for s, p in files.items()})
-        _save(dd, path)
+        save_hf_dataset(dd, path)
         counts = {s: dd[s].num_rows for s in dd}
         del dd
         return counts
@@ -171,7 +171,7 @@ def write_hf_dataset(
 _MAX_SHARD_BYTES = 500_000_000  # datasets' default max_shard_size
 
 
-def _save(dd: Any, path: str) -> None:
+def save_hf_dataset(dd: Any, path: str) -> None:
     """save_to_disk, but an empty split gets one (empty) shard: with none, datasets cannot load
     the directory back (load_from_disk raises IndexError in datasets 5.2)."""
     shards = {
@@ -181,10 +181,15 @@ def _save(dd: Any, path: str) -> None:
     dd.save_to_disk(path, num_shards=shards)
 
 
-def load_hf_dataset(path: str, batch_ids: frozenset[str]) -> tuple[int, list[str]]:
+def hf_dataset_dict(path: str) -> Any:
+    """The DatasetDict saved at `path` (memory-mapped)."""
     from datasets import load_from_disk
 
-    dd = load_from_disk(path)
+    return load_from_disk(path)
+
+
+def load_hf_dataset(path: str, batch_ids: frozenset[str]) -> tuple[int, list[str]]:
+    dd = hf_dataset_dict(path)
     errs = [
         f"split {name}: features differ from the declared ones"
         for name, ds in dd.items()
@@ -204,4 +209,4 @@ def merge_hf_dataset(sources: Sequence[str], dest: str) -> None:
         # An empty split is saved without Arrow tables, which concatenate_datasets rejects.
         rows = [ds for ds in pieces if ds.num_rows]
         merged[split] = concatenate_datasets(rows) if rows else pieces[0]
-    _save(DatasetDict(merged), dest)
+    save_hf_dataset(DatasetDict(merged), dest)

@@ -1,6 +1,8 @@
 """The export-format registry: every format the project writes, with its one canonical name.
 
-Each entry names its role (which input rows it takes), file name, writer, loader and merge.
+Each entry names its role (which input rows it takes), file name, writer, loader and merge, and
+how erasure finds and removes a user's rows in it (row_removal: by its event_id column, or by the
+sidecar index a format without one gets).
 Assets, the facade, ops, retraining and the bench all look formats up here, so a new format is
 one entry below, its writer/loader functions, and its test (the round-trip test covers every
 entry automatically).
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from feedback_assets.domain.export.formats_columnar import (
@@ -39,6 +42,17 @@ from feedback_assets.domain.export.formats_lines import (
     write_openai_chat,
     write_preference_pairs,
 )
+from feedback_assets.domain.export.row_removal import (
+    Erasure,
+    keep_csv,
+    keep_hf_dataset,
+    keep_lines,
+    keep_parquet,
+    scan_csv,
+    scan_hf_dataset,
+    scan_lines,
+    scan_parquet,
+)
 
 Role = Literal["sft", "preference", "kto"]
 ROLES: tuple[Role, ...] = ("sft", "preference", "kto")
@@ -47,6 +61,12 @@ ROLE_TEXT_COLUMNS: Mapping[Role, tuple[str, ...]] = {
     "sft": ("prompt", "response"),
     "preference": ("prompt", "chosen", "rejected"),
     "kto": ("prompt", "completion"),
+}
+# The event ids each role's input row was made from: what a sidecar index lists per row.
+ROLE_ID_COLUMNS: Mapping[Role, tuple[str, ...]] = {
+    "sft": ("event_id",),
+    "preference": ("chosen_event_id", "rejected_event_id"),
+    "kto": ("event_id",),
 }
 
 
@@ -60,6 +80,8 @@ class WriteOptions:
 
 Writer = Callable[[pd.DataFrame, str, WriteOptions], tuple[int, dict[str, Any]]]
 Merger = Callable[[Sequence[str], str], None]
+Scanner = Callable[[str, str | None, Erasure], np.ndarray]  # (path, index, erasure) -> drop
+Keeper = Callable[[str, str, np.ndarray], dict[str, Any]]  # (src, dest, keep) -> rows, ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +94,10 @@ class ExportFormat:
     merge: Merger  # (source paths, dest): one file from several batches, without recompute
     aliases: tuple[str, ...] = ()
     min_train_rows: int = 0  # fewer rows than this in a retraining bundle fail the run
+    # Erasure: the column holding each row's event id, or None for a sidecar index.
+    id_column: str | None = None
+    scan: Scanner = scan_lines
+    keep: Keeper = keep_lines
 
 
 def _hf(df: pd.DataFrame, path: str, o: WriteOptions) -> tuple[int, dict[str, Any]]:
@@ -106,6 +132,9 @@ FORMATS: tuple[ExportFormat, ...] = (
         load_hf_dataset,
         merge_hf_dataset,
         aliases=("huggingface", "hf"),
+        id_column="event_id",
+        scan=scan_hf_dataset,
+        keep=keep_hf_dataset,
     ),
     ExportFormat(
         "parquet",
@@ -114,9 +143,20 @@ FORMATS: tuple[ExportFormat, ...] = (
         lambda df, p, o: (write_parquet(df, p, o.batch_id), {}),
         load_parquet,
         merge_parquet,
+        id_column="event_id",
+        scan=scan_parquet,
+        keep=keep_parquet,
     ),
     ExportFormat(
-        "csv", "sft", "curated.csv", lambda df, p, o: (write_csv(df, p), {}), load_csv, merge_csv
+        "csv",
+        "sft",
+        "curated.csv",
+        lambda df, p, o: (write_csv(df, p), {}),
+        load_csv,
+        merge_csv,
+        id_column="event_id",
+        scan=scan_csv,
+        keep=keep_csv,
     ),
     ExportFormat(
         "dpo_trl",
