@@ -11,6 +11,7 @@ Secrets are never held here: `SECRET_VARIABLES` are bound to resources with `dg.
 | FEEDBACK_MODE | embedded | `production` refuses to run without FEEDBACK_HASH_KEY |
 | FEEDBACK_EXPORT_ROOT | ./exports | export root (local path or fsspec URL) |
 | FEEDBACK_PII_PATTERNS | (none) | JSON list of {"name", "regex"} custom PII patterns |
+| FEEDBACK_PII_STAGES | (none) | optional PII stages to switch on: `person`, `address` (comma list) |
 The README's configuration table lists the rest (triggers, drift, quality, curation, embedder,
 judge, launcher).
 """
@@ -59,6 +60,7 @@ class Settings:
     mode: str
     pii_patterns: str | None
     delivery: str = "thread"  # FeedbackClient's store delivery: "thread" or "process"
+    pii_stages: tuple[str, ...] = ()  # optional PII stages switched on (FEEDBACK_PII_STAGES)
     partition_start: str = DEFAULT_PARTITION_START
     sensor_interval_seconds: int = 30
     # name -> value of the non-secret settings of each resource (see defs/resources.py)
@@ -108,6 +110,18 @@ def _section(env: Mapping[str, str], spec: Spec) -> dict[str, Any]:
 
 def _list(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+# The optional PII stages (domain.pii.pii_optional.OPTIONAL_STAGES; a test keeps them equal).
+PII_STAGES = ("address", "person")
+
+
+def _pii_stages(raw: str) -> tuple[str, ...]:
+    wanted = [part.lower() for part in _list(raw)]
+    unknown = [w for w in wanted if w not in PII_STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; expected some of {list(PII_STAGES)}")
+    return tuple(s for s in PII_STAGES if s in wanted)
 
 
 TRIGGER_VARIABLES: Spec = {
@@ -205,6 +219,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mode=mode,
         pii_patterns=env.get("FEEDBACK_PII_PATTERNS"),
         delivery=delivery,
+        pii_stages=_get(env, "FEEDBACK_PII_STAGES", _pii_stages) or (),
         partition_start=_partition_start(env),
         sensor_interval_seconds=_get(env, "FEEDBACK_SENSOR_INTERVAL_SECONDS", int) or 30,
         triggers=_section(env, TRIGGER_VARIABLES),

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from feedback_assets.client.spool import BATCH_PREFIX
 from feedback_assets.domain.ingest.validate_batch import epoch_us
 from feedback_assets.domain.pii.sanitize import (
-    PiiPattern,
+    PiiRule,
     hash_user_id,
     sanitize_column,
     sanitize_text,
@@ -35,7 +35,7 @@ SHORT_CACHE = 10_000
 class LineEncoder:
     def __init__(
         self,
-        patterns: Sequence[PiiPattern],
+        patterns: Sequence[PiiRule],
         hash_key: bytes,
         sanitize_at_source: bool,
         stats: Counter[str],
