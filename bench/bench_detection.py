@@ -9,8 +9,8 @@ timestamps, dates, prices, ISBNs, hashes). A PII sample is recalled when its val
 and exactly its own marker took its place; precision counts every marker, look-alikes included.
 
 Drift: the demo generator's streams. Reference 600 events, current 300; the whole detector
-(features, embedding MMD, novelty share; BH-corrected, as the drift sensor runs it) and the
-novelty test alone. Contamination: (a) a mixed-kind deployment with that share of its traffic
+(features, embedding MMD, novelty share; weighted Holm across all of them, as the drift sensor
+runs it) and the novelty test alone. Contamination: (a) a mixed-kind deployment with that share of its traffic
 on topics it never had (`topic_shift`); (b) support-bot traffic whose texts are, for that
 share of events, code-assistant prompts and answers (another domain). FPR: the same with no contamination.
 """
@@ -37,7 +37,7 @@ from feedback_assets.domain.pii.sanitize import sanitize_column
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 N_REF, N_CUR = 600, 300
 LEVELS = (0.05, 0.10, 0.20)
-TRIALS = 60
+TRIALS = 200  # null and contaminated splits per scenario and level
 SCENARIOS = ("new topics (mixed deployment)", "other domain (support-bot + code)")
 
 
