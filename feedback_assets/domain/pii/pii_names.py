@@ -65,15 +65,10 @@ ROLE_WORDS = (
     "named", "person", "agent", "colleague", "manager", "i'm", "i am", "this is", "ich bin", "je suis",
     "eu sou", "sou o", "sou a", "kunde", "kundin", "cliente", "paciente", "ask", "tell",
 )  # fmt: skip
-_TITLE_RE = "(?:" + "|".join(TITLES) + r")\.?"
-_STRONG_CONTEXT = re.compile(
-    rf"(?:(?<![\w])(?:{_TITLE_RE})|(?i:(?<![\w])(?:{'|'.join(map(re.escape, STRONG_PHRASES))})))"
-    r"[ \t]*[:,]?[ \t]*$"
-)
-_WEAK_CONTEXT = re.compile(
-    rf"(?:(?<![\w])(?:{'|'.join(GREETINGS)})|(?i:(?<![\w])(?:{'|'.join(map(re.escape, ROLE_WORDS))})))"
-    r"[ \t]*[:,]?\s*$"
-)
+_TITLE_SET = frozenset(TITLES)
+_GREETING_SET = frozenset(GREETINGS)
+_STRONG_SET = frozenset(STRONG_PHRASES)
+_ROLE_SET = frozenset(ROLE_WORDS)
 _CUE_TOKENS = frozenset(TITLES) | frozenset(GREETINGS)
 _SENTENCE_START = re.compile(r"(?:^|[.!?;\n\"“(]\s*)$")
 # Given names that open questions and commands: `Will Jenkins run?`, `May Parker join?`.
@@ -98,14 +93,18 @@ def gazetteer() -> Gazetteer:
     return Gazetteer(_read("given_names"), _read("family_names"), _read("common_words"))
 
 
+def _spaced(phrase: str) -> str:
+    return r"\s+".join(re.escape(w) for w in phrase.split())
+
+
 @functools.cache
 def name_prefilters() -> tuple[str, ...]:
     """Rust patterns whose union matches every text the PERSON stage may change."""
     g = gazetteer()
     given = "|".join(sorted(g.given, key=len, reverse=True))
     known = "|".join(sorted(g.given | g.family, key=len, reverse=True))
-    weak = "|".join([*GREETINGS, *(f"(?i:{re.escape(w)})" for w in ROLE_WORDS)])
-    phrases = "|".join(re.escape(p) for p in STRONG_PHRASES)
+    weak = "|".join([*GREETINGS, *(f"(?i:{_spaced(w)})" for w in ROLE_WORDS)])
+    phrases = "|".join(_spaced(p) for p in STRONG_PHRASES)
     return (
         rf"(?:{'|'.join(TITLES)})\.?[ \t]*[:,]?[ \t]*[{UP}]",
         rf"(?i:{phrases})[ \t]*[:,]?[ \t]*[{UP}]",
@@ -164,6 +163,23 @@ def _extend(g: Gazetteer, pieces: list[_Piece], i: int) -> int:
     return end
 
 
+def _cue_before(before: str) -> tuple[bool, bool]:
+    """(strong, weak): whether the text before a name ends with a cue, then optional spaces, a
+    colon or comma, spaces; a strong cue is on the name's line (`Mr.\nSmith` is not)."""
+    t = before.rstrip()
+    if t[-1:] in (":", ","):
+        t = t[:-1].rstrip()
+    words = t.split()[-3:]
+    if not words:
+        return False, False
+    last = words[-1].lstrip("(\"'“")
+    tails = [" ".join(words[i:]).lower() for i in range(len(words))]
+    same_line = "\n" not in before[len(t) :]
+    strong = same_line and (last.rstrip(".") in _TITLE_SET or any(x in _STRONG_SET for x in tails))
+    weak = last in _GREETING_SET or any(x in _ROLE_SET for x in tails)
+    return strong, weak
+
+
 def _cued_span(g: Gazetteer, text: str, pieces: list[_Piece]) -> tuple[int, int] | None:
     """(first, end) piece indices of a name right after a cue, else None."""
     k = 0
@@ -174,9 +190,9 @@ def _cued_span(g: Gazetteer, text: str, pieces: list[_Piece]) -> tuple[int, int]
         k += 1
     if k == len(pieces) or not pieces[k].name_like:
         return None
-    before = text[max(0, pieces[k].start - 40) : pieces[k].start]
-    strong = strong or bool(_STRONG_CONTEXT.search(before))
-    weak = weak or bool(_WEAK_CONTEXT.search(before))
+    before_strong, before_weak = _cue_before(text[max(0, pieces[k].start - 40) : pieces[k].start])
+    strong = strong or before_strong
+    weak = weak or before_weak
     word = pieces[k].word
     if strong and (_is_known(g, word) or not _is_common(g, word)):
         return k, _extend(g, pieces, k)
