@@ -13,6 +13,7 @@ Secrets are never held here: `SECRET_VARIABLES` are bound to resources with `dg.
 | FEEDBACK_PII_PATTERNS | (none) | JSON list of {"name", "regex"} custom PII patterns |
 | FEEDBACK_RETENTION_DAYS | (keep) | raw events, signals and dead letters older than this are purged |
 | FEEDBACK_ALERT_WEBHOOK_URL | (none) | Slack-compatible webhook the alert sensor posts to (secret) |
+| FEEDBACK_PII_STAGES | (none) | optional PII stages to switch on: `person`, `address` (comma list) |
 The README's configuration table lists the rest (triggers, drift, quality, curation, embedder,
 judge, launcher).
 """
@@ -64,6 +65,7 @@ class Settings:
     mode: str
     pii_patterns: str | None
     delivery: str = "thread"  # FeedbackClient's store delivery: "thread" or "process"
+    pii_stages: tuple[str, ...] = ()  # optional PII stages switched on (FEEDBACK_PII_STAGES)
     partition_start: str = DEFAULT_PARTITION_START
     sensor_interval_seconds: int = 30
     # name -> value of the non-secret settings of each resource (see defs/resources.py)
@@ -131,6 +133,18 @@ def _positive_float(raw: str) -> float:
     if not value > 0:
         raise ValueError("must be > 0")
     return value
+
+
+# The optional PII stages (domain.pii.pii_optional.OPTIONAL_STAGES; a test keeps them equal).
+PII_STAGES = ("address", "person")
+
+
+def _pii_stages(raw: str) -> tuple[str, ...]:
+    wanted = [part.lower() for part in _list(raw)]
+    unknown = [w for w in wanted if w not in PII_STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; expected some of {list(PII_STAGES)}")
+    return tuple(s for s in PII_STAGES if s in wanted)
 
 
 TRIGGER_VARIABLES: Spec = {
@@ -274,6 +288,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mode=mode,
         pii_patterns=env.get("FEEDBACK_PII_PATTERNS"),
         delivery=delivery,
+        pii_stages=_get(env, "FEEDBACK_PII_STAGES", _pii_stages) or (),
         partition_start=_partition_start(env),
         sensor_interval_seconds=_get(env, "FEEDBACK_SENSOR_INTERVAL_SECONDS", int) or 30,
         triggers=_section(env, TRIGGER_VARIABLES),

@@ -34,7 +34,7 @@ from feedback_assets.client.telemetry import telemetry as default_telemetry
 from feedback_assets.domain.ingest.validate import ValidationError, validate_event, validate_signal
 from feedback_assets.domain.ingest.validate_batch import validate_event_batch
 from feedback_assets.domain.ingest.values import utf8_ok
-from feedback_assets.domain.pii.sanitize import parse_custom_patterns
+from feedback_assets.domain.pii.sanitize import pii_rules
 from feedback_assets.settings import Settings, load_settings, resolve_hash_key
 
 # What a full spool does to a new record: wait for delivery, drop the oldest segment, or refuse
@@ -82,7 +82,7 @@ class FeedbackClient:
         self.sanitize_at_source = sanitize_at_source
         self.raise_on_invalid = raise_on_invalid
         self.telemetry = telemetry or default_telemetry
-        self._patterns = parse_custom_patterns(settings.pii_patterns)
+        self._patterns = pii_rules(settings.pii_patterns, settings.pii_stages)
         self._hash_key = resolve_hash_key(data_dir, settings.production)
         self.stats: Counter[str] = Counter()
         self._lines = LineEncoder(self._patterns, self._hash_key, sanitize_at_source, self.stats)

@@ -28,7 +28,7 @@ from feedback_assets.domain.ingest.validate import (
 from feedback_assets.domain.ingest.validate_batch import epoch_us
 from feedback_assets.domain.ingest.values import json_safe, safe_text
 from feedback_assets.domain.pii.sanitize import (
-    PiiPattern,
+    PiiRule,
     hash_user_id,
     sanitize_column,
     sanitize_text,
@@ -58,7 +58,7 @@ SHORT_CACHE = 10_000
 class LineEncoder:
     def __init__(
         self,
-        patterns: Sequence[PiiPattern],
+        patterns: Sequence[PiiRule],
         hash_key: bytes,
         sanitize_at_source: bool,
         stats: Counter[str],

@@ -54,7 +54,9 @@ class DriftSettings(dg.ConfigurableResource):
 
     min_samples: int = Field(default=100, description="below: no verdict")
     alpha: float = 0.05
-    correction: Literal["bh", "bonferroni", "none"] = "bh"
+    correction: Literal["holm", "bonferroni", "bh", "none"] = Field(
+        default="holm", description="family-wise correction across the verdict's tests"
+    )
     reference_days: int = Field(default=2, description="the first N days are the reference")
     categorical_metadata_fields: list[str] = ["source"]
 

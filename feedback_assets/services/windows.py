@@ -16,7 +16,7 @@ import pandas as pd
 
 from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.domain.drift.drift_reports import Window
-from feedback_assets.domain.pii.sanitize import PiiPattern, parse_custom_patterns
+from feedback_assets.domain.pii.sanitize import PiiRule, pii_rules
 from feedback_assets.domain.pii.sanitized_logs import sanitize_logs
 from feedback_assets.domain.quality.quality_rules import QualityConfig
 from feedback_assets.resources.embedder import EmbedderResource
@@ -39,7 +39,8 @@ class WindowSettings:
     drift: DriftConfig
     reference_days: int = 2
     embed: Callable[[list[str]], np.ndarray] | None = None
-    custom: tuple[PiiPattern, ...] = ()  # the deployment's own PII patterns (FEEDBACK_PII_PATTERNS)
+    # the deployment's PII rules: FEEDBACK_PII_PATTERNS and FEEDBACK_PII_STAGES
+    custom: tuple[PiiRule, ...] = ()
     judge: LLMJudgeResource | None = None
 
     @classmethod
@@ -51,12 +52,13 @@ class WindowSettings:
         embedder: EmbedderResource | None = None,
         judge: LLMJudgeResource | None = None,
     ) -> WindowSettings:
+        settings = load_settings()
         return cls(
             quality=quality.config(deployment_id),
             drift=drift.config(),
             reference_days=drift.reference_days,
             embed=embedder.embed if embedder is not None else None,
-            custom=tuple(parse_custom_patterns(load_settings().pii_patterns)),
+            custom=pii_rules(settings.pii_patterns, settings.pii_stages),
             judge=judge,
         )
 

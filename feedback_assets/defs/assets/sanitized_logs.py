@@ -4,7 +4,7 @@ import dagster as dg
 
 from feedback_assets.defs.metadata import counts_table, preview
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
-from feedback_assets.domain.pii.sanitize import parse_custom_patterns
+from feedback_assets.domain.pii.sanitize import pii_rules
 from feedback_assets.domain.pii.sanitized_logs import leak_counts, sanitize_logs
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 
@@ -32,7 +32,8 @@ def sanitized_logs(context: dg.AssetExecutionContext, feedback_store: FeedbackSt
     events = store.read_events(part.deployment_id, start_us=part.start_us, end_us=part.end_us)
     # Signals go with their event's day, whenever they arrived (late clicks join on re-run).
     signals = store.read_signals(event_ids=events["event_id"].tolist())
-    custom = parse_custom_patterns(feedback_store.settings.pii_patterns)
+    settings = feedback_store.settings
+    custom = pii_rules(settings.pii_patterns, settings.pii_stages)
     result = sanitize_logs(events, signals, custom)
     only = [part.deployment_id]
     store.replace_partition("sanitized_logs", part.day, result.events, deployment_ids=only)

@@ -146,7 +146,9 @@ def _reason(r: DriftResult, correction: str) -> str:
     label = _TEST_LABEL.get(r.test, r.test)
     d = r.details
     if r.p_value is not None:
-        tag = {"bh": "BH", "bonferroni": "Bonferroni", "none": "uncorrected"}[correction]
+        tag = {"holm": "Holm", "bh": "BH", "bonferroni": "Bonferroni", "none": "uncorrected"}[
+            correction
+        ]
         head = (
             f"{r.feature}: {label} p={r.p_value:.2g} ({tag} p={d.get('p_adjusted', r.p_value):.2g})"
         )
@@ -168,6 +170,16 @@ def _reason(r: DriftResult, correction: str) -> str:
     return head
 
 
+def _alpha_weights(is_text: list[bool], config: DriftConfig) -> np.ndarray:
+    """Each test's share of the family's alpha: `text_share` split over the text tests, the
+    rest over the per-feature tests (all equal when one group is empty)."""
+    flags = np.array(is_text, dtype=bool)
+    n_text, n_other = int(flags.sum()), int((~flags).sum())
+    if n_text == 0 or n_other == 0:
+        return np.full(flags.size, 1.0 / max(flags.size, 1))
+    return np.where(flags, config.text_share / n_text, (1 - config.text_share) / n_other)
+
+
 def compare_features(
     reference: Features,
     current: Features,
@@ -178,13 +190,18 @@ def compare_features(
     current_texts: Sequence[str] | None = None,
     deployment_id: str = "",
 ) -> DriftReport:
-    """Test every feature present in both windows and correct across all p-value tests."""
+    """Test every feature present in both windows; the verdict corrects across every p-value
+    test (weighted Holm by default: family-wise error <= alpha whatever their dependence).
+    Each result keeps its own p-value; details hold the adjusted one and its alpha share."""
     pending = _tabular(reference, current, config) + _embedding(
         reference_embeddings, current_embeddings, reference_texts, current_texts, config
     )
     tested = [i for i, p in enumerate(pending) if p[2] is not None and p[2].p_value is not None]
     raw = np.array([pending[i][2].p_value for i in tested], dtype=np.float64)  # type: ignore[union-attr]
-    adjusted = dict(zip(tested, adjust_p_values(raw, config.correction).tolist(), strict=True))
+    weights = _alpha_weights([pending[i][0] == "embedding" for i in tested], config)
+    adjusted = dict(
+        zip(tested, adjust_p_values(raw, config.correction, weights).tolist(), strict=True)
+    )
     results: list[DriftResult] = []
     for i, (kind, name, outcome, n_ref, n_cur, extra) in enumerate(pending):
         base = {"reference_n": n_ref, "current_n": n_cur, **extra}
@@ -197,7 +214,11 @@ def compare_features(
             continue
         details = {**outcome.details, **base}
         if i in adjusted:
-            details.update(p_adjusted=adjusted[i], correction=config.correction)
+            details.update(
+                p_adjusted=adjusted[i],
+                correction=config.correction,
+                alpha_share=round(float(weights[tested.index(i)]), 6),
+            )
         drifted, severity = _severity(outcome, adjusted.get(i), config)
         results.append(
             DriftResult(

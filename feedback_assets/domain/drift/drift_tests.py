@@ -235,14 +235,34 @@ def proportion_test(ref: np.ndarray, cur: np.ndarray, config: DriftConfig) -> Ou
 # ---------------------------------------------------------------- correction
 
 
-def adjust_p_values(p_values: np.ndarray, method: str) -> np.ndarray:
-    """Benjamini-Hochberg step-up, Bonferroni, or none; adjusted values capped at 1."""
+def adjust_p_values(
+    p_values: np.ndarray, method: str, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Family-wise adjusted p-values, capped at 1: Holm (weighted), Bonferroni (weighted),
+    Benjamini-Hochberg, or none. An adjusted p below alpha rejects at family level alpha.
+
+    Weights (positive, any scale; equal by default) give each test its share of alpha:
+    weighted Bonferroni rejects when p_i <= w_i alpha; weighted Holm (Holm 1979) steps down in
+    the order of p_i / w_i, testing each at w_i alpha / (weights not yet rejected). Both control
+    the family-wise error at alpha under any dependence between the tests. BH ignores weights.
+    """
     p = np.asarray(p_values, dtype=np.float64)
     k = p.size
     if k == 0 or method == "none":
         return p.copy()
+    w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != p.shape or not np.all(w > 0):
+        raise ValueError(f"weights: expected {k} positive values, got {w!r}")
+    w = w / w.sum()
     if method == "bonferroni":
-        return np.minimum(p * k, 1.0)
+        return np.minimum(p / w, 1.0)
+    if method == "holm":
+        order = np.argsort(p / w, kind="stable")
+        remaining = np.cumsum(w[order][::-1])[::-1]  # weight of the tests not yet rejected
+        stepped = np.maximum.accumulate(p[order] * remaining / w[order])
+        out = np.empty(k)
+        out[order] = np.minimum(stepped, 1.0)
+        return out
     order = np.argsort(p)
     ranked = p[order] * k / np.arange(1, k + 1)
     ranked = np.minimum.accumulate(ranked[::-1])[::-1]

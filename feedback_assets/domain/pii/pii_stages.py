@@ -1,5 +1,8 @@
 """The redaction stages: each built-in pattern compiled for Python `re` and for Rust (polars),
-with its cheap gates, and the scalar application of one stage to one text. See `sanitize`."""
+with its cheap gates, and the scalar application of one stage to one text. See `sanitize`.
+
+Order: custom patterns, the built-ins (ENTITY_TYPES), then the optional stages the rules
+enable (`pii_optional`), kind "scan": a Python function redacts, Rust prefilters pick rows."""
 
 from __future__ import annotations
 
@@ -8,6 +11,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from feedback_assets.domain.pii.pii_optional import (
+    OptionalStage,
+    PiiRule,
+    ScanSpec,
+    scan_specs,
+)
 from feedback_assets.domain.pii.pii_patterns import (
     BUILTIN_STAGES,
     PiiPattern,
@@ -34,6 +43,7 @@ class Stage:
     min_digits: int
     marker: str
     marker_proof: bool
+    scan: Callable[[str, str], tuple[str, int]] | None = None  # kind "scan": redact(text, marker)
 
     def may_match(self, text: str, shape: bytes | None, digits: int = 0) -> bool:
         """Cheap necessary condition for a match (False: the stage cannot change the text)."""
@@ -65,7 +75,9 @@ def _literal(pattern: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=64)
-def stages_for(custom: tuple[PiiPattern, ...]) -> tuple[Stage, ...]:
+def stages_for(custom: tuple[PiiRule, ...]) -> tuple[Stage, ...]:
+    patterns = [p for p in custom if isinstance(p, PiiPattern)]
+    enabled = {p.name for p in custom if isinstance(p, OptionalStage)}
     out = [
         Stage(
             p.name,
@@ -81,7 +93,7 @@ def stages_for(custom: tuple[PiiPattern, ...]) -> tuple[Stage, ...]:
             f"[{p.name}]",
             False,
         )
-        for p in custom
+        for p in patterns
     ]
     for spec in BUILTIN_STAGES:
         out.append(
@@ -100,7 +112,19 @@ def stages_for(custom: tuple[PiiPattern, ...]) -> tuple[Stage, ...]:
                 spec.marker_proof,
             )
         )
+    for name, scan in scan_specs().items():
+        if name in enabled:
+            out.append(_scan_stage(scan))
     return tuple(out)
+
+
+def _scan_stage(spec: ScanSpec) -> Stage:
+    digit = (b"0",) if spec.min_digits else ()
+    rust = spec.prefilters[0]
+    return Stage(
+        spec.name, re.compile(""), rust, "scan", spec.prefilters, (), (), digit, (),
+        spec.min_digits, f"[{spec.name}]", False, spec.redact,
+    )  # fmt: skip
 
 
 # --- scalar path ---------------------------------------------------------------------------
@@ -112,6 +136,8 @@ def scalar_stage(stage: Stage, text: str) -> tuple[str, int]:
         return text, 0
     if stage.kind == "replace":
         return stage.py.subn(stage.marker, text)
+    if stage.scan is not None:
+        return stage.scan(text, stage.marker)
     if stage.kind == "card":
         return _validated(stage, text, lambda cand: len(cand) if card_ok(cand) else 0)
     if stage.name == "IBAN":

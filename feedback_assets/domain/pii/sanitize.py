@@ -1,7 +1,8 @@
 """PII redaction (scalar and vectorized, one behaviour) and keyed user-id hashing.
 
 Order of application: custom patterns first (they are the operator's most specific intent),
-then ENTITY_TYPES in order (secret -> card -> IBAN -> SSN -> email -> IP -> phone). Each match
+then ENTITY_TYPES in order (secret -> card -> IBAN -> SSN -> email -> IP -> phone), then the
+optional stages the rules enable (address -> person; see `pii_optional`, off by default). Each match
 becomes a typed marker such as `[EMAIL]`; markers contain no digits, so later stages
 never match inside them. See `pii_patterns` for the patterns and the rules behind them.
 
@@ -28,6 +29,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from feedback_assets.domain.pii.pii_optional import (
+    OPTIONAL_ENTITY_TYPES,
+    OptionalStage,
+    PiiRule,
+    parse_pii_stages,
+    pii_rules,
+)
 from feedback_assets.domain.pii.pii_patterns import (
     ENTITY_TYPES,
     SHAPE,
@@ -41,10 +49,15 @@ from feedback_assets.domain.pii.user_ids import hash_user_id, hash_user_ids
 __all__ = [
     "CHUNK_ROWS",
     "ENTITY_TYPES",
+    "OPTIONAL_ENTITY_TYPES",
+    "OptionalStage",
     "PiiPattern",
+    "PiiRule",
     "hash_user_id",
     "hash_user_ids",
     "parse_custom_patterns",
+    "parse_pii_stages",
+    "pii_rules",
     "sanitize_column",
     "sanitize_text",
     "sanitize_value",
@@ -59,7 +72,7 @@ SCALAR_ROWS = 200
 ColumnInput: TypeAlias = pa.Array | pa.ChunkedArray | pd.Series | pl.Series | Sequence[str | None]
 
 
-def sanitize_text(text: str, custom: Sequence[PiiPattern] = ()) -> tuple[str, Counter[str]]:
+def sanitize_text(text: str, custom: Sequence[PiiRule] = ()) -> tuple[str, Counter[str]]:
     """Redact one string; returns the text and the redaction count per entity (non-zero only)."""
     counts: Counter[str] = Counter()
     # Shapes are judged on the original text: redaction markers never create one.
@@ -73,13 +86,13 @@ def sanitize_text(text: str, custom: Sequence[PiiPattern] = ()) -> tuple[str, Co
     return text, counts
 
 
-def sanitize_value(value: Any, custom: Sequence[PiiPattern] = ()) -> tuple[Any, Counter[str]]:
+def sanitize_value(value: Any, custom: Sequence[PiiRule] = ()) -> tuple[Any, Counter[str]]:
     """Redact every string inside dicts/lists/tuples (metadata); keys and non-strings untouched."""
     counts: Counter[str] = Counter()
     return _walk(value, tuple(custom), counts), counts
 
 
-def _walk(value: Any, custom: tuple[PiiPattern, ...], counts: Counter[str]) -> Any:
+def _walk(value: Any, custom: tuple[PiiRule, ...], counts: Counter[str]) -> Any:
     if isinstance(value, str):
         text, c = sanitize_text(value, custom)
         counts.update(c)
@@ -164,6 +177,11 @@ def _vector_stage(stage: Stage, sub: pl.Series, counts: dict[str, int]) -> pl.Se
         )
         counts[stage.name] += int(out["n"][0] or 0)
         return out["v"]
+    if stage.kind == "scan":  # rows a prefilter picks run the stage's own function
+        hit = np.zeros(len(sub), dtype=bool)
+        for pattern in stage.prefilters:
+            hit |= sub.str.contains(pattern).fill_null(False).to_numpy()
+        return _scalar_subset(stage, sub, np.flatnonzero(hit), counts)
     any_ok, all_ok = _verdicts(stage, sub)
     if stage.name == "IP":
         all_ok &= ~sub.str.contains(_DOT_QUAD).fill_null(False).to_numpy()
@@ -180,15 +198,21 @@ def _vector_stage(stage: Stage, sub: pl.Series, counts: dict[str, int]) -> pl.Se
         )
         counts[stage.name] += int(whole["n"][0] or 0)
         sub = sub.scatter(fast, whole["v"])
-    slow = np.flatnonzero(any_ok & ~all_ok)
-    if slow.size == 0:
+    return _scalar_subset(stage, sub, np.flatnonzero(any_ok & ~all_ok), counts)
+
+
+def _scalar_subset(
+    stage: Stage, sub: pl.Series, rows: np.ndarray, counts: dict[str, int]
+) -> pl.Series:
+    """The scalar stage on `rows` of `sub` (the rows a plain Rust replace cannot decide)."""
+    if rows.size == 0:
         return sub
     redacted: list[str] = []
-    for text in sub.gather(slow).to_list():
+    for text in sub.gather(rows).to_list():
         new, n = scalar_stage(stage, text)
         counts[stage.name] += n
         redacted.append(new)
-    return sub.scatter(slow, pl.Series(redacted, dtype=pl.String))
+    return sub.scatter(rows, pl.Series(redacted, dtype=pl.String))
 
 
 def _touched_rows(series: pl.Series, stages: Sequence[Stage]) -> tuple[np.ndarray, np.ndarray]:
@@ -220,7 +244,7 @@ def _touched_rows(series: pl.Series, stages: Sequence[Stage]) -> tuple[np.ndarra
 
 
 def _changes(
-    chunk: pa.Array, custom: tuple[PiiPattern, ...], counts: dict[str, int]
+    chunk: pa.Array, custom: tuple[PiiRule, ...], counts: dict[str, int]
 ) -> tuple[np.ndarray, pl.Series]:
     """Positions of the rows any stage touched, and their sanitized text."""
     series = pl.Series("v", chunk, dtype=pl.String)
@@ -264,7 +288,7 @@ def _apply(chunk: pa.Array, idx: np.ndarray, new: pl.Series) -> pa.Array:
     return pc.replace_with_mask(chunk, pa.array(mask), new.to_arrow().cast(pa.large_string()))
 
 
-def _zero_counts(custom: tuple[PiiPattern, ...]) -> dict[str, int]:
+def _zero_counts(custom: tuple[PiiRule, ...]) -> dict[str, int]:
     return dict.fromkeys((*ENTITY_TYPES, *(p.name for p in custom)), 0)
 
 
@@ -273,7 +297,7 @@ def _concat(parts: list[pa.Array]) -> pa.Array:
 
 
 def sanitize_column(
-    values: ColumnInput, custom: Sequence[PiiPattern] = ()
+    values: ColumnInput, custom: Sequence[PiiRule] = ()
 ) -> tuple[pa.Array, dict[str, int]]:
     """Vectorized `sanitize_text` over a column; nulls stay null. Output is large_string.
 
@@ -285,7 +309,7 @@ def sanitize_column(
     return _concat(out), counts
 
 
-def scan_pii(values: ColumnInput, custom: Sequence[PiiPattern] = ()) -> dict[str, int]:
+def scan_pii(values: ColumnInput, custom: Sequence[PiiRule] = ()) -> dict[str, int]:
     """Hits per entity still present in a column (all zero for a fully sanitized column)."""
     counts = _zero_counts(tuple(custom))
     for chunk in _chunks(values):

@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from feedback_assets.domain.pii.pii_optional import PiiRule
 from feedback_assets.domain.pii.pii_patterns import PiiPattern
 from feedback_assets.domain.pii.sanitize import (
     ColumnInput,
@@ -28,7 +29,7 @@ _ANCHOR = re.compile(r"\^|\$|\\[AzZ]")
 
 
 def sanitize_json_column(
-    values: ColumnInput, custom: Sequence[PiiPattern] = ()
+    values: ColumnInput, custom: Sequence[PiiRule] = ()
 ) -> tuple[pa.Array, dict[str, int]]:
     """Redact every string value inside a column of JSON text (metadata); keys untouched.
 
@@ -40,7 +41,7 @@ def sanitize_json_column(
     """
     key = tuple(custom)
     counts = _zero_counts(key)
-    anchored = any(_ANCHOR.search(p.regex) for p in key)
+    anchored = any(isinstance(p, PiiPattern) and _ANCHOR.search(p.regex) for p in key)
     out: list[pa.Array] = []
     for chunk in _chunks(values):
         encoded = pc.dictionary_encode(chunk)
@@ -71,7 +72,7 @@ def sanitize_json_column(
     return _concat(out), counts
 
 
-def _json_row(raw: str, custom: tuple[PiiPattern, ...], counts: dict[str, int]) -> str:
+def _json_row(raw: str, custom: tuple[PiiRule, ...], counts: dict[str, int]) -> str:
     try:
         doc = json.loads(raw)
     except ValueError:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feedback_assets.domain.pii.sanitize import (
-    PiiPattern,
+    PiiRule,
     sanitize_column,
     scan_pii,
 )
@@ -33,7 +33,7 @@ def _normalize(values: pa.Array) -> pa.Array:
 
 
 def _clean(
-    frame: pd.DataFrame, column: str, custom: Sequence[PiiPattern], counts: Counter[str]
+    frame: pd.DataFrame, column: str, custom: Sequence[PiiRule], counts: Counter[str]
 ) -> pd.Series:
     raw = pa.array(
         frame[column].astype(object).where(frame[column].notna(), None), pa.large_string()
@@ -47,7 +47,7 @@ def _clean(
 
 
 def sanitize_logs(
-    events: pd.DataFrame, signals: pd.DataFrame, custom: Sequence[PiiPattern] = ()
+    events: pd.DataFrame, signals: pd.DataFrame, custom: Sequence[PiiRule] = ()
 ) -> SanitizedLogs:
     """Redacted, normalized copies of events and signals, with redaction counts by entity."""
     counts: Counter[str] = Counter()
@@ -66,7 +66,7 @@ def sanitize_logs(
 
 
 def leak_counts(
-    frame: pd.DataFrame, columns: Sequence[str], custom: Sequence[PiiPattern] = ()
+    frame: pd.DataFrame, columns: Sequence[str], custom: Sequence[PiiRule] = ()
 ) -> dict[str, int]:
     """Re-scan: PII hits per entity still present in the given text columns (all zero = clean)."""
     total: Counter[str] = Counter()

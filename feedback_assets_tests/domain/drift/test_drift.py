@@ -52,7 +52,7 @@ def test_false_positive_rate_over_50_seeded_windows_is_low():
     for seed in range(1, 51):
         cur = build_features(make_events(300, seed))
         fired += compare_features(ref, cur).drifted
-    assert fired <= 5  # nominal 5% of 50 = 2.5; BH keeps the family-wise rate near alpha
+    assert fired <= 5  # nominal 5% of 50 = 2.5; Holm keeps the family-wise rate <= alpha
 
 
 def test_response_length_shift_detected_by_ks_on_response_length():
@@ -207,7 +207,53 @@ def test_correction_changes_verdict_of_a_marginal_feature():
 
 def test_config_validation_names_the_field():
     with pytest.raises(ValueError, match="correction"):
-        DriftConfig(correction="holm")
+        DriftConfig(correction="sidak")
+    with pytest.raises(ValueError, match="text_share"):
+        DriftConfig(text_share=1.0)
+
+
+def test_holm_adjustment_plain_and_weighted():
+    p = np.array([0.01, 0.04, 0.03, 0.5])
+    # Holm: sorted 0.01, 0.03, 0.04, 0.5 times 4, 3, 2, 1, then running max.
+    np.testing.assert_allclose(adjust_p_values(p, "holm"), [0.04, 0.09, 0.09, 0.5])
+    w = np.array([0.5, 0.5 / 3, 0.5 / 3, 0.5 / 3])  # the first test holds half of alpha
+    # order by p/w: 0.01/0.5=0.02, 0.03/(1/6)=0.18, 0.04/(1/6)=0.24, 0.5/(1/6)=3
+    # step 1: 0.01 * 1 / 0.5 = 0.02; step 2: 0.03 * 0.5 / (1/6) = 0.09;
+    # step 3: 0.04 * (1/3) / (1/6) = 0.08 -> max 0.09; step 4: 0.5 * 1 = 0.5 -> 0.5
+    expected = [0.02, 0.09, 0.09, 0.5]
+    np.testing.assert_allclose(adjust_p_values(p, "holm", w), expected)
+    np.testing.assert_allclose(adjust_p_values(p, "bonferroni", w), [0.02, 0.24, 0.18, 1.0])
+    with pytest.raises(ValueError, match="weights"):
+        adjust_p_values(p, "holm", np.array([1.0, 0.0, 1.0, 1.0]))
+
+
+def test_weighted_holm_controls_family_wise_error_under_the_null():
+    rng = np.random.default_rng(0)
+    w = np.r_[np.full(2, 0.25), np.full(16, 0.5 / 16)]
+    independent = rng.random((4000, 18))
+    shared = np.repeat(rng.random((4000, 1)), 18, axis=1)  # fully dependent tests
+    for sims in (independent, shared):
+        rate = np.mean([(adjust_p_values(p, "holm", w) < 0.05).any() for p in sims])
+        assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 4000)
+
+
+def test_report_keeps_raw_p_values_and_the_alpha_shares():
+    ref, cur = make_events(400, 1), make_events(300, 2)
+    emb_ref, emb_cur = np.random.default_rng(1).normal(size=(400, 8)), None
+    emb_cur = np.random.default_rng(2).normal(size=(300, 8))
+    texts_ref = [f"question {i % 50} about billing" for i in range(400)]
+    texts_cur = [f"question {i % 50} about billing" for i in range(300)]
+    report = compare_features(
+        build_features(ref), build_features(cur), DriftConfig(embedding_permutations=200),
+        emb_ref, emb_cur, texts_ref, texts_cur,
+    )  # fmt: skip
+    tested = [r for r in report.results if r.p_value is not None]
+    text = [r for r in tested if r.type == "embedding"]
+    assert {r.feature for r in text} == {"embedding", "novelty"}
+    assert all(r.details["correction"] == "holm" for r in tested)
+    assert sum(r.details["alpha_share"] for r in text) == pytest.approx(0.5, abs=1e-5)
+    assert sum(r.details["alpha_share"] for r in tested) == pytest.approx(1.0, abs=1e-4)
+    assert all(r.details["p_adjusted"] >= r.p_value for r in tested)
 
 
 def test_chi_square_pools_sparse_categories():

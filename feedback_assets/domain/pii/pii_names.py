@@ -1,0 +1,245 @@
+"""Optional PERSON stage: person names found by gazetteers and context cues, offline.
+
+A name is a run of capitalized words (particles such as `da`, `van`, `de la` and initials
+allowed inside) that one of these rules accepts, checked in order:
+- strong cue before it (a title `Mr.`, `Dr`, `Frau`, `Mme`, `Sra.`, or `my name is`, `ich heiße`,
+  `je m'appelle`, `meu nome é`): its leading words that are known names or not common words;
+- weak cue before it (a greeting `Dear`, `Hi`, `Hallo`, `Olá`; a sign-off `Regards,`; a role
+  `customer`, `contact`, `from`, `cc`): the same, when its first word is a known name;
+- no cue: a known given name followed by a known family name, unless both are common words,
+  or by a second given name, when neither is a common word (`Mark Victoria Station`), or the given name opens a question or a
+  command at the start of a sentence (`Will Jenkins run?`, `Grant Jenkins access`).
+Known names: the gazetteer in `data/` (Latin-script given and family names, built from Faker's
+lists by `data/build_gazetteer.py`). Common words (`data/common_words.txt`) are never redacted
+on their own, and a lone known name without a cue is kept (`Paris`, `Jordan`, `Florence`).
+Names outside the gazetteer are found only after a strong cue.
+
+`NAME_PREFILTERS` (Rust dialect) select the rows the rules may change in the vectorized path:
+every accepted name starts with a cue or a known given name that the prefilters match.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+UP = "A-ZÀ-ÖØ-Þ"
+LOW = "a-zß-öø-ÿ"
+_TOKEN = (
+    rf"[{UP}](?:[{LOW}]+(?:[{UP}][{LOW}]+)?(?:['’][{UP}][{LOW}]+)?|['’][{UP}][{LOW}]+)"
+    rf"(?:-[{UP}][{LOW}]+)*"
+)
+_INITIAL = rf"[{UP}]\."
+PARTICLES = (
+    "da", "de", "do", "dos", "das", "di", "del", "della", "van", "von", "der", "den", "du",
+    "la", "le", "ten", "ter", "zu", "y", "bin", "al", "e",
+)  # fmt: skip
+_PARTICLE = "(?:" + "|".join(PARTICLES) + ")"
+# A run: capitalized words joined by spaces, particles and initials inside it.
+_RUN = re.compile(
+    rf"(?<![\w'’-]){_TOKEN}(?:(?: +{_PARTICLE})* +(?:{_TOKEN}|{_INITIAL}(?= +[{UP}])))*"
+)
+_PIECE = re.compile(rf"{_TOKEN}|{_INITIAL}|{_PARTICLE}")
+# Particles also written capitalized inside a name: `Alice Le Gall`, `Anna Van Dijk`.
+_PARTICLE_WORDS = frozenset(PARTICLES) | {p.capitalize() for p in PARTICLES if len(p) > 1}
+
+TITLES = (
+    "Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Herr", "Frau", "Mme", "Mlle", "Sr", "Sra",
+    "Srta", "Dra", "Shri", "Smt", "Sri", "Sir", "Dame", "Lady", "Lord",
+)  # fmt: skip
+STRONG_PHRASES = (
+    "my name is", "my name's", "i am called", "call me", "mein name ist", "ich heiße",
+    "ich heisse", "je m'appelle", "je m’appelle", "mon nom est", "meu nome é", "me chamo",
+    "mi nombre es", "me llamo",
+)  # fmt: skip
+GREETINGS = (
+    "Dear", "Hi", "Hello", "Hey", "Hallo", "Liebe", "Lieber", "Bonjour", "Salut", "Cher",
+    "Chère", "Olá", "Oi", "Prezado", "Prezada", "Caro", "Cara", "Namaste", "Regards",
+    "Thanks", "Cheers", "Sincerely", "Best", "Grüße", "Cordialement", "Atenciosamente",
+)  # fmt: skip
+# Role words and self-introductions; not bare prepositions: "from Jordan", "to Paris".
+ROLE_WORDS = (
+    "customer", "client", "user", "patient", "employee", "contact", "cc", "signed", "name",
+    "named", "person", "agent", "colleague", "manager", "i'm", "i am", "this is", "ich bin", "je suis",
+    "eu sou", "sou o", "sou a", "kunde", "kundin", "cliente", "paciente", "ask", "tell",
+)  # fmt: skip
+_TITLE_SET = frozenset(TITLES)
+_GREETING_SET = frozenset(GREETINGS)
+_STRONG_SET = frozenset(STRONG_PHRASES)
+_ROLE_SET = frozenset(ROLE_WORDS)
+_CUE_TOKENS = frozenset(TITLES) | frozenset(GREETINGS)
+_SENTENCE_START = re.compile(r"(?:^|[.!?;\n\"“(]\s*)$")
+# Given names that open questions and commands: `Will Jenkins run?`, `May Parker join?`.
+_OPENERS = frozenset(("Will", "May", "Can", "Did", "Grant", "Bill", "Chase", "Press", "Sue"))
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    given: frozenset[str]
+    family: frozenset[str]
+    common: frozenset[str]
+
+
+def _read(name: str) -> frozenset[str]:
+    text = resources.files(__package__).joinpath("data", f"{name}.txt").read_text("utf-8")
+    return frozenset(text.split())
+
+
+@functools.cache
+def gazetteer() -> Gazetteer:
+    """The shipped name lists (read once; package data, no network)."""
+    return Gazetteer(_read("given_names"), _read("family_names"), _read("common_words"))
+
+
+def _spaced(phrase: str) -> str:
+    return r"\s+".join(re.escape(w) for w in phrase.split())
+
+
+@functools.cache
+def name_prefilters() -> tuple[str, ...]:
+    """Rust patterns whose union matches every text the PERSON stage may change."""
+    g = gazetteer()
+    given = "|".join(sorted(g.given, key=len, reverse=True))
+    known = "|".join(sorted(g.given | g.family, key=len, reverse=True))
+    weak = "|".join([*GREETINGS, *(f"(?i:{_spaced(w)})" for w in ROLE_WORDS)])
+    phrases = "|".join(_spaced(p) for p in STRONG_PHRASES)
+    return (
+        rf"(?:{'|'.join(TITLES)})\.?[ \t]*[:,]?[ \t]*[{UP}]",
+        rf"(?i:{phrases})[ \t]*[:,]?[ \t]*[{UP}]",
+        rf"(?:{weak})[ \t]*[:,]?\s*(?:{known})",
+        rf"(?:{given})(?:-[{UP}][{LOW}]+)*(?: +{_PARTICLE})* +[{UP}]",
+    )
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Piece:
+    start: int
+    end: int
+    word: str
+    name_like: bool  # a capitalized word (not a particle or an initial)
+
+
+def _pieces(run: re.Match[str]) -> list[_Piece]:
+    base = run.start()
+    out = []
+    found = list(_PIECE.finditer(run.group(0)))
+    for i, m in enumerate(found):
+        w = m.group(0)
+        # A capitalized particle is a particle between names, a name at the end (`Suhani Das`).
+        particle = w in _PARTICLE_WORDS and i + 1 < len(found)
+        name_like = w[0].isupper() and w[-1] != "." and not particle
+        out.append(_Piece(base + m.start(), base + m.end(), w, name_like))
+    return out
+
+
+def _is_given(g: Gazetteer, word: str) -> bool:
+    return word.split("-")[0] in g.given
+
+
+def _is_known(g: Gazetteer, word: str) -> bool:
+    parts = word.split("-")
+    return parts[0] in g.given or any(p in g.family for p in parts)
+
+
+def _is_common(g: Gazetteer, word: str) -> bool:
+    return word.lower() in g.common
+
+
+def _extend(g: Gazetteer, pieces: list[_Piece], i: int) -> int:
+    """Index after the last name word of the span that starts at pieces[i]: words that are known
+    names or not common words; particles and initials only between name words."""
+    end = i + 1
+    for j in range(i + 1, len(pieces)):
+        p = pieces[j]
+        if p.name_like:
+            if not (_is_known(g, p.word) or not _is_common(g, p.word)):
+                break
+            end = j + 1
+    return end
+
+
+def _cue_before(before: str) -> tuple[bool, bool]:
+    """(strong, weak): whether the text before a name ends with a cue, then optional spaces, a
+    colon or comma, spaces; a strong cue is on the name's line (`Mr.\nSmith` is not)."""
+    t = before.rstrip()
+    if t[-1:] in (":", ","):
+        t = t[:-1].rstrip()
+    words = t.split()[-3:]
+    if not words:
+        return False, False
+    last = words[-1].lstrip("(\"'“")
+    tails = [" ".join(words[i:]).lower() for i in range(len(words))]
+    same_line = "\n" not in before[len(t) :]
+    strong = same_line and (last.rstrip(".") in _TITLE_SET or any(x in _STRONG_SET for x in tails))
+    weak = last in _GREETING_SET or any(x in _ROLE_SET for x in tails)
+    return strong, weak
+
+
+def _cued_span(g: Gazetteer, text: str, pieces: list[_Piece]) -> tuple[int, int] | None:
+    """(first, end) piece indices of a name right after a cue, else None."""
+    k = 0
+    strong = weak = False
+    while k < len(pieces) and pieces[k].word in _CUE_TOKENS:  # "Dear John", "Mr Smith"
+        strong |= pieces[k].word in TITLES
+        weak = True
+        k += 1
+    if k == len(pieces) or not pieces[k].name_like:
+        return None
+    before_strong, before_weak = _cue_before(text[max(0, pieces[k].start - 40) : pieces[k].start])
+    strong = strong or before_strong
+    weak = weak or before_weak
+    word = pieces[k].word
+    if strong and (_is_known(g, word) or not _is_common(g, word)):
+        return k, _extend(g, pieces, k)
+    if weak and _is_known(g, word):
+        return k, _extend(g, pieces, k)
+    return None
+
+
+def _full_name_span(g: Gazetteer, text: str, pieces: list[_Piece]) -> tuple[int, int] | None:
+    """A known given name followed by a family name (or an uncommon given name), no cue."""
+    words = [i for i, p in enumerate(pieces) if p.name_like]
+    for a, b in zip(words, words[1:], strict=False):
+        first, second = pieces[a].word, pieces[b].word
+        if not _is_given(g, first) or b - a > 3:
+            continue
+        c1, c2 = _is_common(g, first), _is_common(g, second)
+        family = any(p in g.family for p in second.split("-"))
+        if not (family or (_is_given(g, second) and not (c1 or c2))) or (c1 and c2):
+            continue
+        opener = first in _OPENERS and b == a + 1
+        if opener and _SENTENCE_START.search(text[max(0, pieces[a].start - 3) : pieces[a].start]):
+            continue
+        return a, _extend(g, pieces, a)
+    return None
+
+
+def name_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the person names in `text`, left to right, not overlapping."""
+    g = gazetteer()
+    spans = []
+    for run in _RUN.finditer(text):
+        pieces = _pieces(run)
+        found = _cued_span(g, text, pieces) or _full_name_span(g, text, pieces)
+        if found is not None:
+            first, end = found
+            spans.append((pieces[first].start, pieces[end - 1].end))
+    return spans
+
+
+def redact_names(text: str, marker: str) -> tuple[str, int]:
+    """`text` with each name replaced by `marker`, and the number of names."""
+    spans = name_spans(text)
+    if not spans:
+        return text, 0
+    parts, last = [], 0
+    for start, end in spans:
+        parts += [text[last:start], marker]
+        last = end
+    parts.append(text[last:])
+    return "".join(parts), len(spans)
