@@ -90,3 +90,14 @@ def loop_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def instance():
     with dg.instance_for_test() as inst:
         yield inst
+
+
+@pytest.fixture
+def tie_evaluator():
+    """The gate's endpoint where the candidate and the current model answer alike: a tie, which
+    the default rule promotes (for tests about retraining itself, not about the gate)."""
+    from feedback_assets.resources.model_evaluator import ModelEvaluatorResource
+    from feedback_assets_tests.openai_server import OpenAICompatServer
+
+    with OpenAICompatServer(chat_handler=lambda body: "The same careful answer.") as server:
+        yield ModelEvaluatorResource(base_url=server.base_url, api_key="sk-test", min_prompts=1)

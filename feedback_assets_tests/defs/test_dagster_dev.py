@@ -28,6 +28,7 @@ import yaml
 from feedback_assets.defs.partitions import loop_partitions
 from feedback_assets.demo.__main__ import dagster_home
 from feedback_assets_tests.defs.conftest import DAYS, ingest, resources_for, run_loop_day
+from feedback_assets_tests.openai_server import OpenAICompatServer
 from feedback_assets_tests.pg_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,6 +137,13 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
         os.environ.clear()
         os.environ.update(saved)
 
+    # The gate's endpoint: the retrained candidate answers, the logged model does not.
+    models = OpenAICompatServer(
+        chat_handler=lambda body: (
+            "Step by step: open settings, change it, save." if "-ft-" in body["model"] else ""
+        )
+    ).start()
+    env = {**env, "FEEDBACK_EVAL_BASE_URL": models.base_url, "FEEDBACK_EVAL_MIN_PROMPTS": "5"}
     port = _free_port()
     started = time.time()
     proc = _start_dev(["-w", "workspace.yaml"], ROOT, env, port, tmp_path / "dev.log")
@@ -143,15 +151,18 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
         _wait_for_server(port, proc, started + 90)
         repo = _graphql(port, REPO_QUERY)["repositoriesOrError"]["nodes"][0]
         assert {s["name"] for s in repo["sensors"]} == {
+            "alert_sensor",
             "deployment_partitions_sensor",
             "drift_retraining_sensor",
             "quality_drop_retraining_sensor",
             "data_count_retraining_sensor",
+            "model_regression",
         }
         assert all(s["sensorState"]["status"] == "RUNNING" for s in repo["sensors"])
         assert {s["name"] for s in repo["schedules"]} == {
             "daily_feedback_loop_schedule",
             "live_drift_schedule",
+            "retention_schedule",
             "scheduled_retraining",
         }
         assert ["drift_reports"] in [a["assetKey"]["path"] for a in repo["assetNodes"]]
@@ -175,6 +186,7 @@ def test_dagster_dev_sensor_launches_retraining_for_drifted_deployment(
         assert latency < 180
     finally:
         _stop(proc)
+        models.stop()
 
 
 def _clean_env(project: Path) -> dict[str, str]:

@@ -34,10 +34,10 @@ RUN_CONFIG = {
 
 
 @pytest.fixture
-def curated(loop_env: Path, instance: dg.DagsterInstance) -> tuple[str, dict]:
+def curated(loop_env: Path, instance: dg.DagsterInstance, tie_evaluator) -> tuple[str, dict]:
     url = f"sqlite:///{loop_env / 'data' / 'feedback.db'}"
     ingest(url, loop_env / "data")
-    resources = resources_for(url, loop_env)
+    resources = {**resources_for(url, loop_env), "model_evaluator": tie_evaluator}
     results = run_loop_day(url, loop_env, instance, DAYS[0], resources=resources)
     assert all(r.success for r in results.values())
     return url, resources
@@ -78,7 +78,9 @@ def test_openai_finetune_success_registers_model_and_resets_reference(
         "ft:"
     )
     assert json.loads(row["reasons"]) == ["test"]
-    [version] = store.read_table("model_versions").to_dict("records")
+    versions = store.read_table("model_versions")
+    [version] = versions[versions["retraining_run_id"].notna()].to_dict("records")
+    assert version["status"] == "promoted"  # a tie at the gate: the default rule promotes
     assert (
         version["model_version_id"] == row["new_model_version_id"]
         and version["retraining_run_id"] == row["run_id"]
@@ -106,7 +108,7 @@ def test_openai_failed_job_is_recorded_and_keeps_the_reference(
         assert not _retrain(instance, resources, launcher).success
     [row] = store.read_table("retraining_runs").to_dict("records")
     assert row["status"] == "failed" and row["error"]
-    assert store.read_table("model_versions").empty
+    assert store.read_table("model_versions").empty  # no candidate: nothing to evaluate
     assert active_reference(store, "code-assistant")["reference_id"] == before["reference_id"]
 
 
@@ -122,9 +124,12 @@ def test_webhook_launcher_records_the_remote_job(
         hook.close()
     [row] = FeedbackStore(url).read_table("retraining_runs").to_dict("records")
     assert row["status"] == "succeeded" and row["launcher_job_id"] == "remote-7"
-    payload = hook.received[-1]["json"]
+    launch, promote = hook.received[-2]["json"], hook.received[-1]["json"]
     assert (
-        payload["deployment_id"] == "code-assistant"
-        and payload["export_batch_id"] == row["export_batch_id"]
+        launch["deployment_id"] == "code-assistant"
+        and launch["export_batch_id"] == row["export_batch_id"]
     )
-    assert len(hook.received) == 2  # the 500 was retried
+    # The candidate passed the gate: the same service is told to serve it.
+    assert promote["action"] == "promote"
+    assert promote["model_version_id"] == row["new_model_version_id"]
+    assert len(hook.received) == 3  # the 500 was retried

@@ -21,10 +21,10 @@ RUN_CONFIG = {"ops": {"retraining_runs": {"config": {"reasons": ["test"]}}}}
 
 
 @pytest.fixture
-def loop(loop_env: Path, instance: dg.DagsterInstance) -> tuple[str, dict]:
+def loop(loop_env: Path, instance: dg.DagsterInstance, tie_evaluator) -> tuple[str, dict]:
     url = f"sqlite:///{loop_env / 'data' / 'feedback.db'}"
     ingest(url, loop_env / "data")
-    return url, resources_for(url, loop_env)
+    return url, {**resources_for(url, loop_env), "model_evaluator": tie_evaluator}
 
 
 def _day(day: str, instance: dg.DagsterInstance, resources: dict) -> None:
