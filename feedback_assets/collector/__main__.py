@@ -19,7 +19,12 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="API keys (one deployment per key)")
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="print a new key for DEPLOYMENT (shown once)")
-    create.add_argument("deployment")
+    create.add_argument("deployment", nargs="?")
+    create.add_argument(
+        "--erasure",
+        action="store_true",
+        help="a key that may only erase users (DELETE /v1/users/{id}), for no deployment",
+    )
     listing = actions.add_parser("list", help="key ids, deployments, created/revoked times")
     listing.add_argument("deployment", nargs="?")
     revoke = actions.add_parser("revoke", help="revoke a key by its id")
@@ -34,6 +39,7 @@ def _time(us: int | None) -> str:
 
 
 def keys_command(args: argparse.Namespace) -> int:
+    from feedback_assets.domain.api_keys import ERASURE_SCOPE
     from feedback_assets.store import FeedbackStore
     from feedback_assets.store.api_keys import ApiKeyStore
 
@@ -41,8 +47,11 @@ def keys_command(args: argparse.Namespace) -> int:
     try:
         keys = ApiKeyStore(store)
         if args.action == "create":
+            if bool(args.erasure) == bool(args.deployment):
+                print("keys create: give a DEPLOYMENT or --erasure (not both)", file=sys.stderr)
+                return 2
             try:
-                _, key = keys.create(args.deployment)
+                _, key = keys.create(ERASURE_SCOPE if args.erasure else args.deployment)
             except ValueError as exc:
                 print(exc, file=sys.stderr)
                 return 2

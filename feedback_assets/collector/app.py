@@ -4,6 +4,7 @@ POST /v1/traces   OTLP/HTTP (protobuf or JSON): GenAI spans -> events, feedback 
 POST /v1/events   one event or an array (202 once spooled)
 POST /v1/signals  one signal or an array
 POST /v1/edits    one edit or an array (signal_type "edit")
+DELETE /v1/users/{user_id}  erase a user everywhere (an erasure key: `keys create --erasure`)
 GET  /healthz     liveness; /docs the OpenAPI page
 """
 
@@ -30,6 +31,7 @@ from feedback_assets.collector.schemas import (
     one_or_many,
 )
 from feedback_assets.collector.service import Collector, parse_rows
+from feedback_assets.domain.api_keys import ERASURE_SCOPE
 from feedback_assets.settings import Settings, load_settings
 
 _TRACES_BODY = {
@@ -48,6 +50,8 @@ async def _read(request: Request) -> tuple[Collector, str, bytes]:
     """The request's collector, its key's deployment (else 401) and its body (else 413...)."""
     collector: Collector = request.app.state.collector
     deployment = await collector.keyring.deployment_for(request.headers.get("authorization"))
+    if deployment == ERASURE_SCOPE:
+        raise CollectorError(403, "an erasure key may only erase users (DELETE /v1/users/{id})")
     return collector, deployment, await read_body(request, collector.config.max_body_bytes)
 
 
@@ -91,6 +95,19 @@ async def post_traces(request: Request) -> Response:
     kind = media_type(request.headers.get("content-type"))
     rejected, message = await run_in_threadpool(collector.traces, deployment, body, kind)
     return Response(encode_response(kind, rejected, message), 200, media_type=kind)
+
+
+@router.delete("/v1/users/{user_id}")
+async def delete_user(user_id: str, request: Request) -> Response:
+    """Erase everything stored about a user (the id the app logged): every table, export batch
+    and drift explanation (`api.forget_user`). Needs an erasure key; answers the erasure report
+    (counts only, never the id)."""
+    collector: Collector = request.app.state.collector
+    scope = await collector.keyring.deployment_for(request.headers.get("authorization"))
+    if scope != ERASURE_SCOPE:
+        raise CollectorError(403, "erasing users needs an erasure key (`keys create --erasure`)")
+    report = await run_in_threadpool(collector.forget_user, user_id)
+    return json_response(report, 200)
 
 
 @router.get("/healthz")

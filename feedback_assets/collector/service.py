@@ -55,6 +55,7 @@ def outcome(accepted: Accepted) -> tuple[int, dict[str, Any]]:
 class Collector:
     def __init__(self, config: CollectorConfig, settings: Settings) -> None:
         self.config = config
+        self.settings = settings
         self.store = FeedbackStore(settings.store_url)
         self.keys = ApiKeyStore(self.store)
         self.keyring = KeyRing(self.keys, config.key_cache_seconds)
@@ -71,6 +72,21 @@ class Collector:
     def close(self) -> None:
         self.client.close()
         self.store.dispose()
+
+    def forget_user(self, user_id: str) -> dict[str, Any]:
+        """What this collector accepted is stored first, then erased with everything else."""
+        from feedback_assets.services import erasure
+        from feedback_assets.settings import resolve_hash_key
+
+        try:
+            erasure.check_user_id(user_id)
+        except ValueError as exc:
+            raise CollectorError(400, str(exc), [field_error("user_id", str(exc))]) from None
+        self.client.flush()
+        s = self.settings
+        key = resolve_hash_key(s.data_dir, s.production)
+        report = erasure.forget_user(self.store, s.export_root, s.data_dir, user_id, key)
+        return {k: v for k, v in report.items() if k != "user_hash"}
 
     def _spool(self, call: Callable[[], T]) -> T:
         try:

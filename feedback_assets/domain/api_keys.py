@@ -12,6 +12,9 @@ import hmac
 import secrets
 
 PREFIX = "fbk"
+# The scope of an erasure key (`keys create --erasure`): it may only call DELETE /v1/users/{id},
+# which crosses deployments; it can write no events. Never a valid deployment id to write to.
+ERASURE_SCOPE = "*erasure*"
 KEY_ID_CHARS = 12
 
 

@@ -18,7 +18,10 @@ from feedback_assets.store.api_keys import ApiKeyStore
 
 class CollectorServer:
     def __init__(self, data_dir: Path, store_url: str | None = None, **config: Any) -> None:
-        env = {"FEEDBACK_DATA_DIR": str(data_dir)}
+        env = {
+            "FEEDBACK_DATA_DIR": str(data_dir),
+            "FEEDBACK_EXPORT_ROOT": str(data_dir / "exports"),
+        }
         if store_url:
             env["FEEDBACK_STORE_URL"] = store_url
         self.settings = load_settings(env)

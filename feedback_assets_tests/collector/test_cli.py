@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from feedback_assets.collector.__main__ import main
-from feedback_assets.domain.api_keys import key_digest
+from feedback_assets.domain.api_keys import ERASURE_SCOPE, key_digest
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.api_keys import ApiKeyStore
 
@@ -56,6 +56,11 @@ def test_keys_create_list_revoke(
     assert main(["keys", "list", "shop"]) == 0
     assert "revoked" in capsys.readouterr().out
     assert main(["keys", "create", " "]) == 2
+    # An erasure key belongs to no deployment; a deployment and --erasure together are refused.
+    assert main(["keys", "create", "--erasure"]) == 0
+    assert main(["keys", "create", "shop", "--erasure"]) == 2
+    assert main(["keys", "create"]) == 2
+    assert any(r.deployment_id == ERASURE_SCOPE for r in ApiKeyStore(store).list())
     store.dispose()
 
 

@@ -206,3 +206,32 @@ def test_an_unreadable_key_table_answers_503_not_500(tmp_path: Path) -> None:
             conn.exec_driver_sql("DROP TABLE api_keys")
         answer = _post(server, "/v1/events", key, {"prompt": "p", "response": "r"})
         assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+
+
+def test_delete_user_erases_with_an_erasure_key_only(tmp_path: Path) -> None:
+    from feedback_assets.domain.api_keys import ERASURE_SCOPE
+
+    with CollectorServer(tmp_path) as srv:
+        shop = srv.key("shop")
+        rows = [
+            {
+                "prompt": "alice asks about the zebra-teal lamp",
+                "response": "ok",
+                "user_id": "u-alice",
+            },
+            {"prompt": "bob asks about chairs", "response": "ok", "user_id": "u-bob"},
+        ]
+        assert _post(srv, "/v1/events", shop, rows).status_code == 202
+        srv.flush()
+        url = f"{srv.base_url}/v1/users/u-alice"
+        assert httpx.delete(url, timeout=10).status_code == 401
+        as_writer = httpx.delete(url, headers={"Authorization": f"Bearer {shop}"}, timeout=10)
+        assert as_writer.status_code == 403
+        erasure = srv.key(ERASURE_SCOPE)
+        # An erasure key cannot write events.
+        assert _post(srv, "/v1/events", erasure, rows[:1]).status_code == 403
+        done = httpx.delete(url, headers={"Authorization": f"Bearer {erasure}"}, timeout=30)
+        assert done.status_code == 200, done.text
+        assert "u-alice" not in done.text and "user_hash" not in done.json()
+        prompts = FeedbackStore(srv.settings.store_url).read_events()["prompt"].tolist()
+        assert prompts == ["bob asks about chairs"]
