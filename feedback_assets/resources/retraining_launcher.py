@@ -129,6 +129,9 @@ class WebhookLauncher(RetrainingLauncher):
     promote_url: str | None = Field(
         default=None, description="where promote/rollback actions are POSTed (default webhook_url)"
     )
+    poll_interval_s: float = Field(
+        default=5.0, description="between GETs of a reply's status_url, until a terminal status"
+    )
 
     def launch(self, request: LaunchRequest) -> LaunchResult:
         return run_webhook(
@@ -140,6 +143,7 @@ class WebhookLauncher(RetrainingLauncher):
             backoff_s=self.backoff_s,
             circuit_failures=self.circuit_failures,
             redact=Redactor([self.webhook_token]),
+            poll_interval_s=self.poll_interval_s,
         )
 
     def promote(self, request: PromoteRequest) -> PromoteResult:

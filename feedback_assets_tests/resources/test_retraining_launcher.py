@@ -383,3 +383,67 @@ def test_command_promote_runs_the_promote_command_with_the_action(tmp_path: Path
     assert not result.ok and "exit 3" in result.detail
     # Without a promote command the model history is the only record, and that is not an error.
     assert CommandLauncher().promote(_promote()).ok
+
+
+class PollingTrainer:
+    """A remote trainer on 127.0.0.1: POST accepts with a status_url; GET answers `statuses`
+    in turn (the last one repeats)."""
+
+    def __init__(self, statuses: list[dict[str, Any]]) -> None:
+        self.statuses, self.gets = list(statuses), 0
+        trainer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+            def _reply(self, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(202 if self.command == "POST" else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._reply({"job_id": "j1", "status_url": f"{trainer.base}/status/j1"})
+
+            def do_GET(self) -> None:
+                trainer.gets += 1
+                i = min(trainer.gets, len(trainer.statuses)) - 1
+                self._reply(trainer.statuses[i])
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    ("final", "ok"),
+    [
+        ({"status": "succeeded", "model_version_id": "remote-model-9"}, True),
+        ({"status": "failed", "error": "out of GPU memory"}, False),
+    ],
+)
+def test_webhook_polls_the_status_url_for_the_trained_model(
+    export: LaunchRequest, final: dict, ok: bool
+) -> None:
+    trainer = PollingTrainer([{"status": "running"}, {"status": "running"}, final])
+    try:
+        launcher = WebhookLauncher(
+            webhook_url=f"{trainer.base}/train", poll_interval_s=0.01, **FAST
+        )
+        result = launcher.launch(export)
+    finally:
+        trainer.close()
+    assert trainer.gets == 3
+    assert result.succeeded is ok
+    if ok:
+        assert result.new_model_version_id == "remote-model-9" and result.job_id == "j1"
+    else:
+        assert "out of GPU memory" in (result.error or "")

@@ -1,7 +1,9 @@
 """Webhook launcher: POSTs the export manifest as JSON and expects `{"job_id": ...}` back.
 
 A 2xx with a job id means the remote trainer accepted the job; the new model version is the
-one the request names unless the reply names another (`model_version_id`).
+one the request names unless the reply names another (`model_version_id`). A reply with a
+`status_url` is polled (GET) until its `status` is succeeded, failed or cancelled; the trained
+model's id is then the poll's `model_version_id`.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def run_webhook(
     redact: Redactor,
     sleep: Callable[[float], None] = time.sleep,
     circuit_failures: int = DEFAULT_THRESHOLD,
+    poll_interval_s: float = 5.0,
 ) -> LaunchResult:
     started = utcnow()
     if not url:
@@ -81,7 +84,52 @@ def run_webhook(
     job_id = body["job_id"]
     log.append(f"accepted as job {job_id}")
     version = body.get("model_version_id") or request.new_model_version_id
+    if body.get("status_url"):
+        polled = _poll(str(body["status_url"]), headers, retrier, log, timeout_s, poll_interval_s)
+        if polled.get("status") != "succeeded":
+            error = f"remote training {job_id} ended {polled.get('status')!r}: {polled.get('error', '')}"
+            return failed(started, redact(error[:500]), out(), retrier.attempts)
+        version = polled.get("model_version_id") or version
     return _accepted(started, str(job_id), str(version), out, retrier.attempts)
+
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def _poll(
+    url: str,
+    headers: dict[str, str],
+    retrier: Retrier,
+    log: list[str],
+    timeout_s: float,
+    interval_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """GET the status URL until a terminal status or the time budget runs out."""
+    deadline = time.monotonic() + timeout_s
+
+    def get() -> httpx.Response:
+        try:
+            resp = client.get(url, headers=headers)
+        except httpx.TransportError as exc:
+            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise TransientError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+        return resp
+
+    with httpx.Client(timeout=min(60.0, max(1.0, timeout_s))) as client:
+        while True:
+            try:
+                body = _json_body(retrier.call("webhook poll", get))
+            except TransientError as exc:
+                return {"status": "failed", "error": f"polling failed: {exc}"}
+            status = str(body.get("status")) if isinstance(body, dict) else "unreadable reply"
+            log.append(f"GET {url} -> {status}")
+            if status in TERMINAL:
+                return body
+            if time.monotonic() + interval_s > deadline:
+                return {"status": "timed out", "error": f"no terminal status within {timeout_s:g}s"}
+            sleep(interval_s)
 
 
 def _headers(token: str | None) -> dict[str, str]:
