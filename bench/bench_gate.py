@@ -83,7 +83,7 @@ def _measure(url: str, base_url: str, prompts: int, concurrency: int) -> dict[st
     from feedback_assets.store.model_versions import decide
 
     store = FeedbackStore(url)
-    decide(store, "bench-ft-1", "candidate", [])  # evaluate the same candidate again
+    decide(store, DEP, "bench-ft-1", "candidate", [])  # evaluate the same candidate again
     evaluator = ModelEvaluatorResource(
         base_url=base_url, api_key="bench", max_prompts=prompts, max_concurrency=concurrency
     )

@@ -238,7 +238,7 @@ def test_model_history_facade(env: str) -> None:
     assert api.get_current_model("bot") == "bot-v1"  # before any retraining: the traffic's model
     store = FeedbackStore(env)
     register_candidate(store, "bot", "bot-ft-1", "bot-v1", "run-1")
-    decide(store, "bot-ft-1", "rejected", ["significantly worse"], {"wins": 1, "losses": 9})
+    decide(store, "bot", "bot-ft-1", "rejected", ["significantly worse"], {"wins": 1, "losses": 9})
     history = api.get_model_history("bot")
     assert [(h["model_version_id"], h["status"]) for h in history] == [
         ("bot-v1", "promoted"),

@@ -119,11 +119,17 @@ def retraining_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _md_cell(value: object, limit: int = 160) -> str:
+    text = " ".join(str(value).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def history_table(history: list[dict]) -> str:
     rows = [
-        f"| {h['model_version_id']} | {h['status']} | {h['parent_model_version_id'] or '-'} "
+        f"| {_md_cell(h['model_version_id'])} | {h['status']} "
+        f"| {_md_cell(h['parent_model_version_id'] or '-')} "
         f"| {h['eval'].get('wins', '')}/{h['eval'].get('ties', '')}/{h['eval'].get('losses', '')} "
-        f"| {'; '.join(h['reasons'])[:160]} | {h['created_at'][:19]} |"
+        f"| {_md_cell('; '.join(h['reasons']))} | {(h['created_at'] or '')[:19]} |"
         for h in history
     ]
     head = "| version | status | parent | W/T/L | reasons | created |\n|---|---|---|---|---|---|"

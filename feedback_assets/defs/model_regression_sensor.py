@@ -11,21 +11,38 @@ import time
 import dagster as dg
 
 from feedback_assets.defs.partitions import DEPLOYMENT
-from feedback_assets.defs.retraining_sensors import INTERVAL
+from feedback_assets.defs.retraining_sensors import IN_FLIGHT, INTERVAL
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.resources.loop_settings import TriggerSettings
 from feedback_assets.resources.model_evaluator import ModelEvaluatorResource
 from feedback_assets.services.model_regression import record_verdict, watch_regression
 
+TAG_ROLLBACK_OF = "feedback/rollback_of"
 
-def rollback_request(deployment_id: str, version: str, reasons: list[str]) -> dg.RunRequest:
+
+def rollback_request(
+    instance: dg.DagsterInstance, deployment_id: str, version: str, reasons: list[str]
+) -> dg.RunRequest | None:
+    """A rollback run, or None while one is in flight. A failed rollback (the serving endpoint
+    was down) is requested again under a new run key on a later tick."""
+    earlier = instance.get_run_records(
+        filters=dg.RunsFilter(
+            job_name="model_rollback_job", tags={TAG_ROLLBACK_OF: f"{deployment_id}/{version}"}
+        )
+    )
+    if any(r.dagster_run.status in IN_FLIGHT for r in earlier):
+        return None
     config = {"action": "rollback", "model_version_id": version, "reasons": reasons}
     return dg.RunRequest(
-        run_key=f"rollback:{version}",
+        run_key=f"rollback:{deployment_id}:{version}:{len(earlier)}",
         job_name="model_rollback_job",
         partition_key=deployment_id,
         run_config={"ops": {"model_promotions": {"config": config}}},
-        tags={"feedback/deployment": deployment_id, "feedback/source": "model_regression"},
+        tags={
+            "feedback/deployment": deployment_id,
+            "feedback/source": "model_regression",
+            TAG_ROLLBACK_OF: f"{deployment_id}/{version}",
+        },
     )
 
 
@@ -62,8 +79,13 @@ def model_regression(
         )
         record_verdict(store, watch, action)
         summary = f"{deployment} {watch.model_version_id}: {'; '.join(verdict.reasons)}"
-        if launch:
-            requests.append(rollback_request(deployment, watch.model_version_id, verdict.reasons))
+        request = (
+            rollback_request(context.instance, deployment, watch.model_version_id, verdict.reasons)
+            if launch
+            else None
+        )
+        if request is not None:
+            requests.append(request)
         else:
             notes.append(f"{summary} ({action})" if verdict.regressed else summary)
     if requests:

@@ -75,3 +75,10 @@ def loop_check(
             blocking=blocking,
             description=description,
         )
+
+
+def run_lineage(context: dg.AssetExecutionContext) -> list[str]:
+    """This run's id and, for a re-execution, its root run's: the retraining run that
+    registered the candidate this run evaluates or promotes is one of them."""
+    root = context.run.tags.get("dagster/root_run_id")
+    return [context.run.run_id, *([root] if root else [])]

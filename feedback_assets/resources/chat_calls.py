@@ -44,9 +44,14 @@ class CallCounters:
         }
 
 
+# The request itself was refused (a prompt too long for the model's context, say): a fact
+# about that prompt, not about the endpoint's health.
+REFUSED = (openai.BadRequestError, openai.UnprocessableEntityError)
+
+
 @dataclass(frozen=True)
 class ChatReply:
-    status: Literal["ok", "failed", "skipped_circuit"]
+    status: Literal["ok", "failed", "refused", "skipped_circuit"]
     content: str | None = None
     error: str = ""
 
@@ -95,6 +100,9 @@ class ChatCaller:
                 if attempt < self.max_retries and not self.circuit.open:
                     time.sleep(self._backoff(attempt, exc))
                 continue
+            except REFUSED as exc:
+                self.circuit.success()  # the endpoint answered
+                return ChatReply("refused", error=self._error(exc))
             except openai.APIError as exc:
                 return ChatReply("failed", error=self._error(exc))
             self.circuit.success()

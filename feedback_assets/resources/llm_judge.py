@@ -160,7 +160,9 @@ class LLMJudgeResource(dg.ConfigurableResource):
         )
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.api_key, "[REDACTED]") if self.api_key else text
+        for secret in (self.api_key, openai_api_key_fallback()):  # the key actually sent
+            text = text.replace(secret, "[REDACTED]") if secret else text
+        return text
 
     def _backoff(self, attempt: int, exc: Exception) -> float:
         delay = min(self.backoff_max_s, self.backoff_base_s * 2**attempt)
@@ -258,18 +260,28 @@ class LLMJudgeResource(dg.ConfigurableResource):
             self._redact,
         )
 
+        failed: list[str] = []
+
         def ask(triple: tuple[str, str, str]) -> int | None:
             reply = caller.chat(self.model, pairwise_messages(*triple), temperature=0, max_tokens=5)
+            if reply.status != "ok":
+                failed.append(reply.error)
             return parse_preference(reply.content) if reply.status == "ok" else None
 
+        # Two calls per prompt: the judge's per-run call cap bounds the prompts it judges.
+        n = min(len(prompts), self.max_calls_per_run // 2)
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            first = list(pool.map(ask, zip(prompts, candidate, current, strict=True)))
-            swapped = list(pool.map(ask, zip(prompts, current, candidate, strict=True)))
-        votes = swapped_votes(first, swapped)
+            first = list(pool.map(ask, zip(prompts[:n], candidate[:n], current[:n], strict=True)))
+            swapped = list(pool.map(ask, zip(prompts[:n], current[:n], candidate[:n], strict=True)))
+        votes = np.zeros(len(prompts), dtype=int)
+        votes[:n] = swapped_votes(first, swapped)
         return votes, {
             **caller.counters.metadata("judge_pairwise"),
             "judge_pairwise_rubric": PAIRWISE_RUBRIC_VERSION,
+            "judge_pairwise_judged": n,
             "judge_pairwise_unanswered": sum(v is None for v in first + swapped),
+            "judge_pairwise_failed": len(failed),
+            "judge_pairwise_error": self._redact(failed[0])[:300] if failed else "",
             **caller.circuit.metadata(),
         }
 

@@ -26,10 +26,12 @@ from feedback_assets.settings import openai_api_key_fallback
 
 @dataclass
 class AnswerRun:
-    """answers[i] is None where the endpoint failed; errors names why (first few)."""
+    """answers[i] is None where the endpoint failed or refused the prompt; errors names the
+    failures (first few), `refused` the prompts the endpoint rejected as requests (4xx)."""
 
     answers: list[str | None]
     errors: list[str] = field(default_factory=list)
+    refused: list[int] = field(default_factory=list)
     counters: CallCounters = field(default_factory=CallCounters)
     seconds: float = 0.0
 
@@ -74,7 +76,9 @@ class ModelEvaluatorResource(dg.ConfigurableResource):
         return bool(self.base_url or self.api_key or openai_api_key_fallback())
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.api_key, "[REDACTED]") if self.api_key else text
+        for secret in (self.api_key, openai_api_key_fallback()):  # the key actually sent
+            text = text.replace(secret, "[REDACTED]") if secret else text
+        return text
 
     def caller(self, circuit_name: str = "evaluator") -> ChatCaller:
         client = openai.OpenAI(
@@ -108,10 +112,11 @@ class ModelEvaluatorResource(dg.ConfigurableResource):
                     prompts,
                 )
             )
-        errors = sorted({f"{model}: {r.error}" for r in replies if r.status != "ok"})
+        failed = {f"{model}: {r.error}" for r in replies if r.status not in ("ok", "refused")}
         return AnswerRun(
             answers=[r.content if r.status == "ok" else None for r in replies],
-            errors=errors[:5],
+            errors=sorted(failed)[:5],
+            refused=[i for i, r in enumerate(replies) if r.status == "refused"],
             counters=caller.counters,
             seconds=time.perf_counter() - started,
         )

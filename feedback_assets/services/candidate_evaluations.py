@@ -1,15 +1,17 @@
-"""The evaluation gate: the deployment's latest candidate against its current model.
+"""The evaluation gate: a retraining run's candidate against the deployment's current model.
 
 Both answer the deployment's frozen eval prompts at one OpenAI-compatible endpoint; the answers
 are scored and compared per prompt (domain.evaluation.candidate_evaluations) and the verdict is
 recorded on the candidate: still "candidate" with a passing evaluation (model_promotions
-promotes it), "rejected" with its reasons, or "failed" when the endpoint could not answer.
-A failure promotes nothing.
+promotes it), "rejected" with its reasons, or "failed" when the endpoint (or the judge) could
+not answer. A failure promotes nothing; a candidate that does not serve gives its training
+examples back. A prompt the endpoint refuses as a request (4xx: too long for the model, say)
+is left out and counted, so one bad prompt cannot block every later candidate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, Protocol
 
 import numpy as np
@@ -23,10 +25,10 @@ from feedback_assets.store import FeedbackStore
 from feedback_assets.store.eval_set import eval_set
 from feedback_assets.store.exports import unmark_batch
 from feedback_assets.store.model_versions import (
+    candidate_of_runs,
+    candidates,
     current_model_version,
     decide,
-    latest_candidate,
-    model_version,
 )
 
 
@@ -55,14 +57,24 @@ def eval_prompts(store: FeedbackStore, deployment_id: str, limit: int) -> tuple[
 
 
 def _cost(runs: list[AnswerRun]) -> dict[str, Any]:
-    counters = runs[-1].counters if runs else None  # one caller (one circuit) serves both models
+    counters = runs[-1].counters  # one caller (one circuit) serves both models
     return {
-        "eval_calls": counters.calls if counters else 0,
-        "eval_requests": counters.requests if counters else 0,
-        "eval_retries": counters.retries if counters else 0,
-        "eval_tokens": counters.tokens if counters else 0,
+        "eval_calls": counters.calls,
+        "eval_requests": counters.requests,
+        "eval_retries": counters.retries,
+        "eval_tokens": counters.tokens,
         "eval_seconds": round(sum(r.seconds for r in runs), 3),
     }
+
+
+def _candidate(
+    store: FeedbackStore, deployment_id: str, run_ids: Sequence[str] | None
+) -> dict[str, Any]:
+    waiting = candidates(store, deployment_id)
+    cand = candidate_of_runs(store, deployment_id, run_ids) if run_ids else (waiting or [None])[-1]
+    if cand is None:
+        raise EvaluationFailed(f"{deployment_id}: no candidate model of this run awaits evaluation")
+    return cand
 
 
 def evaluate_candidate(
@@ -71,57 +83,49 @@ def evaluate_candidate(
     judge: PairwiseJudge,
     deployment_id: str,
     quality: QualityConfig = QualityConfig(),
+    run_ids: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate and record the verdict; returns the metadata (raises EvaluationFailed)."""
-    cand = latest_candidate(store, deployment_id)
-    if cand is None:
-        raise EvaluationFailed(f"{deployment_id}: no candidate model awaits evaluation")
+    """Evaluate the candidate of `run_ids` (default: the newest) and record the verdict;
+    returns the metadata (raises EvaluationFailed)."""
+    cand = _candidate(store, deployment_id, run_ids)
     cand_id = str(cand["model_version_id"])
     if not evaluator.configured():
         _fail(
-            cand_id,
+            store,
+            cand,
             "no evaluation endpoint: set FEEDBACK_EVAL_BASE_URL (or the OpenAI launcher's) and "
             "FEEDBACK_EVAL_API_KEY; without an evaluation nothing is promoted",
-            store,
         )
     current = current_model_version(store, deployment_id)
     if not current:
-        _fail(cand_id, f"{deployment_id}: no current model version to compare with", store)
+        _fail(store, cand, f"{deployment_id}: no current model version to compare with")
     version, items = eval_prompts(store, deployment_id, evaluator.max_prompts)
     base = {"candidate": cand_id, "current": current, "eval_set_version": version}
     gate = evaluator.gate_config()
     if len(items) < gate.min_prompts:  # cannot pass: do not spend calls on it
-        decision = gate_decide(0, len(items), 0, gate)
-        evaluation = {**base, "prompts": len(items), "verdict": decision.verdict}
-        decide(store, cand_id, "rejected", decision.reasons, evaluation)
-        give_back(store, cand)
-        return {**evaluation, "status": "rejected", "reasons": decision.reasons}
+        return _reject_unevaluated(store, cand, base, len(items), gate)
     prompts = items["prompt"].astype(str).tolist()
-    caller = evaluator.caller()
-    runs = [evaluator.answer(cand_id, prompts, caller)]
-    if not runs[0].failed:  # a candidate the endpoint cannot serve: do not query the other
-        runs.append(evaluator.answer(str(current), prompts, caller))
-    cost = _cost(runs)
-    errors = [e for run in runs for e in run.errors]
-    if errors:
-        _fail(cand_id, "evaluation failed: " + "; ".join(errors), store, {**base, **cost})
-    cand_answers = [a or "" for a in runs[0].answers]
-    cur_answers = [a or "" for a in runs[1].answers]
+    runs = _answers(store, cand, str(current), prompts, evaluator, base)
+    refused = set(runs[0].refused + runs[1].refused)
+    answered = [i for i in range(len(prompts)) if i not in refused]
+
+    def pick(values: Sequence[Any]) -> list[Any]:
+        return [values[i] for i in answered]
+
+    cand_answers, cur_answers = pick(runs[0].answers), pick(runs[1].answers)
     votes, judge_meta = (
-        judge.compare(prompts, cand_answers, cur_answers) if judge.enabled else (None, {})
+        judge.compare(pick(prompts), cand_answers, cur_answers) if judge.enabled else (None, {})
     )
+    cost = {**_cost(runs), "eval_prompts_refused": len(prompts) - len(answered)}
+    if judge_meta.get("judge_pairwise_failed"):
+        _fail(store, cand, f"pairwise judge failed: {judge_meta['judge_pairwise_error']}", cost)
+    references = [r if isinstance(r, str) else None for r in items["reference_answer"]]
     result = evaluate_answers(
-        prompts,
-        [r if isinstance(r, str) else None for r in items["reference_answer"]],
-        cand_answers,
-        cur_answers,
-        gate,
-        quality,
-        votes,
+        pick(prompts), pick(references), cand_answers, cur_answers, gate, quality, votes
     )
     evaluation = {**base, **result.metrics, **cost, **judge_meta}
     status = "candidate" if result.decision.promote else "rejected"
-    decide(store, cand_id, status, result.decision.reasons, evaluation)
+    decide(store, deployment_id, cand_id, status, result.decision.reasons, evaluation)
     if status == "rejected":
         give_back(store, cand)
     return {
@@ -132,16 +136,52 @@ def evaluate_candidate(
     }
 
 
-def _fail(
-    cand_id: str,
-    reason: str,
+def _answers(
     store: FeedbackStore,
+    cand: Mapping[str, Any],
+    current: str,
+    prompts: list[str],
+    evaluator: ModelEvaluatorResource,
+    base: Mapping[str, Any],
+) -> list[AnswerRun]:
+    """Both models' answers (the candidate first: if the endpoint cannot serve it, the current
+    model is not asked)."""
+    caller = evaluator.caller()
+    runs = [evaluator.answer(str(cand["model_version_id"]), prompts, caller)]
+    if not runs[0].errors:
+        runs.append(evaluator.answer(current, prompts, caller))
+    errors = [e for run in runs for e in run.errors]
+    if errors:
+        _fail(store, cand, "evaluation failed: " + "; ".join(errors), {**base, **_cost(runs)})
+    return runs
+
+
+def _reject_unevaluated(
+    store: FeedbackStore, cand: Mapping[str, Any], base: Mapping[str, Any], n: int, gate: Any
+) -> dict[str, Any]:
+    decision = gate_decide(0, n, 0, gate)
+    evaluation = {**base, "prompts": n, "verdict": decision.verdict}
+    decide(
+        store,
+        str(cand["deployment_id"]),
+        str(cand["model_version_id"]),
+        "rejected",
+        decision.reasons,
+        evaluation,
+    )
+    give_back(store, cand)
+    return {**evaluation, "status": "rejected", "reasons": decision.reasons}
+
+
+def _fail(
+    store: FeedbackStore,
+    cand: Mapping[str, Any],
+    reason: str,
     evaluation: Mapping[str, Any] | None = None,
 ) -> NoReturn:
-    decide(store, cand_id, "failed", [reason], evaluation or {})
-    row = model_version(store, cand_id)
-    if row is not None:
-        give_back(store, row)
+    deployment, version = str(cand["deployment_id"]), str(cand["model_version_id"])
+    decide(store, deployment, version, "failed", [reason], evaluation or {})
+    give_back(store, cand)
     raise EvaluationFailed(reason, evaluation)
 
 
@@ -152,14 +192,3 @@ def give_back(store: FeedbackStore, candidate: Mapping[str, Any]) -> None:
     runs = store.read_table("retraining_runs", run_id=run_id) if run_id else None
     if runs is not None and len(runs) and isinstance(runs["export_batch_id"].iloc[0], str):
         unmark_batch(store, runs["export_batch_id"].iloc[0])
-
-
-def latest_evaluation(store: FeedbackStore, deployment_id: str) -> dict[str, Any] | None:
-    """The newest version of the deployment that the gate has decided on (for the check)."""
-    rows = store.read_table(
-        "model_versions", deployment_id=deployment_id, order_by=["registered_us"]
-    )
-    rows = rows[rows["evaluation"].notna() & rows["retraining_run_id"].notna()]
-    if rows.empty:
-        return None
-    return model_version(store, str(rows["model_version_id"].iloc[-1]))

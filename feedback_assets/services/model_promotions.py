@@ -1,7 +1,7 @@
 """Changing a deployment's current model: promoting a candidate that passed the gate, or
-rolling a promoted version back to the one before it. Either way the launcher points serving
-at the version first (a refusal changes nothing), then the history records it and the drift
-reference restarts on the new current model's traffic."""
+rolling the current version back to the one it was trained from. Either way the launcher
+points serving at the version first (a refusal changes nothing), then the history records it
+and the drift reference restarts on the new current model's traffic."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from typing import Any, Protocol
 from feedback_assets.resources.launchers.promote import PromoteRequest, PromoteResult
 from feedback_assets.store import FeedbackStore, now_us
 from feedback_assets.store.model_versions import (
+    candidate_of_runs,
+    candidates,
     current_model_version,
     decide,
-    latest_candidate,
     model_version,
+    serve_again,
 )
 from feedback_assets.store.references import reset_reference
 
@@ -56,18 +58,24 @@ def _switch(
 
 
 def promote_candidate(
-    store: FeedbackStore, launcher: Promoter, deployment_id: str, reference_days: int = 2
+    store: FeedbackStore,
+    launcher: Promoter,
+    deployment_id: str,
+    reference_days: int = 2,
+    run_ids: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Promote the candidate the gate passed (its status is still "candidate", evaluated)."""
-    cand = latest_candidate(store, deployment_id)
-    if cand is None or not cand.get("evaluation"):
+    """Promote the candidate the gate passed (still "candidate", with an evaluation): the one
+    of `run_ids` (a retraining run and its root), else the newest."""
+    passed = [c for c in candidates(store, deployment_id) if c["evaluation"]]
+    cand = candidate_of_runs(store, deployment_id, run_ids) if run_ids else (passed or [None])[-1]
+    if cand is None or not cand["evaluation"]:
         raise PromotionFailed(f"{deployment_id}: no evaluated candidate awaits promotion")
     cand_id = str(cand["model_version_id"])
     previous = current_model_version(store, deployment_id)
     request = PromoteRequest(deployment_id, cand_id, previous, "promote", ("passed the gate",))
     result = _switch(store, launcher, request, reference_days)
-    gate_reasons = json.loads(cand["reasons"]) if cand.get("reasons") else []
-    decide(store, cand_id, "promoted", [*gate_reasons, f"promoted; {result.detail}"])
+    gate_reasons = json.loads(cand["reasons"]) if cand["reasons"] else []
+    decide(store, deployment_id, cand_id, "promoted", [*gate_reasons, f"promoted; {result.detail}"])
     return {"promoted": cand_id, "previous": previous or "", "launcher": result.detail}
 
 
@@ -79,14 +87,20 @@ def roll_back(
     reasons: Sequence[str],
     reference_days: int = 2,
 ) -> dict[str, Any]:
-    """Serve the version's parent again and mark the version rolled_back."""
-    row = model_version(store, model_version_id)
-    if row is None or row["deployment_id"] != deployment_id or row["status"] != "promoted":
-        raise PromotionFailed(f"{model_version_id}: not a promoted version of {deployment_id}")
+    """Serve the current version's parent again and mark the version rolled_back. Only the
+    current version can be rolled back: a rollback queued behind a newer promotion is refused
+    rather than pointing serving away from what the history says is current."""
+    row = model_version(store, deployment_id, model_version_id)
+    current = current_model_version(store, deployment_id)
+    if row is None or row["status"] != "promoted" or current != model_version_id:
+        raise PromotionFailed(
+            f"{model_version_id}: not the current model of {deployment_id} (that is {current})"
+        )
     parent = row["parent_model_version_id"]
     if not parent:
         raise PromotionFailed(f"{model_version_id}: has no previous version to roll back to")
     request = PromoteRequest(deployment_id, str(parent), model_version_id, "rollback", reasons)
     result = _switch(store, launcher, request, reference_days)
-    decide(store, model_version_id, "rolled_back", [*reasons, result.detail])
+    decide(store, deployment_id, model_version_id, "rolled_back", [*reasons, result.detail])
+    serve_again(store, deployment_id, str(parent), f"serving again: {model_version_id} rolled back")
     return {"rolled_back": model_version_id, "current": parent, "launcher": result.detail}

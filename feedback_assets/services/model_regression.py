@@ -14,7 +14,11 @@ from feedback_assets.domain.evaluation.model_regression import (
 )
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.model_traffic import version_counts
-from feedback_assets.store.model_versions import current_model_version, model_version
+from feedback_assets.store.model_versions import (
+    current_model_version,
+    model_version,
+    update_evaluation,
+)
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,15 @@ def watch_regression(
     quality_floor: float,
     now: int,
 ) -> RegressionWatch | None:
-    """None when there is nothing to watch: no promoted retrained version is current."""
+    """None when there is nothing to watch: no promoted retrained version is current, or its
+    verdict is already final (re-testing a growing window every tick would spend alpha again
+    and again)."""
     current = current_model_version(store, deployment_id)
-    row = model_version(store, current) if current else None
+    row = model_version(store, deployment_id, current) if current else None
     if not row or row["status"] != "promoted" or not row["parent_model_version_id"]:
+        return None
+    recorded = json.loads(row["evaluation"]).get("regression", {}) if row["evaluation"] else {}
+    if recorded.get("enough_data") and not recorded.get("regressed"):
         return None
     promoted_at = int(row["decided_us"] or row["registered_us"])
     span = max(now - promoted_at, 1)
@@ -60,15 +69,11 @@ def verdict_record(watch: RegressionWatch) -> dict[str, Any]:
 
 def record_verdict(store: FeedbackStore, watch: RegressionWatch, action: str) -> bool:
     """Keep the latest verdict in the version's evaluation (under "regression"); True if new."""
-    row = model_version(store, watch.model_version_id)
+    row = model_version(store, watch.deployment_id, watch.model_version_id)
     evaluation = json.loads(row["evaluation"]) if row and row["evaluation"] else {}
     record = {**verdict_record(watch), "action": action}
     if evaluation.get("regression") == record:
         return False
     evaluation["regression"] = record
-    store.update(
-        "model_versions",
-        {"model_version_id": watch.model_version_id},
-        {"evaluation": json.dumps(evaluation, default=str)},
-    )
+    update_evaluation(store, watch.deployment_id, watch.model_version_id, evaluation)
     return True

@@ -19,6 +19,7 @@ from feedback_assets.domain.export.export import MANIFEST_NAME, file_path
 from feedback_assets.domain.export.files import resolve_under_root
 from feedback_assets.domain.export.training_exports import batch_id_for
 from feedback_assets.resources.launchers.base import LaunchRequest, LaunchResult
+from feedback_assets.services.candidate_evaluations import give_back
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.exports import (
     batch_event_ids,
@@ -28,7 +29,9 @@ from feedback_assets.store.exports import (
 )
 from feedback_assets.store.model_versions import (
     ModelVersionError,
+    candidates,
     current_model_version,
+    decide,
     register_candidate,
 )
 from feedback_assets.store.retraining import finish_run, start_run
@@ -81,10 +84,26 @@ def retrain(
         unmark_batch(store, bundle["batch_id"])
         raise RetrainingFailed(f"launch failed: {result.error}", metadata)
     candidate = result.new_model_version_id or ""
+    older = candidates(store, req.deployment_id)
     try:
         register_candidate(store, req.deployment_id, candidate, base, req.run_id)
     except ModelVersionError as exc:
-        _fail(store, req.run_id, f"launcher reported an unusable candidate: {exc}")
+        unmark_batch(store, bundle["batch_id"])  # its examples stay available
+        _fail(
+            store,
+            req.run_id,
+            f"launcher reported an unusable candidate: {exc}",
+            export_batch_id=bundle["batch_id"],
+        )
+    for stale in older:  # never evaluated (a run that stopped): this candidate replaces it
+        decide(
+            store,
+            req.deployment_id,
+            str(stale["model_version_id"]),
+            "rejected",
+            [f"superseded by {candidate} before the gate decided"],
+        )
+        give_back(store, stale)
     metadata["candidate_model_version_id"] = candidate
     metadata["base_model_version_id"] = base or ""
     return metadata

@@ -33,7 +33,7 @@ def version_counts(
         .group_by(s.c.signal_type)
     )
     quality = sa.select(
-        sa.func.count(),
+        sa.func.count(sa.distinct(q.c.event_id)),
         sa.func.coalesce(sa.func.sum(sa.case((q.c.score < quality_floor, 1), else_=0)), 0),
     ).where(
         q.c.deployment_id == deployment_id,

@@ -291,8 +291,9 @@ retraining_runs = sa.Table(
 model_versions = sa.Table(
     "model_versions",
     metadata,
+    # Per deployment: two deployments may start from the same base model name.
+    sa.Column("deployment_id", sa.String(256), primary_key=True),
     sa.Column("model_version_id", sa.String(256), primary_key=True),
-    sa.Column("deployment_id", sa.String(256), nullable=False),
     sa.Column("parent_model_version_id", sa.String(256)),
     sa.Column("retraining_run_id", sa.String(64)),
     sa.Column("registered_us", sa.BigInteger, nullable=False),

@@ -4,6 +4,7 @@ suggest mode; too little traffic gives no verdict."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from feedback_assets.definitions import defs
 from feedback_assets.resources.loop_settings import TriggerSettings
+from feedback_assets.resources.retraining_launcher import CommandLauncher
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.model_versions import (
     current_model_version,
@@ -72,8 +74,12 @@ def promoted(tmp_path: Path, instance: dg.DagsterInstance) -> tuple[FeedbackStor
     promoted_at = now - HOUR_US
     _traffic(store, "v1", promoted_at - HOUR_US, 400, down_share=0.05)
     register_candidate(store, DEP, "v2", "v1", "run-1")
-    decide(store, "v2", "promoted", ["passed the evaluation gate"])
-    store.update("model_versions", {"model_version_id": "v2"}, {"decided_us": promoted_at})
+    decide(store, DEP, "v2", "promoted", ["passed the evaluation gate"])
+    store.update(
+        "model_versions",
+        {"deployment_id": DEP, "model_version_id": "v2"},
+        {"decided_us": promoted_at},
+    )
     register_deployments(instance, [DEP])
     return store, resources_for(url, tmp_path)
 
@@ -95,7 +101,7 @@ def test_a_regression_rolls_back_in_launch_mode(
     assert isinstance(out, dg.SensorResult), out
     [request] = out.run_requests
     assert request.job_name == "model_rollback_job" and request.partition_key == DEP
-    assert request.run_key == "rollback:v2"
+    assert request.run_key == "rollback:support-bot:v2:0"
     recorded = model_history(store, DEP)[1]["eval"]["regression"]
     assert recorded["regressed"] and recorded["action"] == "rollback"
     assert recorded["tests"]["thumbs_down"]["promoted_rate"] == pytest.approx(0.30)
@@ -140,3 +146,30 @@ def test_no_verdict_before_the_minimum_sample_nor_without_a_regression(
     assert isinstance(out, dg.SkipReason) and "waiting for traffic" in (out.skip_message or "")
     _traffic(store, "v2b", int(time.time() * 1e6) - HOUR_US, 1, down_share=0)  # other version
     assert current_model_version(store, DEP) == "v2"
+
+
+def test_a_failed_rollback_is_requested_again(
+    promoted: tuple[FeedbackStore, dict], instance: dg.DagsterInstance
+) -> None:
+    """The serving switch refused (its command failed): the version still serves, so the next
+    tick asks again under a new run key instead of the spent one."""
+    store, resources = promoted
+    _traffic(store, "v2", int(time.time() * 1e6) - HOUR_US, 400, down_share=0.30)
+    refusing = CommandLauncher(promote_command=[sys.executable, "-c", "raise SystemExit(1)"])
+    resources = {**resources, "retraining_launcher": refusing}
+    [first] = _tick(instance, resources).run_requests
+    run = (
+        defs()
+        .resolve_job_def("model_rollback_job")
+        .execute_in_process(
+            run_config=first.run_config,
+            partition_key=DEP,
+            instance=instance,
+            resources=resources,
+            tags=first.tags,
+            raise_on_error=False,
+        )
+    )
+    assert not run.success and current_model_version(store, DEP) == "v2"
+    [again] = _tick(instance, resources).run_requests
+    assert again.run_key == "rollback:support-bot:v2:1"

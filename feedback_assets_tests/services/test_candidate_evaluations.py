@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from feedback_assets.resources.llm_judge import LLMJudgeResource
 from feedback_assets.resources.model_evaluator import ModelEvaluatorResource
 from feedback_assets.resources.retraining_launcher import CommandLauncher
 from feedback_assets.services.candidate_evaluations import EvaluationFailed, evaluate_candidate
@@ -18,6 +19,7 @@ from feedback_assets.services.model_promotions import PromotionFailed, promote_c
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.eval_set import add_splits
 from feedback_assets.store.model_versions import (
+    ModelVersionError,
     current_model_version,
     model_history,
     register_candidate,
@@ -199,5 +201,65 @@ def test_rollback_serves_the_parent_and_resets_the_reference(
     assert statuses == {"mediocre": "promoted", "good": "rolled_back"}
     ref = active_reference(store, DEP)
     assert ref is not None and ref["model_version_id"] == "mediocre"
-    with pytest.raises(PromotionFailed, match="not a promoted version"):
+    with pytest.raises(PromotionFailed, match="not the current model"):
         roll_back(store, CommandLauncher(), DEP, "good", ["again"])
+
+
+def test_only_the_current_version_can_be_rolled_back(
+    store: FeedbackStore, server: OpenAICompatServer
+) -> None:
+    """mediocre <- good <- good-2: a rollback of `good` queued behind good-2's promotion would
+    serve mediocre while the history says good-2; it is refused instead."""
+    seed(store, "good")
+    evaluate_candidate(store, evaluator(server), NoJudge(), DEP)
+    promote_candidate(store, CommandLauncher(), DEP)
+    register_candidate(store, DEP, "good-2", "good", "run-2")
+    server.chat_handler = lambda body: answer({**body, "model": body["model"].split("-")[0]})
+    evaluate_candidate(store, evaluator(server, on_inconclusive="promote"), NoJudge(), DEP)
+    promote_candidate(store, CommandLauncher(), DEP)
+    with pytest.raises(PromotionFailed, match="not the current model"):
+        roll_back(store, CommandLauncher(), DEP, "good", ["late"])
+    roll_back(store, CommandLauncher(), DEP, "good-2", ["thumbs_down rose"])
+    assert current_model_version(store, DEP) == "good"
+
+
+def test_two_deployments_may_share_a_base_model_and_bad_ids_are_refused(
+    store: FeedbackStore,
+) -> None:
+    register_candidate(store, "dep-a", "a-ft-1", "gpt-4o-mini", "r1")
+    register_candidate(store, "dep-b", "b-ft-1", "gpt-4o-mini", "r2")
+    for dep in ("dep-a", "dep-b"):
+        assert [h["model_version_id"] for h in model_history(store, dep)][0] == "gpt-4o-mini"
+    for bad, why in (("", "no model id"), (" x", "spaces"), ("gpt-4o-mini", "trained from")):
+        with pytest.raises(ModelVersionError, match=why):
+            register_candidate(store, "dep-a", bad, "gpt-4o-mini", "r3")
+    with pytest.raises(ModelVersionError, match="already registered"):
+        register_candidate(store, "dep-a", "a-ft-1", "gpt-4o-mini", "r4")
+
+
+def test_a_prompt_the_endpoint_refuses_is_left_out_not_fatal(
+    store: FeedbackStore, server: OpenAICompatServer
+) -> None:
+    seed(store, "good")
+    too_long = (400, {"error": {"message": "context length exceeded", "type": "invalid"}}, 0.0)
+    server.script("POST", "/v1/chat/completions", [too_long])
+    result = evaluate_candidate(store, evaluator(server, max_concurrency=1), NoJudge(), DEP)
+    assert result["eval_prompts_refused"] == 1 and result["prompts"] == N - 1
+    assert result["status"] == "passed"
+
+
+def test_a_failing_pairwise_judge_fails_the_evaluation(
+    store: FeedbackStore, server: OpenAICompatServer
+) -> None:
+    seed(store, "good")
+    dead = LLMJudgeResource(
+        enabled=True,
+        base_url="http://127.0.0.1:9/v1",
+        api_key="sk-judge",
+        max_retries=0,
+        timeout_s=0.5,
+        circuit_failures=2,
+    )
+    with pytest.raises(EvaluationFailed, match="pairwise judge failed"):
+        evaluate_candidate(store, evaluator(server), dead, DEP)
+    assert model_history(store, DEP)[1]["status"] == "failed"

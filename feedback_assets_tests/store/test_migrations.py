@@ -136,11 +136,17 @@ def test_a_store_before_roles_gets_legacy_roles_and_the_split_table(store: Feedb
 
 
 def test_model_versions_before_the_gate_read_as_promoted(store: FeedbackStore) -> None:
-    """0007: versions registered before the evaluation gate were made current, so "promoted"."""
+    """0007: versions registered before the evaluation gate were made current, so "promoted";
+    the key becomes (deployment_id, model_version_id), so deployments may share a base model."""
     with store.engine.begin() as conn:
-        conn.execute(sa.text("DROP INDEX ix_model_versions_deployment"))
-        for column in ("status", "evaluation", "reasons", "decided_us"):
-            conn.execute(sa.text(f"ALTER TABLE model_versions DROP COLUMN {column}"))
+        conn.execute(sa.text("DROP TABLE model_versions"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE model_versions (model_version_id VARCHAR(256) PRIMARY KEY, "
+                "deployment_id VARCHAR(256) NOT NULL, parent_model_version_id VARCHAR(256), "
+                "retraining_run_id VARCHAR(64), registered_us BIGINT NOT NULL)"
+            )
+        )
         conn.execute(
             sa.text(
                 "INSERT INTO model_versions (model_version_id, deployment_id, registered_us) "
@@ -156,6 +162,8 @@ def test_model_versions_before_the_gate_read_as_promoted(store: FeedbackStore) -
     rows = store.read_table("model_versions")
     assert rows["status"].tolist() == ["promoted"]
     assert rows["evaluation"].isna().all()
+    pk = sa.inspect(store.engine).get_pk_constraint("model_versions")["constrained_columns"]
+    assert pk == ["deployment_id", "model_version_id"]
     assert _schema_drift(store) == []
 
 

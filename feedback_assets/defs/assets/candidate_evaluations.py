@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from feedback_assets.defs.metadata import history_table
-from feedback_assets.defs.partitions import deployment_partitions, loop_check
+from feedback_assets.defs.partitions import deployment_partitions, loop_check, run_lineage
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.resources.llm_judge import LLMJudgeResource
 from feedback_assets.resources.loop_settings import QualitySettings
@@ -54,6 +54,7 @@ def candidate_evaluations(
             llm_judge,
             deployment,
             quality_settings.config(deployment),
+            run_ids=run_lineage(context),
         )
     except EvaluationFailed as exc:
         raise dg.Failure(description=str(exc), metadata=_metadata(exc.metadata)) from exc

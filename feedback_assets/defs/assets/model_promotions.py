@@ -12,7 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from feedback_assets.defs.metadata import history_table
-from feedback_assets.defs.partitions import deployment_partitions
+from feedback_assets.defs.partitions import deployment_partitions, run_lineage
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.resources.loop_settings import DriftSettings
 from feedback_assets.resources.retraining_launcher import RetrainingLauncher
@@ -62,7 +62,11 @@ def model_promotions(
             )
         else:
             result = promote_candidate(
-                store, retraining_launcher, deployment, drift_settings.reference_days
+                store,
+                retraining_launcher,
+                deployment,
+                drift_settings.reference_days,
+                run_ids=run_lineage(context),
             )
     except PromotionFailed as exc:
         raise dg.Failure(description=str(exc), metadata=exc.metadata) from exc

@@ -17,8 +17,8 @@ def tokens(text: str | None) -> list[str]:
 
 def token_f1(answer: str | None, reference: str | None) -> float:
     """Harmonic mean of token precision and recall; NaN when there is no reference."""
-    if not isinstance(reference, str):  # no reference answer (None, or NaN read from a frame)
-        return float("nan")
+    if not isinstance(reference, str) or not reference.strip():
+        return float("nan")  # no reference answer (None, blank, or NaN read from a frame)
     ref = Counter(tokens(reference))
     got = Counter(tokens(answer))
     if not ref or not got:

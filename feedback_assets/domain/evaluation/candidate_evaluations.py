@@ -78,6 +78,7 @@ def evaluate_answers(
         "wins": decision.wins,
         "ties": decision.ties,
         "losses": decision.losses,
+        "p_value": decision.p_value,
         "p_better": decision.p_better,
         "p_worse": decision.p_worse,
         "verdict": decision.verdict,

@@ -3,7 +3,8 @@
 Three rates per version: low-quality answers (quality below the floor), thumbs-down per
 answer and regenerate clicks per answer. Each is a one-sided pooled two-proportion z-test
 (promoted rate > previous rate), Bonferroni-corrected over the three, and only once both
-versions have the minimum sample.
+versions have the minimum sample (per rate: a rate's own denominator, such as scored answers
+for low quality, must reach it too). The watch judges once: a verdict on enough data is final.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def regression_verdict(
     for rate in RATES:
         k1, n1 = getattr(promoted, rate), promoted.denominator(rate)
         k0, n0 = getattr(previous, rate), previous.denominator(rate)
+        if min(n1, n0) < config.min_events:  # e.g. quality not scored yet: no test on it
+            continue
         p = two_proportion_p(k1, n1, k0, n0)
         tests[rate] = {
             "promoted_rate": k1 / n1 if n1 else 0.0,

@@ -1,7 +1,8 @@
-"""The gate's decision from per-prompt wins, ties and losses: a two-sided sign test.
+"""The gate's decision from per-prompt wins, ties and losses: the sign test.
 
 Ties carry no information about which model is better, so the sign test drops them (the
-standard treatment). A candidate is rejected when it loses significantly more often than it
+standard treatment). Each direction is a one-sided test at alpha (worse, better); the reported
+`p_value` is the two-sided one. A candidate is rejected when it loses significantly more often than it
 wins; it is promoted when it wins significantly more often; in between the configured rule
 decides. Too few prompts cannot show "not worse", so they reject.
 """
@@ -35,6 +36,11 @@ class GateDecision:
     p_better: float  # one-sided: the candidate wins more often than it loses
     p_worse: float  # one-sided: the candidate loses more often than it wins
     reasons: list[str] = field(default_factory=list)
+
+    @property
+    def p_value(self) -> float:
+        """Two-sided sign-test p-value."""
+        return min(1.0, 2 * min(self.p_better, self.p_worse))
 
 
 def _one_sided(k: int, n: int) -> float:

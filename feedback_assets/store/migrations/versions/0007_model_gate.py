@@ -1,4 +1,5 @@
-"""Evaluation gate: model_versions.status, evaluation, reasons, decided_us.
+"""Evaluation gate: model_versions.status, evaluation, reasons, decided_us, and a key per
+deployment (deployment_id, model_version_id): two deployments may share a base model name.
 
 Versions registered before the gate were made current on registration, so they become
 "promoted".
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from feedback_assets.store import schema
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -39,11 +42,33 @@ def upgrade() -> None:
         with op.batch_alter_table("model_versions") as batch:
             for column in missing:
                 batch.add_column(column)
+    pk = sa.inspect(op.get_bind()).get_pk_constraint("model_versions")
+    if pk.get("constrained_columns") != ["deployment_id", "model_version_id"]:
+        _key_per_deployment(pk.get("name"))
+    inspector = sa.inspect(op.get_bind())  # the table may be new: read its indexes again
     indexes = {i["name"] for i in inspector.get_indexes("model_versions")}
     if "ix_model_versions_deployment" not in indexes:
         op.create_index(
             "ix_model_versions_deployment", "model_versions", ["deployment_id", "registered_us"]
         )
+
+
+def _key_per_deployment(old_pk_name: str | None) -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint(old_pk_name or "model_versions_pkey", "model_versions")
+        op.create_primary_key(
+            "model_versions_pkey", "model_versions", ["deployment_id", "model_version_id"]
+        )
+        return
+    # SQLite cannot alter a key: build the table anew, copy the rows, swap the names.
+    new = schema.model_versions.to_metadata(sa.MetaData(), name="model_versions_new")
+    for index in list(new.indexes):  # made under the final name afterwards
+        new.indexes.discard(index)
+    new.create(op.get_bind())
+    names = ", ".join(c.name for c in new.columns)
+    op.execute(f"INSERT INTO model_versions_new ({names}) SELECT {names} FROM model_versions")
+    op.drop_table("model_versions")
+    op.rename_table("model_versions_new", "model_versions")
 
 
 def downgrade() -> None:
