@@ -39,6 +39,8 @@ events = sa.Table(
     sa.Column("deployment_id", sa.String(256), nullable=False),
     *_event_body(),
     sa.Column("ingested_us", sa.BigInteger, nullable=False),
+    # The PII pattern set the SDK redacted with (domain/pii/pii_version); NULL: not redacted.
+    sa.Column("pii_version", sa.String(32)),
     sa.Index("ix_events_deployment_time", "deployment_id", "timestamp_us"),
     # Events arrive in time order, so a BRIN index serves time-range reads on PostgreSQL at a
     # fraction of a B-tree's insert cost (raw COPY 40k -> 48k rows/s). SQLite: a B-tree.

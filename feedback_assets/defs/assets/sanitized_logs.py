@@ -4,6 +4,7 @@ import dagster as dg
 
 from feedback_assets.defs.metadata import counts_table, preview
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
+from feedback_assets.domain.pii.pii_version import pattern_set_version
 from feedback_assets.domain.pii.sanitize import parse_custom_patterns
 from feedback_assets.domain.pii.sanitized_logs import leak_counts, sanitize_logs
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
@@ -33,7 +34,8 @@ def sanitized_logs(context: dg.AssetExecutionContext, feedback_store: FeedbackSt
     # Signals go with their event's day, whenever they arrived (late clicks join on re-run).
     signals = store.read_signals(event_ids=events["event_id"].tolist())
     custom = parse_custom_patterns(feedback_store.settings.pii_patterns)
-    result = sanitize_logs(events, signals, custom)
+    # Events the SDK redacted with this pattern set are only normalized (see pii_version).
+    result = sanitize_logs(events, signals, custom, pattern_set_version(custom))
     only = [part.deployment_id]
     store.replace_partition("sanitized_logs", part.day, result.events, deployment_ids=only)
     store.replace_partition("sanitized_signals", part.day, result.signals, deployment_ids=only)
