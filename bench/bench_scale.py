@@ -297,13 +297,15 @@ def main(
         pg = start_postgres(durable=True)
     rows = []
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-scale-base-") as base:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-base-") as base:  # baseline code
             for store in stores:
                 if baseline_ref:
                     code = _export_ref(baseline_ref, Path(base))
                     rows.append(run_case(baseline_events, store, code, baseline_ref, pg, timeout))
+                    print(RESULT + json.dumps(rows[-1]), flush=True)
                 for n in sizes:
                     rows.append(run_case(n, store, ROOT, "chunked", pg, timeout))
+                    print(RESULT + json.dumps(rows[-1]), flush=True)  # before the long ones
     finally:
         if pg is not None:
             pg.destroy()
