@@ -362,5 +362,10 @@ if __name__ == "__main__":
     parser.add_argument("--baseline-ref", help="git revision of today's path, e.g. main")
     parser.add_argument("--baseline-events", type=int, default=200_000)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per phase")
+    parser.add_argument("--report", nargs="+", help="only print the tables of these outputs' rows")
     a = parser.parse_args()
+    if a.report:
+        lines = [line for f in a.report for line in Path(f).read_text().splitlines()]
+        report([json.loads(line[len(RESULT) :]) for line in lines if line.startswith(RESULT)])
+        sys.exit(0)
     main(a.quick, a.events, a.store, a.baseline_ref, a.baseline_events, a.timeout)
