@@ -47,16 +47,20 @@ def _groups(band: np.ndarray) -> Iterator[np.ndarray]:
         yield order[bounds[g] : bounds[g + 1]]
 
 
-def _pairs(a: np.ndarray, b: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (into a, into b) of rows agreeing on >= threshold of slots, in row blocks so
-    the comparison cube stays within ~BLOCK_BYTES."""
-    out_i, out_j = [], []
+def _pairs(
+    a: np.ndarray, b: np.ndarray, need: int, symmetric: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (into a, into b) of rows equal in at least `need` slots, in row blocks so the
+    comparison cube stays within ~BLOCK_BYTES. `symmetric` (a is b): only pairs i < j."""
+    out_i, out_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     step = max(1, BLOCK_BYTES // max(1, b.shape[0] * b.shape[1]))
     for start in range(0, a.shape[0], step):
-        agreement = (a[start : start + step, None, :] == b[None, :, :]).mean(axis=2)
-        i, j = np.nonzero(agreement >= threshold)
-        out_i.append(i + start)
-        out_j.append(j)
+        first = start + 1 if symmetric else 0  # rows of b below the block were compared already
+        equal = (a[start : start + step, None, :] == b[None, first:, :]).sum(axis=2, dtype=np.int16)
+        i, j = np.nonzero(equal >= need)
+        keep = (i + start < j + first) if symmetric else slice(None)
+        out_i.append(i[keep] + start)
+        out_j.append(j[keep] + first)
     return np.concatenate(out_i), np.concatenate(out_j)
 
 
@@ -70,6 +74,8 @@ def components(
     width = band_width(threshold, num_perm)
     if width == 0 or max_mismatches(threshold, num_perm) >= lsh_bands:
         return None
+    # agree() keeps count / num_perm >= threshold, i.e. count >= num_perm - max_mismatches.
+    need = num_perm - max_mismatches(threshold, num_perm)
     touched: list[set[int]] = [set() for _ in range(n)]
     edges_i, edges_j = [np.arange(n)], [np.arange(n)]
     every = np.concatenate([sigs, known_sigs.reshape(-1, num_perm).astype(sigs.dtype)])
@@ -77,11 +83,11 @@ def components(
         for members in _groups(every[:, start : start + width]):
             fresh, known = members[members < n], members[members >= n] - n
             if len(known) and len(fresh):
-                i, j = _pairs(sigs[fresh], known_sigs[known], threshold)
+                i, j = _pairs(sigs[fresh], known_sigs[known], need)
                 for a, b in zip(fresh[i].tolist(), known[j].tolist(), strict=True):
                     touched[a].add(b)
             if len(fresh) > 1:
-                i, j = _pairs(sigs[fresh], sigs[fresh], threshold)
+                i, j = _pairs(sigs[fresh], sigs[fresh], need, symmetric=True)
                 edges_i.append(fresh[i])
                 edges_j.append(fresh[j])
     rows, cols = np.concatenate(edges_i), np.concatenate(edges_j)
