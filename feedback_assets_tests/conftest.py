@@ -57,3 +57,17 @@ def store(store_url: str):
     s = FeedbackStore(store_url)
     yield s
     s.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _dagster_defs_state_storage_restored() -> Iterator[None]:
+    """Dagster keeps the entered instance's defs-state storage in a context variable. A test
+    that loads definitions inside a run can leave it pointing at an instance that is gone; the
+    next `defs()` outside any instance then fails ("undefined DagsterInstance weakref").
+    Each test starts and ends with the value it found."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    before = _current_storage.get()
+    yield
+    if _current_storage.get() is not before:
+        _current_storage.set(before)

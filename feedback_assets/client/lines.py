@@ -27,6 +27,7 @@ from feedback_assets.domain.ingest.validate import (
 )
 from feedback_assets.domain.ingest.validate_batch import epoch_us
 from feedback_assets.domain.ingest.values import json_safe, safe_text
+from feedback_assets.domain.pii.pii_version import pattern_set_version
 from feedback_assets.domain.pii.sanitize import (
     PiiRule,
     hash_user_id,
@@ -67,6 +68,8 @@ class LineEncoder:
         self.hash_key = hash_key
         self.sanitize_at_source = sanitize_at_source
         self.stats = stats
+        # Recorded with each event so sanitized_logs need not redact it again (pii_version).
+        self.version = pattern_set_version(self.patterns) if sanitize_at_source else None
         self._digests: dict[str, str] = {}
         self._short: dict[str, tuple[str, Counter[str]]] = {}
 
@@ -125,6 +128,7 @@ class LineEncoder:
             "user_id": self.hash(r["user_id"]),
             "metadata": orjson.dumps(self.clean_metadata(r["metadata"])).decode(),
             "timestamp_us": epoch_us(r["timestamp"]),
+            "pii_version": self.version,
         }
         del row["timestamp"]
         return orjson.dumps(row) + b"\n"
@@ -147,7 +151,8 @@ class LineEncoder:
             self._count(c2)
         cols["user_id"] = self.hash_column(cols["user_id"])
         body = {name: values.to_pylist() for name, values in cols.items()}
-        return BATCH_PREFIX + b'"cols":' + orjson.dumps(body) + b"}\n"
+        version = b'"v":' + orjson.dumps(self.version) + b","
+        return BATCH_PREFIX + version + b'"cols":' + orjson.dumps(body) + b"}\n"
 
     def hash_column(self, user_ids: pa.Array) -> pa.Array:
         """`hash` over a column: each distinct id once; nulls stay null."""

@@ -54,6 +54,7 @@ LINE_SCHEMA: dict[str, Any] = {
     "session_id": _TEXT,
     "metadata": _TEXT,
     "timestamp_us": pl.Int64,
+    "pii_version": _TEXT,  # the pattern set the SDK redacted with (null: not redacted)
     "signal_id": _TEXT,
     "signal_type": _TEXT,
     "edited_response": _TEXT,
@@ -64,7 +65,7 @@ LINE_SCHEMA: dict[str, Any] = {
     "received_us": pl.Int64,
 }
 KIND_COLUMNS: dict[str, list[str]] = {
-    "e": list(LINE_SCHEMA)[1:15],
+    "e": list(LINE_SCHEMA)[1:16],
     "s": ["signal_id", "event_id", "signal_type", "user_id", "edited_response", "metadata"]
     + ["timestamp_us"],
     "d": ["id", "kind", "reason", "payload", "received_us"],
@@ -262,7 +263,7 @@ def _parse_rows(body: bytes) -> tuple[dict[str, pl.DataFrame], int]:
 
 
 BATCH_PREFIX = b'{"k":"E",'  # a batch of events as columns, see lines.LineEncoder
-_EVENT_SCHEMA = {name: LINE_SCHEMA[name] for name in KIND_COLUMNS["e"]}
+_EVENT_SCHEMA = {name: LINE_SCHEMA[name] for name in KIND_COLUMNS["e"] if name != "pii_version"}
 
 
 def _split_batches(body: bytes) -> tuple[bytes, list[pl.DataFrame], int]:
@@ -274,10 +275,12 @@ def _split_batches(body: bytes) -> tuple[bytes, list[pl.DataFrame], int]:
                 rows.append(line)
             continue
         try:
-            cols = orjson.loads(line)["cols"]
+            record = orjson.loads(line)
+            cols, version = record["cols"], record.get("v")
             if cols.keys() != _EVENT_SCHEMA.keys():
                 raise ValueError("columns differ")
-            frames.append(pl.DataFrame(cols, schema=_EVENT_SCHEMA))
+            frame = pl.DataFrame(cols, schema=_EVENT_SCHEMA)
+            frames.append(frame.with_columns(pii_version=pl.lit(version, dtype=_TEXT)))
         except (
             orjson.JSONDecodeError,
             AttributeError,

@@ -18,6 +18,7 @@ from feedback_assets.resources.circuit import (
 )
 
 KINDS = ("hashing", "openai", "sentence_transformers")
+HASHING_CHUNK = 4096  # texts per hashing_embed call
 
 
 def _normalize(vectors: np.ndarray) -> np.ndarray:
@@ -79,7 +80,13 @@ class EmbedderResource(dg.ConfigurableResource):
         if self.batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
         if self.kind == "hashing":
-            return hashing_embed(texts, dim=self.dim, seed=self.seed)
+            # Each text's vector is its own: chunks bound the token tables (1.3 GB for 66k
+            # texts of 1 KB at once, measured) and give the same rows.
+            parts = [
+                hashing_embed(texts[i : i + HASHING_CHUNK], dim=self.dim, seed=self.seed)
+                for i in range(0, len(texts), HASHING_CHUNK)
+            ]
+            return np.concatenate(parts) if parts else hashing_embed([], self.dim, self.seed)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.kind == "openai":

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from feedback_assets.settings import Settings, load_settings
 from feedback_assets.store import FeedbackStore
+from feedback_assets.store.streams import CHUNK_ROWS
 
 _stores: dict[tuple[int, str], FeedbackStore] = {}
 _lock = threading.Lock()
@@ -30,6 +31,11 @@ class FeedbackStoreResource(dg.ConfigurableResource):
     )
     export_root: str | None = Field(
         default=None, description="FEEDBACK_EXPORT_ROOT; local path or fsspec URL"
+    )
+    chunk_rows: int = Field(
+        default=CHUNK_ROWS,
+        gt=0,
+        description="Rows per chunk when an asset streams its partition (bounds its memory)",
     )
 
     @property

@@ -14,6 +14,8 @@ from feedback_assets.domain.quality.quality_rules import QualityConfig
 from feedback_assets.resources.llm_judge import LLMJudgeResource
 from feedback_assets.store.feedback_store import FeedbackStore
 from feedback_assets.store.judge_cache import StoreJudgeCache
+from feedback_assets.store.streams import CHUNK_ROWS, partition_writer, stream_partition
+from feedback_assets.store.windows import deployment_window
 
 KEEP = ("event_id", "deployment_id", "model_version_id", "timestamp_us")
 
@@ -45,3 +47,36 @@ def score_window(
         [events[list(KEEP)].reset_index(drop=True), scored.reset_index(drop=True)], axis=1
     )
     return ScoredWindow(table, quality_stats(scored), judge_meta)
+
+
+def score_partition(
+    store: FeedbackStore,
+    day: str,
+    deployment_id: str,
+    config: QualityConfig,
+    judge: LLMJudgeResource | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ScoredWindow:
+    """Score one deployment-day and replace its quality_scores rows.
+
+    Without the judge every check is per event, so the answers stream in chunks (only the
+    columns scoring reads) and the kept table holds no text. The judge's cap, cache and agreement
+    span the whole day: with it enabled the day is scored as one window.
+    """
+    if judge is not None and judge.enabled:
+        result = score_window(store, deployment_window(store, day, deployment_id), config, judge)
+        store.replace_partition("quality_scores", day, result.table, deployment_ids=[deployment_id])
+        return result
+    parts: list[pd.DataFrame] = []
+    columns = (*KEEP, "response")
+    with partition_writer(store, ["quality_scores"], day, deployment_id) as write:
+        for chunk in stream_partition(
+            store, "sanitized_logs", day, deployment_id, columns, chunk_rows=chunk_rows
+        ):
+            table = score_window(store, Window(chunk), config).table
+            write("quality_scores", table)
+            parts.append(table)
+    if not parts:  # an empty day: the same (empty) columns
+        parts = [score_window(store, Window(pd.DataFrame({c: [] for c in columns})), config).table]
+    table = pd.concat(parts, ignore_index=True)
+    return ScoredWindow(table, quality_stats(table))

@@ -16,6 +16,7 @@ import pandas as pd
 
 from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.domain.drift.drift_reports import Window
+from feedback_assets.domain.pii.pii_version import pattern_set_version
 from feedback_assets.domain.pii.sanitize import PiiRule, pii_rules
 from feedback_assets.domain.pii.sanitized_logs import sanitize_logs
 from feedback_assets.domain.quality.quality_rules import QualityConfig
@@ -83,7 +84,7 @@ def fresh_window(
     """Ingested events (and their signals) sanitized and scored, as the loop's assets would."""
     events = events.reset_index(drop=True)
     signals = store.read_signals(event_ids=events["event_id"].tolist())
-    clean = sanitize_logs(events, signals, settings.custom)
+    clean = sanitize_logs(events, signals, settings.custom, pattern_set_version(settings.custom))
     scored = score_window(
         store, Window(clean.events, None, clean.signals), settings.quality, settings.judge
     )

@@ -39,6 +39,8 @@ events = sa.Table(
     sa.Column("deployment_id", sa.String(256), nullable=False),
     *_event_body(),
     sa.Column("ingested_us", sa.BigInteger, nullable=False),
+    # The PII pattern set the SDK redacted with (domain/pii/pii_version); NULL: not redacted.
+    sa.Column("pii_version", sa.String(32)),
     sa.Index("ix_events_deployment_time", "deployment_id", "timestamp_us"),
     # Events arrive in time order, so a BRIN index serves time-range reads on PostgreSQL at a
     # fraction of a B-tree's insert cost (raw COPY 40k -> 48k rows/s). SQLite: a B-tree.
@@ -102,6 +104,13 @@ sanitized_logs = _partitioned(
     *_event_body(),
     sa.Column("redacted", sa.Boolean, nullable=False),  # the re-scan changed this row
 )
+# Reads by deployment and time across days (reference windows, the sensors' rolling quality
+# window) use these instead of scanning every partition of the deployment.
+sa.Index(
+    "ix_sanitized_logs_deployment_time",
+    sanitized_logs.c.deployment_id,
+    sanitized_logs.c.timestamp_us,
+)
 
 sanitized_signals = _partitioned(
     "sanitized_signals",
@@ -133,6 +142,11 @@ quality_scores = _partitioned(
     sa.Column("judge_score", sa.Float),  # NULL = not judged; never counted as 1.0
     sa.Column("judge_status", sa.String(32)),
     sa.Column("details", sa.Text),
+)
+sa.Index(
+    "ix_quality_scores_deployment_time",
+    quality_scores.c.deployment_id,
+    quality_scores.c.timestamp_us,
 )
 
 judge_cache = sa.Table(

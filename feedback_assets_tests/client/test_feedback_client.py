@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from feedback_assets.client import FeedbackClient, Telemetry
+from feedback_assets.client.feedback_client import SMALL_BATCH
 from feedback_assets.domain.ingest.validate import ValidationError
+from feedback_assets.domain.pii.pii_version import pattern_set_version
 from feedback_assets.domain.pii.sanitize import hash_user_id
 from feedback_assets.settings import resolve_hash_key
 from feedback_assets.store import FeedbackStore
@@ -166,6 +168,20 @@ def test_sanitize_at_source_false_stores_raw_text(
         assert json.loads(row["metadata"]) == {"card": CARD}
         assert row["user_id"] != USER and len(row["user_id"]) == 64  # ids are always hashed
     assert rows["user_id"].nunique() == 1
+    assert rows["pii_version"].isna().all()  # not redacted: sanitized_logs redacts them
+
+
+def test_redacted_events_record_the_pattern_set_version(
+    store_url: str, tmp_path: Path, reader: FeedbackStore
+) -> None:
+    """Row and column-batch paths alike stamp the set they redacted with (pii_version)."""
+    with FeedbackClient(store_url, data_dir=tmp_path) as client:
+        client.log_inference(_event(prompt=f"mail {EMAIL}"))
+        client.log_inferences([_event(prompt=f"mail {EMAIL} {i}") for i in range(SMALL_BATCH + 6)])
+    rows = reader.read_events()
+    assert len(rows) == SMALL_BATCH + 7
+    assert set(rows["pii_version"]) == {pattern_set_version()}
+    assert not rows["prompt"].str.contains(EMAIL, regex=False).any()
 
 
 # -- validation and the dead letter -----------------------------------------------------------

@@ -55,12 +55,14 @@ def test_batch_lines_equal_single_lines() -> None:
     one_by_one = [orjson.loads(single.event_line(dict(r))) for r in records]
     line = batch.event_batch_line(validate_event_batch(payloads, now).table)
     assert line.startswith(BATCH_PREFIX) and line.endswith(b"\n") and line.count(b"\n") == 1
-    cols = orjson.loads(line)["cols"]
+    record = orjson.loads(line)
+    cols = record["cols"]
     together = [
-        {"k": "e", **dict(zip(cols, values, strict=True))}
+        {"k": "e", **dict(zip(cols, values, strict=True)), "pii_version": record["v"]}
         for values in zip(*cols.values(), strict=True)
     ]
     assert together == one_by_one
+    assert record["v"] == single.version is not None  # the set both paths redacted with
     assert together[5]["timestamp_us"] == epoch_us(datetime(2025, 6, 1, 12, tzinfo=UTC))
     assert single.stats == batch.stats and single.stats["redacted.EMAIL"] >= 12
     assert all("@" not in line["prompt"] + line["metadata"] for line in together)

@@ -18,6 +18,18 @@ def test_hashing_kind_matches_domain_embedder_and_is_normalized():
     assert not out[2].any()  # empty text -> zero vector, not NaN
 
 
+def test_hashing_in_chunks_gives_the_rows_of_one_call():
+    from feedback_assets.resources import embedder
+
+    texts = [
+        f"order {i} was late, refund {i % 7} please" for i in range(2 * embedder.HASHING_CHUNK + 5)
+    ]
+    texts[embedder.HASHING_CHUNK] = ""  # an empty text first in a chunk
+    out = EmbedderResource(dim=32, seed=1).embed(texts)
+    np.testing.assert_array_equal(out, hashing_embed(texts, dim=32, seed=1))
+    assert EmbedderResource(dim=32).embed([]).shape == (0, 32)
+
+
 def test_unknown_kind_is_a_clear_error():
     with pytest.raises(ValueError, match="kind"):
         EmbedderResource(kind="word2vec").embed(["x"])

@@ -79,8 +79,19 @@ def _make_pre_alembic(store: FeedbackStore, version: int) -> None:
 
 
 def test_a_new_store_is_created_at_head(store: FeedbackStore) -> None:
-    assert revisions() == ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
-    assert store.schema_version() == head_version() == 9
+    assert revisions() == (
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+        "0009",
+        "0010",
+    )
+    assert store.schema_version() == head_version() == 10
     assert "schema_version" not in _tables(store)
     assert _time_index_method(store) == ("btree" if store.dialect == "sqlite" else "brin")
     assert _schema_drift(store) == []

@@ -9,8 +9,7 @@ from feedback_assets.domain.quality.quality import CHECKS
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.resources.llm_judge import LLMJudgeResource
 from feedback_assets.resources.loop_settings import QualitySettings, TriggerSettings
-from feedback_assets.services.quality_scores import score_window
-from feedback_assets.store.windows import deployment_window
+from feedback_assets.services.quality_scores import score_partition
 
 
 @dg.asset(
@@ -34,13 +33,14 @@ def quality_scores(
     trigger_settings: TriggerSettings,
     llm_judge: LLMJudgeResource,
 ):
-    store = feedback_store.store()
     part = loop_partition(context)
-    window = deployment_window(store, part.day, part.deployment_id)
-    config = quality_settings.config(part.deployment_id)
-    result = score_window(store, window, config, llm_judge)
-    store.replace_partition(
-        "quality_scores", part.day, result.table, deployment_ids=[part.deployment_id]
+    result = score_partition(
+        feedback_store.store(),
+        part.day,
+        part.deployment_id,
+        quality_settings.config(part.deployment_id),
+        llm_judge,
+        feedback_store.chunk_rows,
     )
     stats, table = result.stats, result.table
     raw_mean = stats.get("mean")

@@ -2,9 +2,10 @@
 
 import dagster as dg
 
-from feedback_assets.defs.metadata import counts_by, counts_table
+from feedback_assets.defs.metadata import counts_table
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
+from feedback_assets.store.partition_counts import partition_counts
 
 
 @dg.asset(
@@ -21,27 +22,25 @@ from feedback_assets.resources.feedback_store import FeedbackStoreResource
     ],
 )
 def raw_inferences(context: dg.AssetExecutionContext, feedback_store: FeedbackStoreResource):
-    store = feedback_store.store()
     part = loop_partition(context)
-    events = store.read_events(part.deployment_id, start_us=part.start_us, end_us=part.end_us)
-    signals = store.read_signals(event_ids=events["event_id"].tolist())
-    # Orphans and dead letters have no deployment: they are counted for the whole day.
-    day_signals = store.read_signals(start_us=part.start_us, end_us=part.end_us)
-    orphans = int(day_signals["deployment_id"].isna().sum()) if len(day_signals) else 0
-    dead = store.read_dead_letters(start_us=part.start_us, end_us=part.end_us)
+    # Counted in SQL: no rows are read. Orphans and dead letters have no deployment: they are
+    # counted for the whole day.
+    counts = partition_counts(
+        feedback_store.store(), part.deployment_id, part.start_us, part.end_us
+    )
     yield dg.MaterializeResult(
         metadata={
             "deployment_id": part.deployment_id,
-            "events": len(events),
-            "signals": len(signals),
-            "dead_letters_day_all_deployments": len(dead),
-            "signals_per_type": counts_table(counts_by(signals, "signal_type"), "signal_type"),
-            "dead_letters_per_kind": counts_table(counts_by(dead, "kind"), "kind"),
+            "events": counts.events,
+            "signals": counts.signals,
+            "dead_letters_day_all_deployments": sum(counts.dead_letters_per_kind.values()),
+            "signals_per_type": counts_table(counts.signals_per_type, "signal_type"),
+            "dead_letters_per_kind": counts_table(counts.dead_letters_per_kind, "kind"),
         }
     )
     yield dg.AssetCheckResult(
         check_name="signals_have_events",
-        passed=orphans == 0,
+        passed=counts.orphan_signals_day == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"orphan_signals_day_all_deployments": orphans},
+        metadata={"orphan_signals_day_all_deployments": counts.orphan_signals_day},
     )

@@ -5,10 +5,8 @@ import dagster as dg
 from feedback_assets.defs.metadata import counts_table, preview
 from feedback_assets.defs.partitions import loop_check, loop_partition, loop_partitions
 from feedback_assets.domain.pii.sanitize import pii_rules
-from feedback_assets.domain.pii.sanitized_logs import leak_counts, sanitize_logs
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
-
-SCANNED = ("prompt", "response", "metadata")
+from feedback_assets.services.sanitized_logs import sanitize_partition
 
 
 @dg.asset(
@@ -27,44 +25,33 @@ SCANNED = ("prompt", "response", "metadata")
     ],
 )
 def sanitized_logs(context: dg.AssetExecutionContext, feedback_store: FeedbackStoreResource):
-    store = feedback_store.store()
     part = loop_partition(context)
-    events = store.read_events(part.deployment_id, start_us=part.start_us, end_us=part.end_us)
-    # Signals go with their event's day, whenever they arrived (late clicks join on re-run).
-    signals = store.read_signals(event_ids=events["event_id"].tolist())
-    settings = feedback_store.settings
-    custom = pii_rules(settings.pii_patterns, settings.pii_stages)
-    result = sanitize_logs(events, signals, custom)
-    only = [part.deployment_id]
-    store.replace_partition("sanitized_logs", part.day, result.events, deployment_ids=only)
-    store.replace_partition("sanitized_signals", part.day, result.signals, deployment_ids=only)
-    stored = store.read_table(
-        "sanitized_logs", partition_key=part.day, deployment_id=part.deployment_id
+    # Streamed in chunks; events the SDK redacted with this pattern set are only normalized.
+    result = sanitize_partition(
+        feedback_store.store(),
+        part.day,
+        part.deployment_id,
+        (part.start_us, part.end_us),
+        pii_rules(feedback_store.settings.pii_patterns, feedback_store.settings.pii_stages),
+        feedback_store.chunk_rows,
     )
-    stored_signals = store.read_table(
-        "sanitized_signals", partition_key=part.day, deployment_id=part.deployment_id
-    )
-    leaks = leak_counts(stored, SCANNED, custom)
-    for entity, n in leak_counts(stored_signals, ("edited_response", "metadata"), custom).items():
-        leaks[entity] = leaks.get(entity, 0) + n
-    changed = int(result.events["redacted"].sum()) if len(result.events) else 0
     yield dg.MaterializeResult(
         metadata={
             "deployment_id": part.deployment_id,
-            "events": len(result.events),
-            "signals": len(result.signals),
-            "rows_changed": changed,
+            "events": result.events,
+            "signals": result.signals,
+            "rows_changed": result.rows_changed,
             "redactions": sum(result.redactions.values()),
-            "redactions_by_entity": counts_table(result.redactions, "entity"),
-            "preview": preview(
-                result.events[result.events["redacted"]] if len(result.events) else result.events,
-                ["prompt", "response"],
-            ),
+            "redactions_by_entity": counts_table(dict(result.redactions), "entity"),
+            "preview": preview(result.preview, ["prompt", "response"]),
         }
     )
-    found = {k: v for k, v in leaks.items() if v}
+    found = {k: v for k, v in result.leaks.items() if v}
     yield dg.AssetCheckResult(
         check_name="no_pii_leak",
         passed=not found,
-        metadata={"hits_by_entity": dg.MetadataValue.json(found), "rows_scanned": len(stored)},
+        metadata={
+            "hits_by_entity": dg.MetadataValue.json(found),
+            "rows_scanned": result.rows_scanned,
+        },
     )

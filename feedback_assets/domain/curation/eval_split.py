@@ -18,6 +18,7 @@ import pandas as pd
 from datasketch import LeanMinHash, MinHashLSH
 
 from feedback_assets.domain.curation.dedupe import minhash_signatures, normalize_text, text_keys
+from feedback_assets.domain.curation.near_duplicates import agree, components
 
 SPLITS: tuple[str, ...] = ("train", "eval", "conflict")
 KNOWN_COLUMNS: tuple[str, ...] = ("prompt_key", "cluster_key", "split", "prompt")
@@ -108,14 +109,32 @@ def _assign_fresh(
     threshold: float,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Union-find over the fresh prompts and their near-duplicate edges (to each other and to
+    """Components of the fresh prompts and their near-duplicate edges (to each other and to
     known prompts); each component takes the split of the known clusters it touches."""
-    n = len(norm)
     sigs = minhash_signatures(norm, NUM_PERM, seed)
     known_sigs = minhash_signatures(normalize_text(known["prompt"].astype(str)), NUM_PERM, seed)
+    # Both find every pair within `threshold` when each of the LSH's bands is a full band.
+    lsh_bands = _lsh(threshold).b
+    exact = components(sigs, known_sigs, threshold, lsh_bands)
+    if exact is not None:
+        roots, touched = exact
+    else:
+        roots, touched = _lsh_components(sigs, known_sigs, threshold, seed)
+    return _component_splits(roots, keys, touched, known, eval_share, seed)
+
+
+def _lsh(threshold: float) -> MinHashLSH:
+    return MinHashLSH(threshold=max(0.3, threshold - 0.3), num_perm=NUM_PERM)
+
+
+def _lsh_components(
+    sigs: np.ndarray, known_sigs: np.ndarray, threshold: float, seed: int
+) -> tuple[np.ndarray, list[set[int]]]:
+    """Low thresholds: candidates from a MinHash LSH, each verified on the signatures."""
+    n = len(sigs)
     # A lower banding threshold makes missed candidates at `threshold` vanishingly rare; every
     # candidate is then verified on the signatures themselves.
-    lsh = MinHashLSH(threshold=max(0.3, threshold - 0.3), num_perm=NUM_PERM)
+    lsh = _lsh(threshold)
     for j, sig in enumerate(known_sigs):
         lsh.insert(("k", j), _lean(sig, seed), check_duplication=False)
     parent = np.arange(n)
@@ -129,17 +148,17 @@ def _assign_fresh(
     touched: list[set[int]] = [set() for _ in range(n)]
     for i, sig in enumerate(sigs):
         mh = _lean(sig, seed)
-        for kind, j in lsh.query(mh):
-            other = known_sigs[j] if kind == "k" else sigs[j]
-            if float(np.mean(other == sig)) < threshold:
-                continue
-            if kind == "k":
-                touched[i].add(j)
-            else:
-                parent[find(i)] = find(j)
+        cands = lsh.query(mh)
+        known_js = np.array([j for kind, j in cands if kind == "k"], dtype=np.int64)
+        if len(known_js):
+            touched[i].update(known_js[agree(known_sigs[known_js], sig, threshold)].tolist())
+        # Components are all that matters: a candidate already in i's component needs no check.
+        root = find(i)
+        fresh_js = np.array([j for kind, j in cands if kind == "f" and find(j) != root], np.int64)
+        for j in fresh_js[agree(sigs[fresh_js], sig, threshold)].tolist() if len(fresh_js) else []:
+            parent[find(j)] = find(i)
         lsh.insert(("f", i), mh, check_duplication=False)
-    roots = np.array([find(i) for i in range(n)])
-    return _component_splits(roots, keys, touched, known, eval_share, seed)
+    return np.array([find(i) for i in range(n)]), touched
 
 
 def _component_splits(

@@ -177,7 +177,7 @@ BUILTIN_STAGES: tuple[StageSpec, ...] = (
         prefilters=PHONE_PREFILTERS,
         shapes=PHONE_SHAPES,
         marker_proof=True,
-        py_regex=rf"(?=[+(0-9])(?:{_PHONE})",
+        py_regex=rf"(?=[+(0-9a-fA-F])(?:{_PHONE})",  # hex letters: a UUID is matched whole
     ),
 )
 assert _CARD.startswith(r"\b[0-9]{4}") and _IP.startswith(r"\b[0-9]+(?:")

@@ -30,10 +30,15 @@ MIN_DIGITS_INTL = 8  # country code included
 # The extension, or else a word boundary: one of them ends every candidate.
 _END = r"(?:[ ]?(?:[xX]|[eE]xt\.?|[eE]xtension)[ ]?[0-9]{1,6}\b|\b)"
 _INTL_TAIL = r"(?:[-. ]?\(0\))?[-. ]?(?:\([0-9]{1,4}\)[-. ]?)?[0-9]{1,14}(?:[-. /][0-9]{2,8}){0,5}"
+# A UUID is matched whole first (leftmost wins in both engines), so its middle groups
+# (`a3b1772d-0966-4623-8133-...`) are never read as a trunk-0 number; the validator drops it.
+UUID_REGEX = r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID = re.compile(UUID_REGEX.removeprefix(r"\b"))
 PHONE_REGEX = (
     "(?:"
     + "|".join(
         (
+            UUID_REGEX,
             # North America: (415) 555-0134, 415.555.0134, +1-415-555-0134, 001-415-555-0134
             r"(?:\+1[-. ]?|\b1[-. ]|\b001[-. ])?(?:\([2-9][0-9]{2}\)[-. ]?|\b[2-9][0-9]{2}[-. ])"
             r"[2-9][0-9]{2}[-. ][0-9]{4}",
@@ -105,7 +110,10 @@ def phone_ok(candidate: str) -> bool:
 
 
 def phone_prefix_len(candidate: str) -> int:
-    """Length of the longest valid prefix that ends after a digit group, 0 if none."""
+    """Length of the longest valid prefix that ends after a digit group, 0 if none; -1 for a
+    UUID, which holds no phone at all (the search skips it whole)."""
+    if _UUID.fullmatch(candidate):
+        return -1
     if phone_ok(candidate):
         return len(candidate)
     ends = [m.end() for m in _DIGIT_RUN.finditer(candidate)][:-1]

@@ -160,15 +160,18 @@ def _validated(stage: Stage, text: str, valid_len: Callable[[str], int]) -> tupl
     """Redact the valid prefix of each candidate (`valid_len`: its length, 0 if none). After a
     candidate fails, the search resumes inside it, so a card or IBAN glued behind groups that
     fail (`010 0000 4002 2122 0001 2244`, `AD00 DE89 3704 ...`) is not hidden; after a valid
-    prefix, it resumes at the prefix's end, so words the candidate swallowed are searched too."""
+    prefix, it resumes at the prefix's end, so words the candidate swallowed are searched too.
+    A negative `valid_len` skips the candidate whole."""
     parts: list[str] = []
     last = pos = hits = 0
     while (m := stage.py.search(text, pos)) is not None:
         keep = valid_len(m.group(0))
-        if keep:
+        if keep > 0:
             parts += [text[last : m.start()], stage.marker]
             last = pos = m.start() + keep
             hits += 1
+        elif keep < 0:  # something else whole (a UUID): nothing inside it is searched
+            pos = m.end()
         else:
             pos = m.start() + 1  # a candidate starts at a word boundary: inner group starts only
     parts.append(text[last:])

@@ -136,11 +136,16 @@ def test_faker_names_and_addresses_across_locales(region: str, seed: int) -> Non
 def test_lookalikes_survive_with_stages_on(seed: int) -> None:
     ids = [s.text for s in lookalike_samples(150, seed)]  # ids, versions, prices, dates
     assert sum(scan_pii(ids, ON).values()) == 0
-    caps = [s.text for s in capitalized_lookalikes(150, seed)]
-    out, counts = sanitize_column(caps, ON)
+
+
+def test_capitalized_lookalikes_stay_under_the_measured_rate() -> None:
+    """Adversarial capitalized text (person-named brands such as Harvey Nichols): the bench
+    measures 3.7%. Over 1,200 texts a regression past 5% fails (2.4 standard errors above the
+    measured rate); a per-150 bound on random seeds would fail by chance."""
+    caps = [s.text for seed in range(8) for s in capitalized_lookalikes(150, 1000 + seed)]
+    out, _ = sanitize_column(caps, ON)
     changed = [a for a, b in zip(caps, out.to_pylist(), strict=True) if a != b]
-    # Adversarial (person-named brands such as Harvey Nichols): the bench measures the rate.
-    assert len(changed) <= 8, changed
+    assert len(changed) / len(caps) <= 0.05, (len(changed), changed[:10])
 
 
 def test_json_metadata_and_sanitized_logs_use_the_stages() -> None:
