@@ -88,10 +88,12 @@ def _start_dev(
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the whole group (dagster dev maps it to an interrupt); SIGKILL after 30 s."""
+    """SIGTERM the whole group (dagster dev maps it to an interrupt); SIGKILL after 60 s (the
+    webserver's graceful shutdown took over 30 s on a loaded 2-core machine, and only a clean
+    exit removes dagster dev's temporary home)."""
     os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
