@@ -84,7 +84,16 @@ def _start_dev(
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: one signal stops webserver + daemon
+        preexec_fn=_signals_as_from_a_shell,
     )
+
+
+def _signals_as_from_a_shell() -> None:
+    """A shell starts dagster dev with no signal blocked and default dispositions; the test
+    process may have changed both by now (other tests install handlers and masks)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _stop(proc: subprocess.Popen) -> None:
