@@ -78,7 +78,10 @@ class ChatCaller:
     def _error(self, exc: Exception) -> str:
         return f"{type(exc).__name__}: {self.redact(str(exc))[:200]}"
 
-    def chat(self, model: str, messages: list[dict[str, str]], **params: Any) -> ChatReply:
+    def chat(
+        self, model: str, messages: list[dict[str, str]], estimate: int = 0, **params: Any
+    ) -> ChatReply:
+        """One answer; `estimate` counts as its tokens when the reply reports no usage."""
         with self.counters.lock:
             self.counters.calls += 1
         last = ""
@@ -107,7 +110,7 @@ class ChatCaller:
                 return ChatReply("failed", error=self._error(exc))
             self.circuit.success()
             with self.counters.lock:
-                self.counters.tokens += out.usage.total_tokens if out.usage else 0
+                self.counters.tokens += out.usage.total_tokens if out.usage else estimate
             content = out.choices[0].message.content if out.choices else None
             return ChatReply("ok", content=content or "")
         return ChatReply("failed", error=f"gave up after {self.max_retries + 1} tries: {last}")

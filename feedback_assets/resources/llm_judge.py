@@ -5,11 +5,7 @@ bounds concurrency, retries 429/5xx/timeouts with exponential backoff and jitter
 at a per-run cost cap. A skipped or failed judgement is absent (NaN), never 1.0.
 """
 
-import contextlib
 import logging
-import random
-import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -53,12 +49,6 @@ JUDGE_STATUSES: tuple[str, ...] = (
     "skipped_circuit",
     "disabled",
 )
-_RETRYABLE = (
-    openai.RateLimitError,
-    openai.InternalServerError,
-    openai.APITimeoutError,
-    openai.APIConnectionError,
-)
 
 
 class JudgeCache(Protocol):
@@ -101,13 +91,11 @@ class JudgeRun:
 
 @dataclass
 class _Budget:
+    """One run's calls (retries, counters and circuit: the shared ChatCaller) and token cap."""
+
+    caller: ChatCaller
     max_tokens: int
-    tokens: int = 0
-    requests: int = 0
-    retries: int = 0
     cap_hit: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    circuit: CircuitBreaker = field(default_factory=lambda: CircuitBreaker("judge"))
 
 
 class LLMJudgeResource(dg.ConfigurableResource):
@@ -164,60 +152,40 @@ class LLMJudgeResource(dg.ConfigurableResource):
             text = text.replace(secret, "[REDACTED]") if secret else text
         return text
 
-    def _backoff(self, attempt: int, exc: Exception) -> float:
-        delay = min(self.backoff_max_s, self.backoff_base_s * 2**attempt)
-        delay *= 0.5 + random.random() / 2  # jitter spreads concurrent retries
-        if isinstance(exc, openai.RateLimitError):
-            after = exc.response.headers.get("retry-after")
-            with contextlib.suppress(ValueError):
-                delay = max(delay, min(float(after), self.backoff_max_s)) if after else delay
-        return delay
+    def _caller(self) -> ChatCaller:
+        return ChatCaller(
+            self._client(),
+            self._circuit(),
+            self.max_retries,
+            self.backoff_base_s,
+            self.backoff_max_s,
+            self._redact,
+        )
 
-    def _judge_one(
-        self, client: openai.OpenAI, prompt: str, response: str, budget: _Budget
-    ) -> dict:
+    def _judge_one(self, prompt: str, response: str, budget: _Budget) -> dict:
         est = (len(prompt or "") + len(response or "")) // 4 + self.max_answer_tokens
-        with budget.lock:
-            if budget.tokens + est > budget.max_tokens:
+        counters = budget.caller.counters
+        with counters.lock:
+            if counters.tokens + est > budget.max_tokens:
                 budget.cap_hit = True
                 return {"status": "skipped_cap", "reason": "token cap reached"}
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            if budget.circuit.open:  # the endpoint is down: no more requests this run
-                return {"status": "skipped_circuit", "reason": budget.circuit.reason or ""}
-            with budget.lock:
-                budget.requests += 1
-                budget.retries += attempt > 0
-            try:
-                out = client.chat.completions.create(
-                    model=self.model,
-                    messages=build_messages(prompt, response),  # type: ignore[arg-type]
-                    temperature=0,
-                    max_tokens=self.max_answer_tokens,
-                )
-            except _RETRYABLE as exc:
-                last = f"{type(exc).__name__}: {self._redact(str(exc))[:200]}"
-                budget.circuit.failure(last)
-                if attempt < self.max_retries and not budget.circuit.open:
-                    time.sleep(self._backoff(attempt, exc))
-                continue
-            except openai.APIError as exc:
-                return {
-                    "status": "failed",
-                    "reason": f"{type(exc).__name__}: {self._redact(str(exc))[:200]}",
-                }
-            budget.circuit.success()
-            with budget.lock:
-                budget.tokens += out.usage.total_tokens if out.usage else est
-            content = out.choices[0].message.content if out.choices else None
-            verdict = parse_judge_answer(content)
-            return {
-                "status": verdict.status,
-                "score": verdict.score,
-                "passed": verdict.passed,
-                "reason": verdict.reason,
-            }
-        return {"status": "failed", "reason": f"gave up after {self.max_retries + 1} tries: {last}"}
+        reply = budget.caller.chat(
+            self.model,
+            build_messages(prompt, response),
+            estimate=est,
+            temperature=0,
+            max_tokens=self.max_answer_tokens,
+        )
+        if reply.status != "ok":  # a refused request fails like any other non-retryable one
+            status = "skipped_circuit" if reply.status == "skipped_circuit" else "failed"
+            return {"status": status, "reason": reply.error}
+        verdict = parse_judge_answer(reply.content)
+        return {
+            "status": verdict.status,
+            "score": verdict.score,
+            "passed": verdict.passed,
+            "reason": verdict.reason,
+        }
 
     def judge(self, items: pd.DataFrame, cache: JudgeCache) -> JudgeRun:
         """Judge items[event_id, prompt, response]; one result row per item, same order."""
@@ -251,15 +219,7 @@ class LLMJudgeResource(dg.ConfigurableResource):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Pairwise preference per prompt, asked in both orders: +1 candidate, -1 current, 0 a
         tie, a preference that flips with the order, or a failed call."""
-        caller = ChatCaller(
-            self._client(),
-            self._circuit(),
-            self.max_retries,
-            self.backoff_base_s,
-            self.backoff_max_s,
-            self._redact,
-        )
-
+        caller = self._caller()
         failed: list[str] = []
 
         def ask(triple: tuple[str, str, str]) -> int | None:
@@ -307,17 +267,13 @@ class LLMJudgeResource(dg.ConfigurableResource):
         todo = todo[: self.max_calls_per_run]
         for i in over:
             status[i], reason[i] = "skipped_cap", "call cap reached"
-        budget = _Budget(
-            max_tokens=self.max_tokens_per_run, cap_hit=bool(over), circuit=self._circuit()
-        )
-        client = self._client()
+        budget = _Budget(self._caller(), self.max_tokens_per_run, cap_hit=bool(over))
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             futures = {
-                i: pool.submit(self._judge_one, client, prompts[i], responses[i], budget)
-                for i in todo
+                i: pool.submit(self._judge_one, prompts[i], responses[i], budget) for i in todo
             }
         fresh = self._collect(futures, keys, status, score, passed, reason, run)
-        client.close()
+        budget.caller.client.close()
         if fresh:
             cache.put_many(fresh)
         _report(run, budget, status, len(todo))
@@ -373,11 +329,12 @@ def _use_cached(
 
 def _report(run: JudgeRun, budget: _Budget, status: np.ndarray, sent: int) -> None:
     """Copy the budget's counters into the run and warn about an open circuit or failures."""
-    run.requests, run.retries, run.tokens = budget.requests, budget.retries, budget.tokens
+    counters, circuit = budget.caller.counters, budget.caller.circuit
+    run.requests, run.retries, run.tokens = counters.requests, counters.retries, counters.tokens
     run.cap_hit = budget.cap_hit
-    run.circuit_reason = budget.circuit.reason or ""
-    if budget.circuit.open:
-        log.warning("LLM judge: %s", budget.circuit.reason)
+    run.circuit_reason = circuit.reason or ""
+    if circuit.open:
+        log.warning("LLM judge: %s", circuit.reason)
     failed = int((status == "failed").sum())
     if failed:
         log.warning("LLM judge: %d of %d judgements failed (absent from scores)", failed, sent)
