@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 
 from feedback_assets.domain.pii.pii_names import LOW, UP, gazetteer
+from feedback_assets.domain.pii.spans import replace_spans
 
 _H = r"[ \t]"
 _SEP = rf"(?:,?{_H}*\n{_H}*|,{_H}*|{_H}+[-–]{_H}+)"
@@ -244,12 +245,4 @@ def address_spans(text: str) -> list[tuple[int, int]]:
 
 def redact_addresses(text: str, marker: str) -> tuple[str, int]:
     """`text` with each address replaced by `marker`, and the number of addresses."""
-    spans = address_spans(text)
-    if not spans:
-        return text, 0
-    parts, last = [], 0
-    for start, end in spans:
-        parts += [text[last:start], marker]
-        last = end
-    parts.append(text[last:])
-    return "".join(parts), len(spans)
+    return replace_spans(text, address_spans(text), marker)

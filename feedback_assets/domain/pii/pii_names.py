@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from feedback_assets.domain.pii.spans import replace_spans
+
 UP = "A-ZÀ-ÖØ-Þ"
 LOW = "a-zß-öø-ÿ"
 _TOKEN = (
@@ -234,12 +236,4 @@ def name_spans(text: str) -> list[tuple[int, int]]:
 
 def redact_names(text: str, marker: str) -> tuple[str, int]:
     """`text` with each name replaced by `marker`, and the number of names."""
-    spans = name_spans(text)
-    if not spans:
-        return text, 0
-    parts, last = [], 0
-    for start, end in spans:
-        parts += [text[last:start], marker]
-        last = end
-    parts.append(text[last:])
-    return "".join(parts), len(spans)
+    return replace_spans(text, name_spans(text), marker)
