@@ -12,13 +12,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from feedback_assets.domain.drift.drift import build_features, compare_features, results_frame
+from feedback_assets.domain.drift.drift import (
+    Features,
+    build_features,
+    compare_features,
+    plot_drift,
+    results_frame,
+)
 from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.domain.drift.drift_reports import Window, drift_report
+from feedback_assets.domain.drift.embedding import hashing_embed
 from feedback_assets.domain.records import DriftReport
+from feedback_assets.services.drift_inputs import (
+    Embed,
+    Side,
+    day_window,
+    read_side,
+    reference_side,
+)
 from feedback_assets.store.feedback_store import FeedbackStore, now_us
 from feedback_assets.store.references import ensure_reference
-from feedback_assets.store.windows import window_between
 
 
 @dataclass
@@ -58,33 +71,64 @@ def history_row(
     }
 
 
+def stored_report(
+    reference: Side | None,
+    current: Side,
+    *,
+    deployment_id: str,
+    config: DriftConfig,
+    embed: Embed | None,
+) -> tuple[DriftReport, Features, Features]:
+    """detect_drift_frames on stored sides: the same features, text samples and embedding calls
+    (the reference's embeddings come from its cache when it holds them)."""
+    if reference is None:  # no reference traffic yet: every test reports insufficient data
+        reference = Side(current.frame.head(0), None)
+    ref, cur = reference.features(config), current.features(config)
+    embedder = embed or hashing_embed
+    ref_emb = cur_emb = None
+    if reference.texts is not None and current.texts is not None:
+        ref_emb = reference.embeddings
+        if ref_emb is None:
+            ref_emb = embedder(reference.texts)
+        cur_emb = embedder(current.texts) if ref_emb is not None else None
+    report = compare_features(
+        ref, cur, config, ref_emb, cur_emb, reference.texts, current.texts, deployment_id
+    )
+    return report, ref, cur
+
+
 def drift_partition(
     store: FeedbackStore,
-    current: Window,
     *,
     day: str,
     deployment_id: str,
     window: tuple[int, int],
     config: DriftConfig,
     reference_days: int,
-    embed: Callable[[list[str]], np.ndarray | None] | None,
+    embed: Embed | None,
     plot_path: Path | None,
+    embed_key: str = "hashing",
 ) -> PartitionDrift:
-    """Compare the deployment-day with its reference; replace its results and history row."""
+    """Compare the deployment-day with its reference; replace its results and history row.
+
+    Both sides come from stored features (quality_scores writes them); the reference's side,
+    texts and embeddings are cached per reference (`embed_key` names the embedder), so a run
+    reads the day's feature rows and a sample's texts, and embeds that sample.
+    """
     ref = ensure_reference(store, deployment_id, reference_days)
-    reference = window_between(store, deployment_id, int(ref["start_us"]), int(ref["end_us"]))
-    report, plot = drift_report(
-        reference,
-        current,
-        deployment_id=deployment_id,
-        embed=embed,
-        config=config,
-        plot_path=plot_path,
+    embed = embed or hashing_embed
+    reference = reference_side(store, ref, config, embed=embed, embed_key=embed_key)
+    current = read_side(store, day_window(deployment_id, day), config, seed=config.seed + 1)
+    report, ref_f, cur_f = stored_report(
+        reference, current, deployment_id=deployment_id, config=config, embed=embed
     )
+    plot = None
+    if plot_path is not None and report.severity != "insufficient_data" and report.results:
+        plot = plot_drift(ref_f, cur_f, report, plot_path)
     results = results_frame(report)
     row = history_row(
         report,
-        ref["reference_id"],
+        ref["reference_id"] if ref is not None else None,
         row_id=f"asset:{day}:{deployment_id}",
         source="asset",
         window=window,
@@ -94,7 +138,7 @@ def drift_partition(
     only = [deployment_id]
     store.replace_partition("drift_results", day, results, deployment_ids=only)
     store.replace_partition("drift_history", day, pd.DataFrame([row]), deployment_ids=only)
-    return PartitionDrift(report, results, plot, ref["reference_id"])
+    return PartitionDrift(report, results, plot, ref["reference_id"] if ref is not None else None)
 
 
 def live_report(

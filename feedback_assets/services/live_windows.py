@@ -13,10 +13,14 @@ from datetime import datetime
 
 import numpy as np
 
+from feedback_assets.domain.drift.drift import build_features, compare_features
+from feedback_assets.domain.drift.drift_reports import Window
 from feedback_assets.domain.records import DriftReport
+from feedback_assets.services.drift_inputs import reference_side
 from feedback_assets.services.drift_reports import history_row, live_report
 from feedback_assets.services.windows import WindowSettings, fresh_window, reference_window
 from feedback_assets.store.feedback_store import FeedbackStore, now_us
+from feedback_assets.store.references import ensure_reference
 from feedback_assets.store.trigger_state import write_live_window
 
 MINUTE_US = 60_000_000
@@ -62,8 +66,7 @@ def refresh_live_window(
     finite = scores[np.isfinite(scores)]
     report, history = None, None
     if len(events) >= settings.drift.min_samples:
-        reference, ref_id = reference_window(store, deployment_id, settings)
-        report = live_report(reference, current, deployment_id=deployment_id, config=settings.drift)
+        report, ref_id = _judge(store, deployment_id, current, settings)
         history = history_row(
             report, ref_id, row_id=key, source="live", window=(start, end), created_us=now_us()
         )
@@ -79,6 +82,24 @@ def refresh_live_window(
     )
     write_live_window(store, _row(window), history)
     return window
+
+
+def _judge(
+    store: FeedbackStore, deployment_id: str, current: Window, settings: WindowSettings
+) -> tuple[DriftReport, str | None]:
+    """The live window against the reference's cached side (stored features, built once per
+    reference); a reference with no stored features yet is read and scored from its events."""
+    ref = ensure_reference(store, deployment_id, settings.reference_days)
+    side = reference_side(store, ref, settings.drift)
+    if side is None or ref is None:
+        reference, ref_id = reference_window(store, deployment_id, settings)
+        report = live_report(reference, current, deployment_id=deployment_id, config=settings.drift)
+        return report, ref_id
+    cur = build_features(current.events, current.quality, current.signals, settings.drift)
+    report = compare_features(
+        side.features(settings.drift), cur, settings.drift, deployment_id=deployment_id
+    )
+    return report, str(ref["reference_id"])
 
 
 def _row(window: LiveWindow) -> dict[str, object]:

@@ -58,10 +58,14 @@ def reset_reference(
     reference_days: int = 2,
     model_version_id: str | None = None,
 ) -> dict[str, Any]:
-    """Retire the active reference; the new one is the traffic of the days after `at_us`."""
+    """Retire the active reference; the new one is the traffic of the days after `at_us`.
+    The retired reference's cached drift inputs go with it."""
     store.update(
         "drift_references", {"deployment_id": deployment_id, "active": True}, {"active": False}
     )
+    t = schema.drift_reference_cache
+    with store.engine.begin() as conn:
+        conn.execute(t.delete().where(t.c.deployment_id == deployment_id))
     return _insert(
         store, deployment_id, at_us, at_us + reference_days * DAY_US, reason, model_version_id
     )

@@ -83,6 +83,7 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
     "quality_scores": ("event_id",),
     "drift_results": ("type", "feature", "test"),
     "curated_examples": ("event_id",),
+    "event_features": ("event_id",),
 }
 
 
@@ -223,6 +224,39 @@ drift_references = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_us", sa.BigInteger, nullable=False),
     sa.Index("ix_drift_references_deployment", "deployment_id", "active"),
+)
+
+# Per-event drift features, written once by quality_scores beside its rows: drift reads these
+# instead of the texts. Hashes (63-bit) stand in for texts where only equality matters;
+# sample_key orders a deterministic sample; written_us tells a cached reference it is stale.
+event_features = _partitioned(
+    "event_features",
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("model_version_id", sa.String(256)),
+    sa.Column("timestamp_us", sa.BigInteger, nullable=False),
+    *(sa.Column(c, sa.BigInteger) for c in ("prompt_length", "response_length", "token_count")),
+    sa.Column("latency_ms", sa.Float),
+    sa.Column("metadata", sa.Text),  # sanitized JSON: categorical_metadata_fields read it
+    *(sa.Column(c, sa.BigInteger) for c in ("prompt_hash", "user_hash")),
+    sa.Column("sample_key", sa.BigInteger, nullable=False),
+    sa.Column("score", sa.Float),
+    sa.Column("format_kind", sa.String(16)),
+    *(sa.Column(f"{c}_passed", sa.Boolean) for c in ("refusal", "length", "format", "repetition")),
+    sa.Column("written_us", sa.BigInteger, nullable=False),
+)
+sa.Index("ix_event_features_deployment_time", event_features.c.deployment_id,
+         event_features.c.timestamp_us)  # fmt: skip
+
+# A reference's statistics-ready sample (feature rows, texts, embeddings as Arrow IPC), keyed by
+# the reference and a fingerprint of what it was built from: a changed window rebuilds it.
+drift_reference_cache = sa.Table(
+    "drift_reference_cache",
+    metadata,
+    sa.Column("reference_id", sa.String(64), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("deployment_id", sa.String(256), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
 )
 
 curated_examples = _partitioned(

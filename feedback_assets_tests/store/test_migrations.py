@@ -90,8 +90,9 @@ def test_a_new_store_is_created_at_head(store: FeedbackStore) -> None:
         "0008",
         "0009",
         "0010",
+        "0011",
     )
-    assert store.schema_version() == head_version() == 10
+    assert store.schema_version() == head_version() == 11
     assert "schema_version" not in _tables(store)
     assert _time_index_method(store) == ("btree" if store.dialect == "sqlite" else "brin")
     assert _schema_drift(store) == []

@@ -12,7 +12,6 @@ from feedback_assets.resources.embedder import EmbedderResource
 from feedback_assets.resources.feedback_store import FeedbackStoreResource
 from feedback_assets.resources.loop_settings import DriftSettings
 from feedback_assets.services.drift_reports import drift_partition
-from feedback_assets.store.windows import deployment_window
 
 # Narrow enough for the UI's metadata column (alpha is the same for every test: not repeated).
 RESULT_COLUMNS = ["feature", "test", "statistic", "p_value", "score", "drifted"]
@@ -51,7 +50,6 @@ def drift_reports(
 
     drift = drift_partition(
         store,
-        deployment_window(store, part.day, part.deployment_id),
         day=part.day,
         deployment_id=part.deployment_id,
         window=(part.start_us, part.end_us),
@@ -59,6 +57,11 @@ def drift_reports(
         reference_days=drift_settings.reference_days,
         embed=embed,
         plot_path=plot_dir / f"{part.deployment_id}.png",
+        # The reference's cached embeddings are reused only from the same embedder.
+        embed_key=":".join(
+            str(v)
+            for v in (embedder.kind, embedder.base_url, embedder.model, embedder.dim, embedder.seed)
+        ),
     )
     report, table = drift.report, drift.results
     yield dg.MaterializeResult(
