@@ -29,19 +29,17 @@ from bench.common import print_table
 DEP = "support-bot"
 
 
-def _day() -> tuple[str, int]:
-    day = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
-    return day, int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1e6)
+def _start_us(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1e6)
 
 
-def phase_fill(url: str, events: int) -> dict[str, Any]:
+def phase_fill(url: str, events: int, day: str) -> dict[str, Any]:
     from feedback_assets.resources.loop_settings import QualitySettings
     from feedback_assets.services.quality_scores import score_partition
     from feedback_assets.services.sanitized_logs import sanitize_partition
     from feedback_assets.store import FeedbackStore
 
-    store = FeedbackStore(url)
-    day, day_us = _day()
+    store, day_us = FeedbackStore(url), _start_us(day)
     ev, sg = _day_frames(events, DEP, 0, day_us, DAY_US)
     store.insert_events(_as_sdk_stores(ev))
     store.insert_signals(sg)
@@ -67,36 +65,36 @@ def _verdict(report: Any) -> dict[str, Any]:
     return {"drifted": report.drifted, "severity": report.severity, "features": ",".join(drifted)}
 
 
-def phase_old(url: str) -> dict[str, Any]:
+def phase_old(url: str, day: str, dep: str = DEP) -> dict[str, Any]:
     from feedback_assets.domain.drift.drift_reports import drift_report
     from feedback_assets.resources.loop_settings import DriftSettings
     from feedback_assets.store import FeedbackStore
     from feedback_assets.store.references import ensure_reference
     from feedback_assets.store.windows import deployment_window, window_between
 
-    store, (day, _) = FeedbackStore(url), _day()
+    store = FeedbackStore(url)
     settings = DriftSettings()
     t, cpu = time.perf_counter(), time.process_time()
-    ref = ensure_reference(store, DEP, settings.reference_days)
+    ref = ensure_reference(store, dep, settings.reference_days)
     assert ref is not None
-    reference = window_between(store, DEP, int(ref["start_us"]), int(ref["end_us"]))
-    current = deployment_window(store, day, DEP)
-    report, _ = drift_report(reference, current, deployment_id=DEP, config=settings.config())
+    reference = window_between(store, dep, int(ref["start_us"]), int(ref["end_us"]))
+    current = deployment_window(store, day, dep)
+    report, _ = drift_report(reference, current, deployment_id=dep, config=settings.config())
     return {**_times(t, cpu), **_verdict(report)}
 
 
-def phase_new(url: str) -> dict[str, Any]:
+def phase_new(url: str, day: str, dep: str = DEP) -> dict[str, Any]:
     from feedback_assets.resources.loop_settings import DriftSettings
     from feedback_assets.services.drift_reports import drift_partition
     from feedback_assets.store import FeedbackStore
 
-    store, (day, day_us) = FeedbackStore(url), _day()
+    store, day_us = FeedbackStore(url), _start_us(day)
     settings = DriftSettings()
     t, cpu = time.perf_counter(), time.process_time()
     drift = drift_partition(
         store,
         day=day,
-        deployment_id=DEP,
+        deployment_id=dep,
         window=(day_us, day_us + DAY_US),
         config=settings.config(),
         reference_days=settings.reference_days,
@@ -106,7 +104,45 @@ def phase_new(url: str) -> dict[str, Any]:
     return {**_times(t, cpu), **_verdict(drift.report)}
 
 
-PHASES = {"fill": phase_fill, "old": phase_old, "new": phase_new}
+def phase_demo(url: str) -> dict[str, Any]:
+    """The demo's 14 days (support-bot drifts from day 10) through both paths, day by day: the
+    days each path flags, per deployment."""
+    from feedback_assets.demo.loop import ingest
+    from feedback_assets.demo.traffic import TrafficConfig
+    from feedback_assets.resources.loop_settings import QualitySettings
+
+    config = TrafficConfig(end_date=datetime(2026, 11, 30, tzinfo=UTC).date())
+    ingest(config)
+    days = [
+        (config.end_date - timedelta(days=config.days - 1 - i)).isoformat()  # type: ignore[operator]
+        for i in range(config.days)
+    ]
+    quality = QualitySettings()
+    flagged: dict[str, Any] = {}
+    for dep in config.deployments:
+        old, new = [], []
+        for i, day in enumerate(days, start=1):
+            _materialize(url, day, dep, quality.config(dep))
+            if phase_old(url, day, dep)["drifted"]:
+                old.append(i)
+            if phase_new(url, day, dep)["drifted"]:
+                new.append(i)
+        flagged[f"{dep}_old_days"] = ",".join(map(str, old)) or "-"
+        flagged[f"{dep}_new_days"] = ",".join(map(str, new)) or "-"
+    return flagged
+
+
+def _materialize(url: str, day: str, dep: str, quality: Any) -> None:
+    from feedback_assets.services.quality_scores import score_partition
+    from feedback_assets.services.sanitized_logs import sanitize_partition
+    from feedback_assets.store import FeedbackStore
+
+    store, start = FeedbackStore(url), _start_us(day)
+    sanitize_partition(store, day, dep, (start, start + DAY_US))
+    score_partition(store, day, dep, quality)
+
+
+PHASES = {"fill": phase_fill, "old": phase_old, "new": phase_new, "demo": phase_demo}
 
 
 def _run(phase: str, env: dict[str, str], **kwargs: Any) -> dict[str, Any]:
@@ -122,7 +158,8 @@ def main(events: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-drift-scale-") as tmp:
         url = f"sqlite:///{tmp}/store.db"
         env = {**os.environ, "FEEDBACK_STORE_URL": url, "FEEDBACK_DATA_DIR": f"{tmp}/data"}
-        fill = _run("fill", env, url=url, events=events)
+        day = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()  # fixed for all phases
+        fill = _run("fill", env, url=url, events=events, day=day)
         print(f"fill {events} events: {fill}")
         rows = []
         for label, phase in (
@@ -130,7 +167,7 @@ def main(events: int) -> None:
             ("new, cold cache", "new"),
             ("new, warm", "new"),
         ):
-            rows.append({"path": label, **_run(phase, env, url=url)})
+            rows.append({"path": label, **_run(phase, env, url=url, day=day)})
         print_table(f"drift_reports, one deployment-day of {events} events (SQLite)", rows)
 
 
@@ -139,10 +176,16 @@ if __name__ == "__main__":
     parser.add_argument("--phase", choices=sorted(PHASES))
     parser.add_argument("kwargs", nargs="?")
     parser.add_argument("--events", type=int, default=333_000)
+    parser.add_argument("--demo", action="store_true", help="the demo's verdicts, both paths")
     args = parser.parse_args()
     if args.phase:
         result = PHASES[args.phase](**json.loads(args.kwargs))
         result["peak_rss_mb"] = round(_status_kb("VmHWM") / 1024)
         print(RESULT + json.dumps(result), flush=True)
+    elif args.demo:
+        with tempfile.TemporaryDirectory(prefix="bench-drift-demo-") as tmp:
+            url = f"sqlite:///{tmp}/store.db"
+            os.environ.update(FEEDBACK_STORE_URL=url, FEEDBACK_DATA_DIR=f"{tmp}/data")
+            print_table("days flagged as drift (demo: support-bot from day 10)", [phase_demo(url)])
     else:
         main(args.events)

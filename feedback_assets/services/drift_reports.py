@@ -32,6 +32,7 @@ from feedback_assets.services.drift_inputs import (
 )
 from feedback_assets.store.feedback_store import FeedbackStore, now_us
 from feedback_assets.store.references import ensure_reference
+from feedback_assets.store.windows import deployment_window, window_between
 
 
 @dataclass
@@ -97,6 +98,28 @@ def stored_report(
     return report, ref, cur
 
 
+def _scored_before_features(
+    store: FeedbackStore,
+    ref: dict[str, Any],
+    reference: Side | None,
+    current: Side,
+    day: str,
+) -> bool:
+    """Sanitized rows with no feature rows on either side: scored by an older revision."""
+    deployment_id = str(ref["deployment_id"])
+    if current.frame.empty and store.count(
+        "sanitized_logs", partition_key=day, deployment_id=deployment_id
+    ):
+        return True
+    if reference is not None:
+        return False
+    start, end = int(ref["start_us"]), int(ref["end_us"])
+    sample = store.read_table(
+        "sanitized_logs", deployment_id=deployment_id, start_us=start, end_us=end, limit=1
+    )
+    return not sample.empty
+
+
 def drift_partition(
     store: FeedbackStore,
     *,
@@ -119,12 +142,24 @@ def drift_partition(
     embed = embed or hashing_embed
     reference = reference_side(store, ref, config, embed=embed, embed_key=embed_key)
     current = read_side(store, day_window(deployment_id, day), config, seed=config.seed + 1)
-    report, ref_f, cur_f = stored_report(
-        reference, current, deployment_id=deployment_id, config=config, embed=embed
-    )
-    plot = None
-    if plot_path is not None and report.severity != "insufficient_data" and report.results:
-        plot = plot_drift(ref_f, cur_f, report, plot_path)
+    if ref is not None and _scored_before_features(store, ref, reference, current, day):
+        # Days scored before event_features existed (migration 0011): read their texts.
+        raw_ref = window_between(store, deployment_id, int(ref["start_us"]), int(ref["end_us"]))
+        report, plot = drift_report(
+            raw_ref,
+            deployment_window(store, day, deployment_id),
+            deployment_id=deployment_id,
+            embed=embed,
+            config=config,
+            plot_path=plot_path,
+        )
+    else:
+        report, ref_f, cur_f = stored_report(
+            reference, current, deployment_id=deployment_id, config=config, embed=embed
+        )
+        plot = None
+        if plot_path is not None and report.severity != "insufficient_data" and report.results:
+            plot = plot_drift(ref_f, cur_f, report, plot_path)
     results = results_frame(report)
     row = history_row(
         report,

@@ -183,9 +183,12 @@ def delete_user(
         if name == "sanitized_signals":
             by_id += _in_chunks(table.c.signal_id, user.signal_ids)
         counts[name] = _delete_where(conn, table, table.c.user_id == h, *by_id)
-    for name in ("quality_scores", "curated_examples", "export_marks"):
+    for name in ("quality_scores", "event_features", "curated_examples", "export_marks"):
         table = t.metadata.tables[name]
         counts[name] = _delete_where(conn, table, *_in_chunks(table.c.event_id, ids))
+    # Cached drift references hold a text sample: dropped (rebuilt by the next drift run).
+    wipe = t.drift_reference_cache.delete()
+    counts["drift_reference_cache"] = int(conn.execute(wipe).rowcount or 0) if ids else 0
     counts["prompt_splits"] = _delete_prompt_splits(conn, user)
     counts["dead_letters"] = _delete_where(
         conn, t.dead_letters, *_in_chunks(t.dead_letters.c.id, dead_letters)

@@ -16,7 +16,7 @@ from feedback_assets.resources.loop_settings import QualitySettings
 from feedback_assets.services.drift_reports import drift_partition
 from feedback_assets.services.quality_scores import score_partition
 from feedback_assets.services.sanitized_logs import sanitize_partition
-from feedback_assets.store import FeedbackStore
+from feedback_assets.store import FeedbackStore, schema
 from feedback_assets.store.drift_features import WindowSpec, read_features
 from feedback_assets.store.references import active_reference, reset_reference
 from feedback_assets.store.windows import deployment_window, window_between
@@ -157,3 +157,14 @@ def test_a_capped_read_is_a_deterministic_sample(store: FeedbackStore) -> None:
     assert first["timestamp_us"].is_monotonic_increasing
     with pytest.raises(ValueError, match="cap"):
         read_features(store, window, cap=0)
+
+
+def test_days_scored_before_event_features_are_read_from_their_texts(
+    store: FeedbackStore,
+) -> None:
+    _fill(store)
+    with store.engine.begin() as conn:  # as a store scored before migration 0011 has it
+        conn.execute(schema.event_features.delete())
+    results = _stored(store, "2026-03-03")
+    assert (results["severity"] != "insufficient_data").sum() > 10
+    pd.testing.assert_frame_equal(results, _raw_results(store, "2026-03-03"))

@@ -25,7 +25,7 @@ def _events(ids: list[str], deployment: str = "dep-a", day: str = "2026-11-01") 
 
 
 def test_schema_is_versioned_and_migration_is_repeatable(store: FeedbackStore) -> None:
-    assert store.schema_version() == head_version() == 10
+    assert store.schema_version() == head_version() == 11
     assert store.migrate() == head_version()
     assert store.schema_version() == head_version()
 
