@@ -3,7 +3,7 @@ texts, a reference cache that is reused, rebuilt when its window changes and dro
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -13,9 +13,11 @@ from feedback_assets.domain.drift.drift import detect_drift_frames, results_fram
 from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.domain.drift.embedding import hashing_embed
 from feedback_assets.resources.loop_settings import QualitySettings
-from feedback_assets.services.drift_reports import drift_partition
+from feedback_assets.services.drift_reports import drift_partition, live_report
+from feedback_assets.services.live_windows import refresh_live_window
 from feedback_assets.services.quality_scores import score_partition
 from feedback_assets.services.sanitized_logs import sanitize_partition
+from feedback_assets.services.windows import WindowSettings, fresh_window, reference_window
 from feedback_assets.store import FeedbackStore, schema
 from feedback_assets.store.drift_features import WindowSpec, read_features
 from feedback_assets.store.references import active_reference, reset_reference
@@ -168,3 +170,18 @@ def test_days_scored_before_event_features_are_read_from_their_texts(
     results = _stored(store, "2026-03-03")
     assert (results["severity"] != "insufficient_data").sum() > 10
     pd.testing.assert_frame_equal(results, _raw_results(store, "2026-03-03"))
+
+
+def test_live_windows_judge_against_the_cached_reference(store: FeedbackStore) -> None:
+    _fill(store)
+    settings = WindowSettings(quality=QualitySettings().config(DEP), drift=CONFIG)
+    now = DAY0 + timedelta(days=3)
+    live = refresh_live_window(store, DEP, now, 24 * 60, settings)
+    assert live.report is not None and live.events > 200
+    assert len(_cache_rows(store)) == 1  # built by the live window, reused by the asset
+    # Today's path: the reference's sanitized rows and their texts, features rebuilt.
+    reference, _ = reference_window(store, DEP, settings)
+    events = store.read_events(deployment_id=DEP, start_us=live.start_us, end_us=live.end_us)
+    current = fresh_window(store, events, settings).window
+    expected = live_report(reference, current, deployment_id=DEP, config=CONFIG)
+    pd.testing.assert_frame_equal(results_frame(live.report), results_frame(expected))
