@@ -12,7 +12,8 @@ initials allowed inside; hyphenated parts such as `Clarke-O'Connor`, `Rohleder-v
 - no cue: a known given name followed by a known family name, unless both are common words,
   or by a second given name, when neither is a common word (`Mark Victoria Station`), or the given name opens a question or a
   command at the start of a sentence (`Will Jenkins run?`, `Grant Jenkins access`).
-A generational suffix or a trailing particle joins the name (`Koch II`, `Dussen van`).
+A generational suffix or a trailing particle joins the name (`Koch II`, `Dussen van`); a legal
+form after it makes it a company, kept (`Nicolas Couturier S.A.R.L.`, `Duarte Correia Ltda`).
 Known names: the gazetteer in `data/` (Latin-script given and family names, built from Faker's
 lists by `data/build_gazetteer.py`). Common words (`data/common_words.txt`) are never redacted
 on their own, and a lone known name without a cue is kept (`Paris`, `Jordan`, `Florence`).
@@ -87,6 +88,13 @@ _ROLE_SET = frozenset(ROLE_WORDS)
 _CUE_TOKENS = frozenset(TITLES) | frozenset(GREETINGS)
 # Role words capitalized inside the name's run: `Customer Amber Small`, `Contact Jay Law`.
 _ROLE_TOKENS = frozenset(w.capitalize() for w in ROLE_WORDS if " " not in w)
+# A legal form after the name makes it a company (`Nicolas Couturier S.A.R.L.`, `Duarte Correia
+# Ltda`, `Rudolph Kranz AG`, `Albert Moreau et Fils`).
+_COMPANY = re.compile(
+    r"[ \t]*,?[ \t]+(?:S\.?A\.?(?:R\.?L\.?|S\.?)?|Ltda|Ltd|LLC|Inc|Corp|GmbH|AG|KG|PLC|Plc"
+    r"|et[ \t]+Fils|&[ \t]+(?:Co|Sons))(?![\w-])"
+)
+_COMPANY_WORDS = frozenset(("Ltda", "Ltd", "Inc", "Corp", "Plc"))  # inside the run
 _WORD_NEXT = re.compile(r"[ \t]+\w")
 _SENTENCE_START = re.compile(r"(?:^|[.!?;\n\"“(]\s*)$")
 # Given names that open questions and commands: `Will Jenkins run?`, `May Parker join?`.
@@ -263,6 +271,10 @@ def name_spans(text: str) -> list[tuple[int, int]]:
         if found is not None:
             first, end = found
             stop = pieces[end - 1].end
+            if _COMPANY.match(text, stop) or any(
+                p.word in _COMPANY_WORDS for p in pieces[first:end]
+            ):
+                continue
             after = _AFTER_NAME.match(text, stop)
             spans.append((pieces[first].start, after.end() if after else stop))
     return spans

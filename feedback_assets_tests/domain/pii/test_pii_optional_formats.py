@@ -55,7 +55,7 @@ ADDRESSES = [
     ("My address is Via Sophie Dias", "My address is [ADDRESS]"),
 ]
 # Look-alikes of the new rules: English gerunds on -ering, counts before `12, Name`, a German
-# article after a line number, `via` + a product, a greeting before a sentence.
+# article after a line number, `via` + a product, a greeting before a sentence, companies.
 KEPT = [
     "Lowering 5 thresholds and Clustering 12 nodes, Bordering 3 states",
     "During 2020, we shipped Rendering 4 frames",
@@ -64,6 +64,7 @@ KEPT = [
     "Via Slack 3 times, Via Email 2",
     "Hi, Can I return an opened router?",
     "Hello, Will you fix it?",
+    "Nicolas Couturier S.A.R.L. signed with Duarte Correia Ltda and Albert Moreau et Fils.",
 ]
 
 
