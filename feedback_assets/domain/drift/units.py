@@ -30,10 +30,13 @@ def independent_units(events: pd.DataFrame) -> pd.DataFrame:
             "p": events["prompt"].astype("string").to_numpy(),
         }
     )
-    order = np.arange(len(events))
+    ordered = frame
     if "timestamp" in events.columns:
-        order = np.argsort(events["timestamp"].to_numpy(), kind="stable")
-    ordered = frame.iloc[order]
+        # Only the order matters; an unreadable timestamp sorts last instead of failing.
+        ts = pd.to_datetime(events["timestamp"], utc=True, errors="coerce", format="mixed")
+        frame["t"] = ts.to_numpy()
+        ordered = frame.sort_values("t", kind="stable", na_position="last")
+    order = ordered.index.to_numpy()
     repeat = ordered.duplicated(["k", "p"], keep="first") & ordered["k"].notna()
     repeat &= ordered["p"].notna()
     keep = np.ones(len(events), dtype=bool)

@@ -48,6 +48,18 @@ def test_independent_units_without_session_or_prompt_columns_is_the_window_itsel
     assert len(independent_units(events.assign(session_id=[None, None]))) == 2
 
 
+def test_independent_units_orders_unreadable_timestamps_last():
+    events = pd.DataFrame(
+        {
+            "event_id": ["a", "b", "c"],
+            "session_id": ["s", "s", "s"],
+            "prompt": ["hi", "hi", "hi"],
+            "timestamp": ["not a time", "2026-01-01T00:00:05Z", "2026-01-01T00:00:01Z"],
+        }
+    )
+    assert independent_units(events)["event_id"].tolist() == ["c"]
+
+
 def _regenerated(n_requests: int, repeats: int, seed: int) -> pd.DataFrame:
     """`n_requests` requests, each asked `repeats` times in its session (same prompt, model,
     tokens in; a new answer each time)."""
