@@ -9,10 +9,11 @@ timestamps, dates, prices, ISBNs, hashes). A PII sample is recalled when its val
 and exactly its own marker took its place; precision counts every marker, look-alikes included.
 
 Drift: the demo generator's streams. Reference 600 events, current 300; the whole detector
-(features, embedding MMD, novelty share; weighted Holm across all of them, as the drift sensor
-runs it) and the novelty test alone. Contamination: (a) a mixed-kind deployment with that share of its traffic
-on topics it never had (`topic_shift`); (b) support-bot traffic whose texts are, for that
-share of events, code-assistant prompts and answers (another domain). FPR: the same with no contamination.
+(per-feature tests on independent units, embedding MMD, novelty share; weighted Holm across
+all of them, as detect_drift_frames and the drift sensor run it) and the novelty test alone.
+Contamination: (a) a mixed-kind deployment with that share of its traffic on topics it never
+had (`topic_shift`); (b) support-bot traffic whose texts are, for that share of events,
+code-assistant prompts and answers (another domain). FPR: the same with no contamination.
 """
 
 from __future__ import annotations
