@@ -56,10 +56,14 @@ def phase_prepare(url: str, events: int, home: str) -> dict[str, Any]:
     instance = dg.DagsterInstance.local_temp(tempdir=home)
     instance.add_dynamic_partitions("deployment", [DEPLOYMENT])
     t = time.perf_counter()
-    result = defs().resolve_job_def("feedback_loop_job").execute_in_process(
-        partition_key=loop_key(DAY, DEPLOYMENT),
-        instance=instance,  # resources come from FEEDBACK_STORE_URL, set by _run
-        asset_selection=[dg.AssetKey(a) for a in UPSTREAM],
+    result = (
+        defs()
+        .resolve_job_def("feedback_loop_job")
+        .execute_in_process(
+            partition_key=loop_key(DAY, DEPLOYMENT),
+            instance=instance,  # resources come from FEEDBACK_STORE_URL, set by _run
+            asset_selection=[dg.AssetKey(a) for a in UPSTREAM],
+        )
     )
     curated = store.read_table("curated_examples", partition_key=DAY, deployment_id=DEPLOYMENT)
     with store.engine.connect() as conn:  # the file alone must hold the data: it is copied
@@ -98,7 +102,8 @@ def _run(phase: str, code_root: Path, **kwargs: Any) -> dict[str, Any]:
     if "url" in kwargs:
         env["FEEDBACK_STORE_URL"] = kwargs["url"]
     cmd = [sys.executable, "-m", "bench.bench_export_scale", "--phase", phase, json.dumps(kwargs)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    # cwd = code_root: `-m` puts the cwd first on sys.path, before PYTHONPATH.
+    proc = subprocess.run(cmd, env=env, cwd=code_root, capture_output=True, text=True, check=False)
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT):
             return dict(json.loads(line[len(RESULT) :]))
@@ -125,7 +130,9 @@ def main(events: int, store_dir: str | None, baseline_ref: str | None, formats: 
             copy = Path(tmp) / f"{label.replace('/', '_')}.db"
             shutil.copyfile(db, copy)  # each path exports from the same, untouched store
             row = {"path": label, "events": events}
-            row |= _run("export", code, url=f"sqlite:///{copy}", root=f"{tmp}/x-{label}", formats=formats)
+            row |= _run(
+                "export", code, url=f"sqlite:///{copy}", root=f"{tmp}/x-{label}", formats=formats
+            )
             if "export_s" in row:
                 row["events_per_s"] = round(events / max(row["export_s"], 1e-9))
             rows.append(row)

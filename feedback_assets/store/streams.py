@@ -118,9 +118,10 @@ def frame_from_rows(table: sa.Table, rows: Sequence[Any], columns: Sequence[str]
     pandas probes every SQLAlchemy Row for namedtuple fields when given the rows themselves:
     1.1 s per 20k rows of a day's events against 0.05 s through plain columns.
     """
+    if not rows:
+        return from_db_frame(table, pd.DataFrame(columns=list(columns)))
     data = dict(zip(columns, (list(col) for col in zip(*rows, strict=True)), strict=True))
-    frame = pd.DataFrame(data) if rows else pd.DataFrame(columns=list(columns))
-    return from_db_frame(table, frame)
+    return from_db_frame(table, pd.DataFrame(data))
 
 
 def stream_columns(
