@@ -15,6 +15,7 @@ from feedback_assets.domain.export.formats_columnar import CURATED_SCHEMA
 from feedback_assets.domain.export.training_exports import UNDESIRABLE_ROLES
 from feedback_assets.store import schema
 from feedback_assets.store.feedback_store import FeedbackStore, now_us
+from feedback_assets.store.frames import from_db_frame
 from feedback_assets.store.streams import CHUNK_ROWS, read_columns, stream_columns
 
 # What pair and KTO mining reads of an event (not latency, tokens, user...).
@@ -281,14 +282,23 @@ def preference_window(
         e.c.metadata.like("%regenerate_of%"),
         sa.tuple_(e.c.session_id, e.c.prompt).in_(regen_prompts),
     )
-    events = sa.select(*(e.c[n] for n in _MINED_EVENT_COLUMNS)).where(*in_e, keep)
-    kept_ids = sa.select(e.c.event_id).where(*in_e, keep)
-    quality = sa.select(q.c.event_id, q.c.score, q.c.refusal_passed).where(
-        *in_q, q.c.event_id.in_(kept_ids)
+    # One pass over the day: each kept event with its quality row (left join), split below.
+    joined = e.outerjoin(
+        q, sa.and_(*in_q, q.c.event_id == e.c.event_id, q.c.deployment_id == e.c.deployment_id)
     )
+    scored = (q.c.event_id.label("q_event_id"), q.c.score, q.c.refusal_passed)
+    events = (
+        sa.select(*(e.c[n] for n in _MINED_EVENT_COLUMNS), *scored)
+        .select_from(joined)
+        .where(*in_e, keep)
+        .order_by(e.c.timestamp_us, e.c.event_id)
+    )
+    rows = read_columns(store, e, events)
+    quality = rows.loc[rows["q_event_id"].notna(), ["q_event_id", "score", "refusal_passed"]]
+    quality = from_db_frame(q, quality.rename(columns={"q_event_id": "event_id"}))
     signals = sa.select(s).where(*in_s).order_by(s.c.timestamp_us, s.c.signal_id)
     return Window(
-        read_columns(store, e, events.order_by(e.c.timestamp_us, e.c.event_id)),
-        read_columns(store, q, quality.order_by(q.c.event_id)),
+        rows[list(_MINED_EVENT_COLUMNS) + ["timestamp"]],
+        quality.sort_values("event_id", ignore_index=True),
         read_columns(store, s, signals),
     )
