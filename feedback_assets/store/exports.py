@@ -16,7 +16,7 @@ from feedback_assets.domain.export.training_exports import UNDESIRABLE_ROLES
 from feedback_assets.store import schema
 from feedback_assets.store.feedback_store import FeedbackStore, now_us
 from feedback_assets.store.frames import from_db_frame
-from feedback_assets.store.streams import CHUNK_ROWS, read_columns, stream_columns
+from feedback_assets.store.streams import CHUNK_ROWS, read_columns, stream
 
 # What pair and KTO mining reads of an event (not latency, tokens, user...).
 _MINED_EVENT_COLUMNS = (
@@ -246,7 +246,7 @@ def stream_sft(
         .where(*_in_partition(c, partition_key, deployment_id), c.c.role == "sft")
         .order_by(c.c.event_id)
     )
-    return stream_columns(store, c, query, chunk_rows)
+    return stream(store, c, query, chunk_rows)
 
 
 def hard_rows(store: FeedbackStore, partition_key: str, deployment_id: str) -> pd.DataFrame:

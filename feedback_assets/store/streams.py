@@ -113,34 +113,9 @@ def partition_writer(
         conn.commit()
 
 
-def frame_from_rows(table: sa.Table, rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
-    """A typed frame built column by column from fetched rows.
-
-    pandas probes every SQLAlchemy Row for namedtuple fields when given the rows themselves:
-    1.1 s per 20k rows of a day's events against 0.05 s through plain columns.
-    """
-    if not rows:
-        return from_db_frame(table, pd.DataFrame(columns=list(columns)))
-    data = dict(zip(columns, (list(col) for col in zip(*rows, strict=True)), strict=True))
-    return from_db_frame(table, pd.DataFrame(data))
-
-
-def stream_columns(
-    store: FeedbackStore, table: sa.Table, query: sa.Select[Any], chunk_rows: int = CHUNK_ROWS
-) -> Iterator[pd.DataFrame]:
-    """stream(), with each chunk built through frame_from_rows (the fast path)."""
-    if chunk_rows < 1:
-        raise ValueError(f"chunk_rows: must be >= 1, got {chunk_rows}")
-    with store.engine.connect() as conn:
-        result = conn.execution_options(yield_per=chunk_rows).execute(query)
-        columns = list(result.keys())
-        for rows in result.partitions(chunk_rows):
-            yield frame_from_rows(table, rows, columns)
-
-
 def read_columns(store: FeedbackStore, table: sa.Table, query: sa.Select[Any]) -> pd.DataFrame:
     """The query's rows as one frame (for results bounded by the query, not by the day)."""
     with store.engine.connect() as conn:
         result = conn.execute(query)
         columns = list(result.keys())
-        return frame_from_rows(table, result.fetchall(), columns)
+        return from_db_frame(table, records_frame(result.fetchall(), columns))
