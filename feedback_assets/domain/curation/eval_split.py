@@ -175,25 +175,25 @@ def _component_splits(
     """Per row: a component touching known clusters of both splits is a conflict; one touching
     known clusters of one split joins it (the smallest of their cluster keys); an untouched one
     is a new cluster keyed by its smallest prompt key, eval by its seeded bucket."""
-    comp = pd.Series(keys).groupby(roots).min()
-    cluster = pd.Series(comp.to_numpy(), index=comp.index, dtype=object)
-    buckets = np.array([eval_bucket(k, seed) for k in comp.to_numpy()], dtype=np.int64)
-    split = pd.Series(np.where(buckets < eval_share * 100, "eval", "train"), index=comp.index)
+    _, comp_of = np.unique(roots, return_inverse=True)
+    cluster = pd.Series(keys).groupby(comp_of).min().to_numpy(dtype=object)
+    buckets = np.array([eval_bucket(k, seed) for k in cluster], dtype=np.int64)
+    split = np.where(buckets < eval_share * 100, "eval", "train").astype(object)
     if len(hit_row):
         hits = pd.DataFrame(
             {
-                "comp": roots[hit_row],
+                "comp": comp_of[hit_row],
                 "split": known["split"].to_numpy()[hit_known],
                 "cluster": known["cluster_key"].to_numpy()[hit_known],
             }
         ).groupby("comp")
         sides, joined = hits["split"].agg(["nunique", "first"]), hits["cluster"].min()
-        cluster.loc[sides.index] = joined.to_numpy()
-        split.loc[sides.index] = sides["first"].to_numpy()
-        both = sides.index[sides["nunique"].to_numpy() > 1].to_numpy()
-        cluster.loc[both] = ""
-        split.loc[both] = "conflict"
-    return cluster[roots].to_numpy(dtype=object), split[roots].to_numpy(dtype=object)
+        touched = sides.index.to_numpy()
+        cluster[touched] = joined.to_numpy(dtype=object)
+        split[touched] = sides["first"].to_numpy(dtype=object)
+        both = touched[sides["nunique"].to_numpy() > 1]
+        cluster[both], split[both] = "", "conflict"
+    return cluster[comp_of], split[comp_of]
 
 
 def _lean(sig: np.ndarray, seed: int) -> LeanMinHash:
