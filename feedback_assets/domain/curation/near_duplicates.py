@@ -234,13 +234,15 @@ def _expand_hits(
     code_start = np.zeros(int(codes.max()) + 1, np.int64)
     code_len = np.zeros(int(codes.max()) + 1, np.int64)
     code_start[codes[order[starts]]], code_len[codes[order[starts]]] = starts, lengths
-    reps = np.unique(np.stack([hit_rep, hit_known], axis=1), axis=0)
-    times = code_len[reps[:, 0]]
-    first = np.repeat(code_start[reps[:, 0]], times)
+    width = np.int64(int(hit_known.max()) + 1)
+    both = np.unique(hit_rep * width + hit_known)  # sorted and unique (row-major)
+    rep, known = both // width, both % width
+    times = code_len[rep]
+    first = np.repeat(code_start[rep], times)
     offset = np.arange(int(times.sum())) - np.repeat(np.cumsum(times) - times, times)
     rows = order[first + offset]
-    pairs = np.unique(np.stack([rows, np.repeat(reps[:, 1], times)], axis=1), axis=0)
-    return pairs[:, 0], pairs[:, 1]
+    pairs = np.unique(rows * width + np.repeat(known, times))
+    return pairs // width, pairs % width
 
 
 def components(
