@@ -15,8 +15,8 @@ from feedback_assets.services.curated_sets import (
     curate_window,
     role_shares,
 )
+from feedback_assets.store.curation_reads import curation_window
 from feedback_assets.store.eval_set import EvalSet, add_splits, eval_set, known_splits
-from feedback_assets.store.windows import deployment_window
 
 
 @dg.asset(
@@ -57,7 +57,7 @@ def curated_sets(
     store = feedback_store.store()
     part = loop_partition(context)
     config = curation_settings.config()
-    window = deployment_window(store, part.day, part.deployment_id)
+    window = curation_window(store, part.day, part.deployment_id)  # curation's columns only
     known = known_splits(store, part.deployment_id)
     skipped: list[str] = []
 
