@@ -209,10 +209,15 @@ def near_duplicate_of_any(
         return np.zeros(len(norm), dtype=bool)
     out = np.array(norm.isin(set(other_norm)), dtype=bool)
     other_sigs = minhash_signatures(other_norm.reset_index(drop=True), NUM_PERM, seed)
-    lsh = MinHashLSH(threshold=max(0.3, threshold - 0.3), num_perm=NUM_PERM)
+    sigs = minhash_signatures(norm.reset_index(drop=True), NUM_PERM, seed)
+    # The pigeonhole banding finds every hit without one LSH insert per prompt of `others`.
+    exact = component_pairs(sigs, other_sigs, threshold, _lsh(threshold).b)
+    if exact is not None:
+        out[exact[1]] = True
+        return out
+    lsh = _lsh(threshold)
     for j, sig in enumerate(other_sigs):
         lsh.insert(j, _lean(sig, seed), check_duplication=False)
-    sigs = minhash_signatures(norm.reset_index(drop=True), NUM_PERM, seed)
     for i in np.flatnonzero(~out):
         cands = lsh.query(_lean(sigs[i], seed))
         out[i] = any(float(np.mean(other_sigs[j] == sigs[i])) >= threshold for j in cands)

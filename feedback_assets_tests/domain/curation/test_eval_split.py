@@ -111,3 +111,19 @@ def test_bad_inputs_name_the_field() -> None:
         split_prompts(pd.Series(["p"]), _known(["q"], ["conflict"]))
     with pytest.raises(ValueError, match="known.prompt"):
         split_prompts(pd.Series(["p"]), _known(["q"], ["eval"]).drop(columns=["prompt"]))
+
+
+@pytest.mark.parametrize("threshold", [0.85, 0.6])
+def test_near_duplicate_of_any_equals_comparing_every_pair(threshold: float) -> None:
+    """Banded (0.85) or LSH (0.6, no banding): the hits are those of all pairs compared."""
+    from feedback_assets.demo.traffic import generate_stream
+
+    events, _ = generate_stream(700, seed=5, deployment_id="json-extractor")
+    prompts = events["prompt"].drop_duplicates().reset_index(drop=True)
+    mine, others = prompts.iloc[:300], prompts.iloc[300:]
+    got = near_duplicate_of_any(mine, others, threshold)
+    a = minhash_signatures(normalize_text(mine).reset_index(drop=True))
+    b = minhash_signatures(normalize_text(others).reset_index(drop=True))
+    want = ((a[:, None, :] == b[None, :, :]).mean(axis=2) >= threshold).any(axis=1)
+    assert got.tolist() == want.tolist()
+    assert 0 < want.sum() < len(want)
