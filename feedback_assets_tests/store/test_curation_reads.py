@@ -67,3 +67,16 @@ def test_an_empty_day_reads_empty_frames(store: FeedbackStore, chunk_rows: int) 
     window = curation_window(store, DAY, "nobody", chunk_rows=chunk_rows)
     assert window.events.empty and window.quality.empty and window.signals.empty
     assert curate_window(window, None, CurationConfig()).curated.empty
+
+
+def test_known_splits_reads_the_assignment_columns_only(store: FeedbackStore) -> None:
+    from feedback_assets.store.eval_set import add_splits, known_splits
+
+    _fill(store, "support-bot", DAY, seed=3)
+    result = curate_window(curation_window(store, DAY, "support-bot"), None, CurationConfig())
+    assert add_splits(store, "support-bot", DAY, result.new_splits) > 10
+    cols = ["prompt_key", "cluster_key", "split", "prompt"]
+    full = store.read_table("prompt_splits", deployment_id="support-bot", order_by=["prompt_key"])
+    assert full["reference_answer"].notna().any()  # the column left unread holds text
+    pd.testing.assert_frame_equal(known_splits(store, "support-bot"), full[cols])
+    assert list(known_splits(store, "nobody").columns) == cols
