@@ -1,6 +1,10 @@
 """Curation (with near-dup dedupe) and every export format: rows/s, MB/s, peak RSS.
 
-Run: .venv/bin/python -m bench.bench_curation_export [--quick]
+Run: .venv/bin/python -m bench.bench_curation_export [--quick] [--scale N ...]
+`--scale N` runs only the scale cases: curated_sets' curation of one demo deployment-day of N
+events (~1 KB texts as in bench_scale; each of the three deployments) beside main's eval split
+(contiguous MinHash bands, every pair of a band group compared) and main's eager embedding of
+every event, both at min(N, 30k) events: the sizes main's path handles.
 Sizes 100k and 1M curated rows of ~1.2 KB (--quick: 10k). Each case runs in a fresh process;
 `rss_before_mb` is the process after building its input and `step_peak_mb` the peak RSS during
 the measured step alone (VmHWM reset first; the reset also applies to `peak_rss_mb`). For the HF
@@ -15,6 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -233,7 +238,100 @@ CURATION_CASES = (
 )
 
 
+def _scale_window(n: int, deployment_id: str) -> Any:
+    from bench.bench_scale import _day_frames
+    from feedback_assets.domain.drift.drift_reports import Window
+    from feedback_assets.domain.quality.quality import score_batch
+    from feedback_assets.domain.quality.quality_rules import QualityConfig
+
+    ev, sg = _day_frames(n, deployment_id, 0, 1_767_225_600_000_000, 86_400_000_000)
+    q = score_batch(ev["response"], QualityConfig()).reset_index(drop=True)
+    q = pd.concat([ev[["event_id"]].reset_index(drop=True), q], axis=1)
+    return Window(ev, q, sg)
+
+
+def _contiguous_split(prompts: pd.Series) -> int:
+    """main's candidate search: contiguous bands of 6 slots, all pairs of each band group
+    compared on the full signature. Returns the near-duplicate pairs found (with repeats)."""
+    from feedback_assets.domain.curation.dedupe import minhash_signatures, normalize_text
+    from feedback_assets.domain.curation.near_duplicates import _block_pairs, _groups, row_hash
+
+    sigs = minhash_signatures(normalize_text(prompts).drop_duplicates().reset_index(drop=True))
+    found = 0
+    for start in range(0, 60, 6):
+        order, starts, lengths = _groups(row_hash(sigs[:, start : start + 6]))
+        for g in np.flatnonzero(lengths > 1):
+            members = np.sort(order[starts[g] : starts[g] + lengths[g]])
+            found += len(_block_pairs(sigs[members], sigs[members], 55, symmetric=True)[0])
+    return found
+
+
+def curation_scale_case(kind: str, n: int, deployment_id: str) -> dict[str, Any]:
+    from feedback_assets.domain.curation.curation import CurationConfig
+    from feedback_assets.resources.embedder import EmbedderResource
+    from feedback_assets.services.curated_sets import curate_window
+
+    window = _scale_window(n, deployment_id)
+    embedder = EmbedderResource()
+    texts = (window.events["prompt"] + "\n" + window.events["response"]).tolist()
+    before = _rss_now_mb()
+    _reset_peak()
+    cpu = time.process_time()  # CPU seconds too: wall time on a shared box measures the neighbours
+    if kind == "curate_window (lazy embeddings)":
+        out, secs = timed(curate_window, window, None, CurationConfig(), embed=embedder.embed)
+        kept: Any = len(out.curated)
+    elif kind == "main's eval split search (contiguous bands)":
+        kept, secs = timed(_contiguous_split, window.events["prompt"])
+    else:  # main's asset embedded every event before curating
+        vectors, secs = timed(embedder.embed, texts)
+        kept = f"{vectors.nbytes / 2**20:.0f} MB"
+    return {
+        "case": kind,
+        "deployment": deployment_id,
+        "events": n,
+        "events_per_s": round(n / secs),
+        "seconds": round(secs, 2),
+        "cpu_s": round(time.process_time() - cpu, 2),
+        "kept": kept,
+        "rss_before_mb": round(before),
+        "step_peak_mb": round(_peak_since_reset_mb()),
+    }
+
+
+SCALE_CASES = (
+    "curate_window (lazy embeddings)",
+    "main's eval split search (contiguous bands)",
+    "main's eager embedding of every event",
+)
+
+
+def scale_main(sizes: list[int]) -> None:
+    rows = []
+    for n in sizes:
+        for dep in ("support-bot", "code-assistant", "json-extractor"):
+            for case in SCALE_CASES:
+                size = n if case == SCALE_CASES[0] else min(n, 30_000)
+                if case != SCALE_CASES[0] and any(
+                    r["case"] == case and r["deployment"] == dep and r["events"] == size
+                    for r in rows
+                ):
+                    continue
+                rows.append(
+                    run_isolated(
+                        "bench.bench_curation_export:curation_scale_case",
+                        kind=case,
+                        n=size,
+                        deployment_id=dep,
+                    )
+                )
+                print_table("curation at scale (so far)", rows[-1:])
+    print_table("curation at scale", rows)
+
+
 def main(argv: list[str]) -> None:
+    if "--scale" in argv:
+        scale_main([int(v) for v in argv[argv.index("--scale") + 1 :]])
+        return
     quick = "--quick" in argv
     sizes = [10_000] if quick else [100_000, 1_000_000]
     export_rows = []

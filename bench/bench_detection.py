@@ -1,7 +1,7 @@
 """Detection quality: PII recall and precision per entity and locale, and drift power and
 false-positive rate at 300 current vs 600 reference events.
 
-    .venv/bin/python -m bench.bench_detection [--quick]
+    .venv/bin/python -m bench.bench_detection [--quick] [--seed N] [--misses]
 
 PII: `bench.pii_corpus` builds labelled sentences with Faker in six locales (phones in each
 region's written formats, extensions included) and a look-alike set (ids, versions,
@@ -9,10 +9,11 @@ timestamps, dates, prices, ISBNs, hashes). A PII sample is recalled when its val
 and exactly its own marker took its place; precision counts every marker, look-alikes included.
 
 Drift: the demo generator's streams. Reference 600 events, current 300; the whole detector
-(features, embedding MMD, novelty share; weighted Holm across all of them, as the drift sensor
-runs it) and the novelty test alone. Contamination: (a) a mixed-kind deployment with that share of its traffic
-on topics it never had (`topic_shift`); (b) support-bot traffic whose texts are, for that
-share of events, code-assistant prompts and answers (another domain). FPR: the same with no contamination.
+(per-feature tests on independent units, embedding MMD, novelty share; weighted Holm across
+all of them, as detect_drift_frames and the drift sensor run it) and the novelty test alone.
+Contamination: (a) a mixed-kind deployment with that share of its traffic on topics it never
+had (`topic_shift`); (b) support-bot traffic whose texts are, for that share of events,
+code-assistant prompts and answers (another domain). FPR: the same with no contamination.
 """
 
 from __future__ import annotations
@@ -84,9 +85,9 @@ _MARKERS = (
 _WORD = re.compile(r"[^\W_]{2,}")
 
 
-def pii_tables(per_entity: int, lookalikes: int) -> None:
-    judged = [r for region in LOCALES for r in _judge(pii_samples(region, per_entity, seed=7))]
-    judged += _judge(lookalike_samples(lookalikes, seed=7))
+def pii_tables(per_entity: int, lookalikes: int, seed: int = 7) -> None:
+    judged = [r for region in LOCALES for r in _judge(pii_samples(region, per_entity, seed=seed))]
+    judged += _judge(lookalike_samples(lookalikes, seed=seed))
     recall: dict[tuple[str, str], list[int]] = {}
     marks_by_entity: Counter[str] = Counter()
     true_marks: Counter[str] = Counter()
@@ -116,18 +117,24 @@ def pii_tables(per_entity: int, lookalikes: int) -> None:
     )
 
 
-def optional_tables(per_entity: int, lookalikes: int) -> None:
+def optional_tables(
+    per_entity: int, lookalikes: int, seed: int = 7, show_misses: bool = False
+) -> None:
     """PERSON and ADDRESS (FEEDBACK_PII_STAGES=person,address), and what the stages cost the
     rest: look-alike retention and precision over every marker, with both stages on."""
     rules = pii_rules(None, "person,address")
     judged = []
     for region in LOCALES:
-        judged += _judge(name_samples(region, per_entity, seed=7), rules)
-        judged += _judge(address_samples(region, per_entity, seed=7), rules)
-        judged += _judge(pii_samples(region, per_entity // 4, seed=7), rules)
-    oov = _judge(oov_name_samples(per_entity, seed=7), rules)
-    looks = _judge(lookalike_samples(lookalikes, seed=7), rules)
-    caps = _judge(capitalized_lookalikes(lookalikes, seed=7), rules)
+        judged += _judge(name_samples(region, per_entity, seed=seed), rules)
+        judged += _judge(address_samples(region, per_entity, seed=seed), rules)
+        judged += _judge(pii_samples(region, per_entity // 4, seed=seed), rules)
+    oov = _judge(oov_name_samples(per_entity, seed=seed), rules)
+    looks = _judge(lookalike_samples(lookalikes, seed=seed), rules)
+    caps = _judge(capitalized_lookalikes(lookalikes, seed=seed), rules)
+    if show_misses:  # the samples behind the recall and precision figures, to read
+        for s, marks, ok in judged + looks:
+            if (s.entity in ("PERSON", "ADDRESS") and not ok) or (not s.entity and marks):
+                print(f"miss {s.entity or 'look-alike'} {s.locale}: {s.text!r} -> {dict(marks)}")
     rows = []
     for entity in ("PERSON", "ADDRESS"):
         row: dict[str, Any] = {"entity": entity}
@@ -141,7 +148,7 @@ def optional_tables(per_entity: int, lookalikes: int) -> None:
         row["on capitalized texts"] = sum(m[f"[{entity}]"] for _, m, _ in caps)
         rows.append(row)
     print_table(
-        f"Optional stages on: recall per locale ({per_entity} samples each, Faker seed 7); "
+        f"Optional stages on: recall per locale ({per_entity} samples each, Faker seed {seed}); "
         "precision over the markers placed on all entity samples and the look-alikes; false "
         f"markers on {len(caps)} PII-free texts dense with capitalized words",
         rows,
@@ -216,10 +223,10 @@ def drift_table(trials: int) -> None:
     print_table(f"Drift: {N_CUR} current vs {N_REF} reference events (0% row = FPR)", rows)
 
 
-def main(quick: bool = False) -> None:
+def main(quick: bool = False, seed: int = 7, misses: bool = False) -> None:
     t0 = time.perf_counter()
-    pii_tables(per_entity=60 if quick else 400, lookalikes=300 if quick else 3000)
-    optional_tables(per_entity=60 if quick else 400, lookalikes=300 if quick else 3000)
+    pii_tables(per_entity=60 if quick else 400, lookalikes=300 if quick else 3000, seed=seed)
+    optional_tables(60 if quick else 400, 300 if quick else 3000, seed, misses)
     drift_table(trials=4 if quick else TRIALS)
     print(
         f"\ntotal {time.perf_counter() - t0:.1f}s; quality source for drift: {quality_frame.__module__}"
@@ -229,5 +236,8 @@ def main(quick: bool = False) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes only (smoke test)")
-    main(parser.parse_args().quick)
+    parser.add_argument("--seed", type=int, default=7, help="Faker seed of the PII samples")
+    parser.add_argument("--misses", action="store_true", help="print the optional stages' misses")
+    args = parser.parse_args()
+    main(args.quick, args.seed, args.misses)
     sys.exit(0)

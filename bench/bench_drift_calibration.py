@@ -28,6 +28,7 @@ from feedback_assets.domain.drift.drift import (
     build_features,
     compare_features,
     embedding_texts,
+    independent_units,
 )
 from feedback_assets.domain.drift.embedding import hashing_embed
 
@@ -67,13 +68,14 @@ def _texts(events: pd.DataFrame) -> list[str]:
 
 def make_reference(events: pd.DataFrame, signals: pd.DataFrame) -> Reference:
     texts = _texts(events)
-    feats = build_features(events, quality_frame(events), signals, CONFIG)
+    # As detect_drift_frames (the drift_reports asset): per-feature tests on independent units.
+    feats = build_features(independent_units(events), quality_frame(events), signals, CONFIG)
     return Reference(feats, hashing_embed(texts), texts)
 
 
 def test_window(ref: Reference, events: pd.DataFrame, signals: pd.DataFrame) -> tuple[bool, str]:
     texts = _texts(events)
-    feats = build_features(events, quality_frame(events), signals, CONFIG)
+    feats = build_features(independent_units(events), quality_frame(events), signals, CONFIG)
     report = compare_features(
         ref.features, feats, CONFIG, ref.embeddings, hashing_embed(texts), ref.texts, texts
     )

@@ -231,12 +231,19 @@ def _child_main(phase: str, kwargs_json: str) -> None:
 def _run_phase(
     phase: str, env: dict[str, str], code_root: Path, timeout: float, **kwargs: Any
 ) -> dict[str, Any]:
-    # The bench module comes from this tree; feedback_assets from code_root (first on the path).
+    # The bench module comes from this tree; feedback_assets from code_root. `python -m` puts the
+    # working directory first on the path, so the child runs in code_root.
     env = {**env, "PYTHONPATH": f"{code_root}{os.pathsep}{ROOT}"}
     cmd = [sys.executable, "-m", "bench.bench_scale", "--phase", phase, json.dumps(kwargs)]
     try:
         proc = subprocess.run(
-            cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            cmd,
+            env=env,
+            cwd=code_root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return {f"{phase}_error": f"timeout after {timeout:.0f} s"}

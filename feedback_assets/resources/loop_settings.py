@@ -53,7 +53,7 @@ class DriftSettings(dg.ConfigurableResource):
     """How a window is compared with its deployment's reference."""
 
     min_samples: int = Field(default=100, description="below: no verdict")
-    alpha: float = 0.05
+    alpha: float = Field(default=DriftConfig.alpha, description="family-wise error of a verdict")
     correction: Literal["holm", "bonferroni", "bh", "none"] = Field(
         default="holm", description="family-wise correction across the verdict's tests"
     )

@@ -22,6 +22,7 @@ from feedback_assets.domain.curation.eval_split import (
     split_prompts,
 )
 from feedback_assets.domain.curation.preferences import kto_rows, mine_preference_pairs
+from feedback_assets.domain.curation.selection import Embed
 from feedback_assets.domain.drift.drift_reports import Window
 from feedback_assets.domain.export.registry import Role
 from feedback_assets.services import training_exports
@@ -70,9 +71,11 @@ def curate_window(
     embeddings: np.ndarray | None,
     config: CurationConfig,
     known: pd.DataFrame | None = None,
+    embed: Embed | None = None,
 ) -> Curation:
     """Split the window's prompts (respecting `known` assignments), curate, and mark hard rows
-    that are the rejected side of a DPO pair as `preference`."""
+    that are the rejected side of a DPO pair as `preference`. Without `embeddings`, `embed`
+    vectors only the rows that can be sft seeds or diverse picks."""
     events = window.events
     split = split_prompts(
         events["prompt"],
@@ -82,14 +85,23 @@ def curate_window(
         seed=config.seed,
     )
     curated = curate(
-        events, window.quality, window.signals, embeddings, config, split["split"].to_numpy()
+        events,
+        window.quality,
+        window.signals,
+        embeddings,
+        config,
+        split["split"].to_numpy(),
+        embed=embed,
     )
     pairs = mine_preference_pairs(
         events, window.signals, window.quality, config.near_duplicate_threshold
     )
     rejected = (curated["role"] == "kto") & curated["event_id"].isin(pairs["rejected_event_id"])
     curated.loc[rejected, "role"] = "preference"
-    kto = kto_rows(events, window.signals, window.quality, config.max_hard_quality)
+    # Only the KTO rows' prompts are used here: a marker keeps which answers are present
+    # without copying every answer's text (a third of a GB at 333k events).
+    marked = events.assign(response=events["response"].notna().map({True: "", False: None}))
+    kto = kto_rows(marked, window.signals, window.quality, config.max_hard_quality)
     used = pd.concat(
         [curated.loc[curated["role"] != "eval", "prompt"], pairs["prompt"], kto["prompt"]]
     )
@@ -190,10 +202,9 @@ def curate_recent(
     """The deployment's latest `window_size` ingested events, sanitized, scored and curated."""
     events = store.read_events(deployment_id=deployment_id, latest=window_size)
     window = fresh_window(store, events, settings).window
-    texts = (window.events["prompt"] + "\n" + window.events["response"]).tolist()
-    embeddings = settings.embed(texts) if settings.embed is not None else None
     # The same frozen eval split as the asset: held-out prompts stay held out.
-    result = curate_window(window, embeddings, config, known_splits(store, deployment_id))
+    known = known_splits(store, deployment_id)
+    result = curate_window(window, None, config, known, embed=settings.embed)
     if persist:
         store.replace_partition(
             "curated_examples", FACADE_PARTITION, result.curated, deployment_ids=[deployment_id]

@@ -6,30 +6,42 @@ facade (api.export, api.export_preference_pairs) and the export_feedback op.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from feedback_assets.domain.curation.eval_split import near_duplicate_of_any
-from feedback_assets.domain.drift.drift_reports import Window
 from feedback_assets.domain.export.export import (
     ExportBlocked,
     ExportInvalid,
-    export_batch,
+    export_stream,
     verify_export,
 )
-from feedback_assets.domain.export.files import resolve_under_root
-from feedback_assets.domain.export.registry import ExportFormat, Role, resolve_format
+from feedback_assets.domain.export.files import chunks, resolve_under_root
+from feedback_assets.domain.export.registry import (
+    ExportFormat,
+    Role,
+    resolve_format,
+    resolve_formats,
+)
 from feedback_assets.domain.export.training_exports import (
     CODE_VERSION,
     batch_id_for,
+    preference_frames,
     sft_rows,
-    training_frames,
 )
 from feedback_assets.store import FeedbackStore
 from feedback_assets.store.eval_set import eval_set, train_prompt_keys
-from feedback_assets.store.exports import curated_for, forget_batch, record_batch
+from feedback_assets.store.exports import (
+    curated_for,
+    forget_batch,
+    hard_rows,
+    preference_window,
+    record_batch,
+    stream_sft,
+)
+from feedback_assets.store.streams import CHUNK_ROWS
 
 FILTERS = ("curation_source", "min_score", "model_version_id", "partition_key")
 CURATED_ROLES: tuple[Role, ...] = ("sft",)
@@ -41,10 +53,10 @@ def write_batch(
     root: str,
     deployment_id: str,
     batch_id: str,
-    frames: Mapping[Role, pd.DataFrame],
+    sources: Mapping[Role, Iterable[pd.DataFrame]],
     *,
     formats: Iterable[str],
-    event_ids: Sequence[str],
+    event_ids: Iterable[str],
     partition_key: str | None = None,
     paths: Mapping[str, str] | None = None,
     system_prompt: str | None = None,
@@ -53,11 +65,13 @@ def write_batch(
 ) -> tuple[dict[str, Any], list[str]]:
     """Write, load back and record a batch: (manifest, problems). Raises ExportBlocked on PII.
 
-    A batch with problems is not recorded (an earlier record of it is removed), so a retraining
-    never takes a batch that failed its load-back check.
+    `sources` gives each role's rows as chunks; `event_ids` (the examples to mark) is read
+    after the rows are written, so a list the chunks fill on their way works. A batch with
+    problems is not recorded (an earlier record of it is removed), so a retraining never
+    takes a batch that failed its load-back check.
     """
-    manifest = export_batch(
-        frames,
+    manifest = export_stream(
+        sources,
         root,
         batch_id,
         formats=formats,
@@ -77,7 +91,7 @@ def write_batch(
         manifest,
         deployment_id=deployment_id,
         root=root,
-        event_ids=event_ids,
+        event_ids=list(event_ids),
         partition_key=partition_key,
     )
     return manifest, problems
@@ -93,22 +107,30 @@ def export_partition(
     *,
     source_window: Mapping[str, Any] | None = None,
     max_hard_quality: float = 0.5,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """One deployment's curated day in every format: (manifest, problems).
 
-    SFT formats get the day's `sft` rows only; pairs and KTO rows of held-out prompts are left out.
+    SFT formats get the day's `sft` rows only, streamed from the store `chunk_rows` at a time
+    into every format at once; pairs and KTO rows (of training prompts only) are mined from
+    the part of the day they can come from, and only when a requested format takes them.
 
     A PII hit blocks the batch: manifest None, the reason in problems, nothing written.
     """
-    curated = store.read_table(
-        "curated_examples", partition_key=partition_key, deployment_id=deployment_id
-    )
-    frames = training_frames(
-        curated,
-        _day_window(store, partition_key, deployment_id),
-        train_prompt_keys(store, deployment_id),
-        max_hard_quality,
-    )
+    roles = {spec.role for spec in resolve_formats(formats)}
+    event_ids: list[str] = []
+    sources: dict[Role, Iterable[pd.DataFrame]] = {}
+    if "sft" in roles:
+        rows = stream_sft(store, partition_key, deployment_id, chunk_rows)
+        sources["sft"] = _noting_ids(rows, event_ids)
+    if roles & set(PAIR_ROLES):
+        mined = preference_frames(
+            hard_rows(store, partition_key, deployment_id),
+            preference_window(store, partition_key, deployment_id, max_hard_quality),
+            train_prompt_keys(store, deployment_id),
+            max_hard_quality,
+        )
+        sources |= {r: chunks(mined[r], chunk_rows) for r in PAIR_ROLES if r in roles}
     batch_id = batch_id_for(deployment_id, partition_key)
     try:
         return write_batch(
@@ -116,9 +138,9 @@ def export_partition(
             root,
             deployment_id,
             batch_id,
-            frames,
+            sources,
             formats=formats,
-            event_ids=frames["sft"]["event_id"].tolist(),
+            event_ids=event_ids,
             partition_key=partition_key,
             system_prompt=system_prompt,
             source_window={"partition_key": partition_key, **(source_window or {})},
@@ -129,13 +151,11 @@ def export_partition(
         return None, [str(exc)]
 
 
-def _day_window(store: FeedbackStore, partition_key: str, deployment_id: str) -> Window:
-    where = {"partition_key": partition_key, "deployment_id": deployment_id}
-    return Window(
-        store.read_table("sanitized_logs", order_by=["timestamp_us", "event_id"], **where),
-        store.read_table("quality_scores", **where),
-        store.read_table("sanitized_signals", **where),
-    )
+def _noting_ids(rows: Iterable[pd.DataFrame], ids: list[str]) -> Iterator[pd.DataFrame]:
+    """The chunks unchanged, their event ids appended to `ids` as they pass."""
+    for chunk in rows:
+        ids.extend(chunk["event_id"].tolist())
+        yield chunk
 
 
 def _without_eval(store: FeedbackStore, deployment_id: str, sft: pd.DataFrame) -> pd.DataFrame:
@@ -187,7 +207,7 @@ def _write_one(
         root,
         deployment_id,
         batch,
-        {spec.role: frame},
+        {spec.role: [frame]},
         formats=[spec.name],
         paths={spec.name: relative},
         event_ids=event_ids,

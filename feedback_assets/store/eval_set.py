@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from feedback_assets.store import schema
 from feedback_assets.store.feedback_store import FeedbackStore, now_us
+from feedback_assets.store.streams import stream
 
 EVAL_COLUMNS: tuple[str, ...] = (
     "prompt",
@@ -51,9 +52,19 @@ def eval_set(store: FeedbackStore, deployment_id: str) -> EvalSet:
 
 
 def known_splits(store: FeedbackStore, deployment_id: str) -> pd.DataFrame:
-    """Every stored assignment of the deployment: prompt_key, cluster_key, split, prompt."""
-    rows = store.read_table("prompt_splits", deployment_id=deployment_id, order_by=["prompt_key"])
-    return rows.reindex(columns=["prompt_key", "cluster_key", "split", "prompt"])
+    """Every stored assignment of the deployment: prompt_key, cluster_key, split, prompt (only
+    these columns are read: not the reference answers, which are most of a row's bytes)."""
+    t = schema.prompt_splits
+    columns = ["prompt_key", "cluster_key", "split", "prompt"]
+    query = (
+        sa.select(*(t.c[c] for c in columns))
+        .where(t.c.deployment_id == deployment_id)
+        .order_by(t.c.prompt_key)
+    )
+    parts = list(stream(store, t, query))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def add_splits(

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
+from feedback_assets.domain.drift.drift_reports import Window
 from feedback_assets.domain.export.bundle import BUNDLE_KIND
+from feedback_assets.domain.export.formats_columnar import CURATED_SCHEMA
+from feedback_assets.domain.export.training_exports import UNDESIRABLE_ROLES
 from feedback_assets.store import schema
 from feedback_assets.store.feedback_store import FeedbackStore, now_us
+from feedback_assets.store.frames import from_db_frame
+from feedback_assets.store.streams import CHUNK_ROWS, read_columns, stream
+
+# What pair and KTO mining reads of an event (not latency, tokens, user...).
+_MINED_EVENT_COLUMNS = (
+    "event_id",
+    "deployment_id",
+    "prompt",
+    "response",
+    "metadata",
+    "session_id",
+    "timestamp_us",
+)
 
 
 def record_batch(
@@ -210,3 +226,79 @@ def deployments_in_partition(store: FeedbackStore, partition_key: str) -> list[s
     )
     with store.engine.connect() as conn:
         return [str(r[0]) for r in conn.execute(query)]
+
+
+# -- training_exports: only what a deployment-day's export needs, pushed into SQL ---------------
+
+
+def _in_partition(t: sa.Table, partition_key: str, deployment_id: str) -> tuple[Any, Any]:
+    return t.c.partition_key == partition_key, t.c.deployment_id == deployment_id
+
+
+def stream_sft(
+    store: FeedbackStore, partition_key: str, deployment_id: str, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """The partition's `sft` rows, only the columns export files carry, in event_id order,
+    chunk by chunk (a server-side cursor on PostgreSQL)."""
+    c = schema.curated_examples
+    query = (
+        sa.select(*(c.c[n] for n in CURATED_SCHEMA.names))
+        .where(*_in_partition(c, partition_key, deployment_id), c.c.role == "sft")
+        .order_by(c.c.event_id)
+    )
+    return stream(store, c, query, chunk_rows)
+
+
+def hard_rows(store: FeedbackStore, partition_key: str, deployment_id: str) -> pd.DataFrame:
+    """The partition's curated undesirable rows (roles preference and kto): KTO False rows."""
+    c = schema.curated_examples
+    cols = ("prompt", "response", "original_response", "event_id", "deployment_id", "role")
+    query = (
+        sa.select(*(c.c[n] for n in cols))
+        .where(*_in_partition(c, partition_key, deployment_id))
+        .where(c.c.role.in_(UNDESIRABLE_ROLES))
+        .order_by(c.c.event_id)
+    )
+    return read_columns(store, c, query)
+
+
+def preference_window(
+    store: FeedbackStore, partition_key: str, deployment_id: str, max_hard_quality: float
+) -> Window:
+    """The part of a deployment-day that DPO pairs and KTO rows can come from, in the day's
+    order: events with a signal, events scored <= max_hard_quality, events naming the answer
+    they regenerate, and the events of a regenerated answer's session with its prompt (its
+    implicit regeneration). Mining this gives the rows mining the whole day gives; the rest of
+    the day never leaves the database."""
+    e, s, q = schema.sanitized_logs, schema.sanitized_signals, schema.quality_scores
+    in_e, in_s, in_q = (_in_partition(t, partition_key, deployment_id) for t in (e, s, q))
+    regenerated = sa.select(s.c.event_id).where(*in_s, s.c.signal_type == "regenerate")
+    regen_prompts = sa.select(e.c.session_id, e.c.prompt).where(
+        *in_e, e.c.event_id.in_(regenerated)
+    )
+    keep = sa.or_(
+        e.c.event_id.in_(sa.select(s.c.event_id).where(*in_s)),
+        e.c.event_id.in_(sa.select(q.c.event_id).where(*in_q, q.c.score <= max_hard_quality)),
+        e.c.metadata.like("%regenerate_of%"),
+        sa.tuple_(e.c.session_id, e.c.prompt).in_(regen_prompts),
+    )
+    # One pass over the day: each kept event with its quality row (left join), split below.
+    joined = e.outerjoin(
+        q, sa.and_(*in_q, q.c.event_id == e.c.event_id, q.c.deployment_id == e.c.deployment_id)
+    )
+    scored = (q.c.event_id.label("q_event_id"), q.c.score, q.c.refusal_passed)
+    events = (
+        sa.select(*(e.c[n] for n in _MINED_EVENT_COLUMNS), *scored)
+        .select_from(joined)
+        .where(*in_e, keep)
+        .order_by(e.c.timestamp_us, e.c.event_id)
+    )
+    rows = read_columns(store, e, events)
+    quality = rows.loc[rows["q_event_id"].notna(), ["q_event_id", "score", "refusal_passed"]]
+    quality = from_db_frame(q, quality.rename(columns={"q_event_id": "event_id"}))
+    signals = sa.select(s).where(*in_s).order_by(s.c.timestamp_us, s.c.signal_id)
+    return Window(
+        rows[list(_MINED_EVENT_COLUMNS) + ["timestamp"]],
+        quality.sort_values("event_id", ignore_index=True),
+        read_columns(store, s, signals),
+    )

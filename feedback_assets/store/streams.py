@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from feedback_assets.store import schema
+from feedback_assets.store.bulk import insert_rows, records_frame
 from feedback_assets.store.feedback_store import FeedbackStore, _lock_partition
 from feedback_assets.store.frames import from_db_frame, rows_for_insert
 
@@ -36,7 +37,7 @@ def stream(
         result = conn.execution_options(yield_per=chunk_rows).execute(query)
         columns = list(result.keys())
         for rows in result.partitions(chunk_rows):
-            yield from_db_frame(table, pd.DataFrame(rows, columns=columns))
+            yield from_db_frame(table, records_frame(rows, columns))
 
 
 def stream_events(
@@ -101,7 +102,7 @@ def partition_writer(
             if frame.empty:
                 return 0
             columns, rows = rows_for_insert(t, frame.assign(partition_key=partition_key))
-            conn.execute(t.insert(), [dict(zip(columns, r, strict=True)) for r in rows])
+            insert_rows(conn, t, columns, rows)
             return len(rows)
 
         try:
@@ -110,3 +111,11 @@ def partition_writer(
             conn.rollback()
             raise
         conn.commit()
+
+
+def read_columns(store: FeedbackStore, table: sa.Table, query: sa.Select[Any]) -> pd.DataFrame:
+    """The query's rows as one frame (for results bounded by the query, not by the day)."""
+    with store.engine.connect() as conn:
+        result = conn.execute(query)
+        columns = list(result.keys())
+        return from_db_frame(table, records_frame(result.fetchall(), columns))

@@ -1,6 +1,7 @@
 """curated_sets: a deployment-day's examples, each with a role (sft, preference, kto, eval)."""
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from feedback_assets.defs.metadata import counts_by, counts_table, num, preview
@@ -14,8 +15,8 @@ from feedback_assets.services.curated_sets import (
     curate_window,
     role_shares,
 )
+from feedback_assets.store.curation_reads import curation_window
 from feedback_assets.store.eval_set import EvalSet, add_splits, eval_set, known_splits
-from feedback_assets.store.windows import deployment_window
 
 
 @dg.asset(
@@ -56,11 +57,18 @@ def curated_sets(
     store = feedback_store.store()
     part = loop_partition(context)
     config = curation_settings.config()
-    window = deployment_window(store, part.day, part.deployment_id)
-    texts = (window.events["prompt"] + "\n" + window.events["response"]).tolist()
+    window = curation_window(store, part.day, part.deployment_id)  # curation's columns only
     known = known_splits(store, part.deployment_id)
-    embeddings, skipped = embedder.embed_or_none(texts)  # None: curate without diversity vectors
-    result = curate_window(window, embeddings, config, known)
+    skipped: list[str] = []
+
+    def embed(texts: list[str]) -> np.ndarray | None:
+        # Called once, for the rows that can be sft seeds or diverse picks only. None (an
+        # outage): curate without this run's embeddings.
+        vectors, reason = embedder.embed_or_none(texts)
+        skipped.extend([reason] if reason else [])
+        return vectors
+
+    result = curate_window(window, None, config, known, embed=embed)
     store.replace_partition(
         "curated_examples", part.day, result.curated, deployment_ids=[part.deployment_id]
     )
@@ -73,7 +81,7 @@ def curated_sets(
     yield dg.MaterializeResult(
         metadata={
             **_metadata(part.deployment_id, stored, len(window.events), result, added, held_out),
-            **({"embeddings_skipped": skipped} if skipped else {}),
+            **({"embeddings_skipped": skipped[0]} if skipped else {}),
         }
     )
     yield dg.AssetCheckResult(

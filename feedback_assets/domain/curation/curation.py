@@ -17,7 +17,10 @@ import pandas as pd
 from feedback_assets.domain.curation.dedupe import Deduper, dedupe
 from feedback_assets.domain.curation.eval_split import SPLITS
 from feedback_assets.domain.curation.selection import (
+    Embed,
+    RowVectors,
     cap_refusals,
+    embed_rows,
     split_budget,
     take,
     take_diverse,
@@ -144,10 +147,15 @@ def _distinct_counts(s: pd.DataFrame) -> pd.DataFrame:
     user = s["user_id"] if "user_id" in s else pd.Series(None, index=s.index, dtype=object)
     who = user.where(user.notna(), "signal:" + sid)
     distinct = s.assign(_who=who).drop_duplicates(["event_id", "signal_type", "_who"])
-    return (
-        pd.crosstab(distinct["event_id"], distinct["signal_type"])
-        .reindex(columns=list(SIGNAL_TYPES), fill_value=0)
-        .astype("int64")
+    # A bincount over (event, type) codes: what pd.crosstab gives, without its pivot machinery.
+    codes, events = pd.factorize(distinct["event_id"], sort=True)
+    kinds = pd.Categorical(distinct["signal_type"], categories=list(SIGNAL_TYPES)).codes
+    width = len(SIGNAL_TYPES)
+    flat = np.bincount(codes * width + kinds, minlength=len(events) * width)
+    return pd.DataFrame(
+        flat.reshape(len(events), width).astype("int64"),
+        index=pd.Index(events, name="event_id"),
+        columns=list(SIGNAL_TYPES),
     )
 
 
@@ -170,6 +178,7 @@ def curate(
     embeddings: np.ndarray | None = None,
     config: CurationConfig = CurationConfig(),  # noqa: B008 - frozen, so a shared default is safe
     split: np.ndarray | pd.Series | None = None,
+    embed: Embed | None = None,
 ) -> pd.DataFrame:
     """Select training examples (up to `config.limit`) and eval examples (columns: CURATED_COLUMNS).
 
@@ -179,7 +188,8 @@ def curate(
     score >= min_judge_score with that quality and no negative feedback); hard examples get role
     `kto` (the undesirable side). Eval-split rows that have a reference answer or are hard get
     role `eval`; conflict rows are dropped. Rows lacking an event_id, prompt or response are
-    skipped. Reported events are never sft targets.
+    skipped. Reported events are never sft targets. Without `embeddings`, `embed` (texts ->
+    vectors or None) is called once for the rows that can be sft seeds or diverse picks.
     """
     for col in ("event_id", "deployment_id", "prompt", "response"):
         if col not in events.columns:
@@ -199,7 +209,11 @@ def curate(
         pool["_split"] = values[pool["_pos"].to_numpy()]
     else:
         pool["_split"] = "train"
-    train = _select_training(pool[pool["_split"] == "train"], events, embeddings, config)
+    vectors: np.ndarray | RowVectors | None = embeddings
+    if vectors is None and embed is not None:
+        can_seed = (pool["_edit"] | pool["_eligible"]) & (pool["_split"] == "train")
+        vectors = embed_rows(pool.loc[can_seed, "_pos"].to_numpy(), events, embed)
+    train = _select_training(pool[pool["_split"] == "train"], events, vectors, config)
     held_out = _select_eval(pool[pool["_split"] == "eval"], events, config)
     parts = [p for p in (train, held_out) if len(p)]
     if not parts:
@@ -229,7 +243,7 @@ def _with_eligibility(pool: pd.DataFrame, cfg: CurationConfig) -> pd.DataFrame:
 def _select_training(
     train: pd.DataFrame,
     events: pd.DataFrame,
-    embeddings: np.ndarray | None,
+    embeddings: np.ndarray | RowVectors | None,
     cfg: CurationConfig,
 ) -> pd.DataFrame:
     """Edits first; the rest of `limit` is split by share. A share that cannot be filled stays

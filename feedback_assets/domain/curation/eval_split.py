@@ -18,7 +18,7 @@ import pandas as pd
 from datasketch import LeanMinHash, MinHashLSH
 
 from feedback_assets.domain.curation.dedupe import minhash_signatures, normalize_text, text_keys
-from feedback_assets.domain.curation.near_duplicates import agree, components
+from feedback_assets.domain.curation.near_duplicates import agree, component_pairs
 
 SPLITS: tuple[str, ...] = ("train", "eval", "conflict")
 KNOWN_COLUMNS: tuple[str, ...] = ("prompt_key", "cluster_key", "split", "prompt")
@@ -115,12 +115,14 @@ def _assign_fresh(
     known_sigs = minhash_signatures(normalize_text(known["prompt"].astype(str)), NUM_PERM, seed)
     # Both find every pair within `threshold` when each of the LSH's bands is a full band.
     lsh_bands = _lsh(threshold).b
-    exact = components(sigs, known_sigs, threshold, lsh_bands)
+    exact = component_pairs(sigs, known_sigs, threshold, lsh_bands)
     if exact is not None:
-        roots, touched = exact
+        roots, hit_row, hit_known = exact
     else:
         roots, touched = _lsh_components(sigs, known_sigs, threshold, seed)
-    return _component_splits(roots, keys, touched, known, eval_share, seed)
+        hit_row = np.repeat(np.arange(len(touched)), [len(t) for t in touched])
+        hit_known = np.array([j for t in touched for j in sorted(t)], dtype=np.int64)
+    return _component_splits(roots, keys, hit_row, hit_known, known, eval_share, seed)
 
 
 def _lsh(threshold: float) -> MinHashLSH:
@@ -164,29 +166,34 @@ def _lsh_components(
 def _component_splits(
     roots: np.ndarray,
     keys: np.ndarray,
-    touched: list[set[int]],
+    hit_row: np.ndarray,
+    hit_known: np.ndarray,
     known: pd.DataFrame,
     eval_share: float,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    cluster = np.empty(len(roots), dtype=object)
-    split = np.empty(len(roots), dtype=object)
-    known_split = known["split"].to_numpy()
-    known_cluster = known["cluster_key"].to_numpy()
-    for members in pd.Series(np.arange(len(roots))).groupby(roots).indices.values():
-        hit = sorted(set().union(*(touched[m] for m in members)))
-        splits = set(known_split[hit]) if hit else set()
-        if len(splits) > 1:
-            cluster[members], split[members] = "", "conflict"
-        elif splits:
-            side = splits.pop()
-            cluster[members] = min(known_cluster[hit])
-            split[members] = side
-        else:
-            key = min(keys[members])
-            cluster[members] = key
-            split[members] = "eval" if eval_bucket(key, seed) < eval_share * 100 else "train"
-    return cluster, split
+    """Per row: a component touching known clusters of both splits is a conflict; one touching
+    known clusters of one split joins it (the smallest of their cluster keys); an untouched one
+    is a new cluster keyed by its smallest prompt key, eval by its seeded bucket."""
+    _, comp_of = np.unique(roots, return_inverse=True)
+    cluster = pd.Series(keys).groupby(comp_of).min().to_numpy(dtype=object)
+    buckets = np.array([eval_bucket(k, seed) for k in cluster], dtype=np.int64)
+    split = np.where(buckets < eval_share * 100, "eval", "train").astype(object)
+    if len(hit_row):
+        hits = pd.DataFrame(
+            {
+                "comp": comp_of[hit_row],
+                "split": known["split"].to_numpy()[hit_known],
+                "cluster": known["cluster_key"].to_numpy()[hit_known],
+            }
+        ).groupby("comp")
+        sides, joined = hits["split"].agg(["nunique", "first"]), hits["cluster"].min()
+        touched = sides.index.to_numpy()
+        cluster[touched] = joined.to_numpy(dtype=object)
+        split[touched] = sides["first"].to_numpy(dtype=object)
+        both = touched[sides["nunique"].to_numpy() > 1]
+        cluster[both], split[both] = "", "conflict"
+    return cluster[comp_of], split[comp_of]
 
 
 def _lean(sig: np.ndarray, seed: int) -> LeanMinHash:
@@ -202,10 +209,15 @@ def near_duplicate_of_any(
         return np.zeros(len(norm), dtype=bool)
     out = np.array(norm.isin(set(other_norm)), dtype=bool)
     other_sigs = minhash_signatures(other_norm.reset_index(drop=True), NUM_PERM, seed)
-    lsh = MinHashLSH(threshold=max(0.3, threshold - 0.3), num_perm=NUM_PERM)
+    sigs = minhash_signatures(norm.reset_index(drop=True), NUM_PERM, seed)
+    # The pigeonhole banding finds every hit without one LSH insert per prompt of `others`.
+    exact = component_pairs(sigs, other_sigs, threshold, _lsh(threshold).b)
+    if exact is not None:
+        out[exact[1]] = True
+        return out
+    lsh = _lsh(threshold)
     for j, sig in enumerate(other_sigs):
         lsh.insert(j, _lean(sig, seed), check_duplication=False)
-    sigs = minhash_signatures(norm.reset_index(drop=True), NUM_PERM, seed)
     for i in np.flatnonzero(~out):
         cands = lsh.query(_lean(sigs[i], seed))
         out[i] = any(float(np.mean(other_sigs[j] == sigs[i])) >= threshold for j in cands)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,6 +12,36 @@ from feedback_assets.domain.curation.dedupe import Deduper, embed_texts, pair_te
 
 if TYPE_CHECKING:
     from feedback_assets.domain.curation.curation import CurationConfig
+
+
+Embed = Callable[[list[str]], "np.ndarray | None"]  # texts -> vectors (None: unavailable)
+
+
+class RowVectors:
+    """Vectors of some rows of the events frame, looked up by row position like an aligned
+    matrix: only rows that can become sft seeds or diverse picks are ever embedded."""
+
+    def __init__(self, rows: np.ndarray, vectors: np.ndarray, n_rows: int) -> None:
+        if len(rows) != len(vectors):
+            raise ValueError(f"vectors: {len(vectors)} rows for {len(rows)} positions")
+        self._slot = pd.Series(np.arange(len(rows)), index=rows)
+        self._vectors, self._n = vectors, n_rows
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, pos: np.ndarray) -> np.ndarray:
+        slots = self._slot.reindex(np.asarray(pos))
+        if slots.isna().any():
+            raise KeyError(f"embeddings: rows {list(slots.index[slots.isna()][:5])} not embedded")
+        return self._vectors[slots.to_numpy(dtype=np.int64)]
+
+
+def embed_rows(rows: np.ndarray, events: pd.DataFrame, embed: Embed) -> RowVectors | None:
+    """The rows' prompt + response vectors in one call (None when the embedder is unavailable:
+    curation then uses its own hashed vectors for every row, never a mix)."""
+    vectors = embed(pair_text(events.iloc[rows]).tolist())
+    return None if vectors is None else RowVectors(rows, np.asarray(vectors), len(events))
 
 
 def split_budget(cfg: CurationConfig, remaining: int) -> dict[str, int]:
@@ -70,7 +101,7 @@ def take_diverse(
     deduper: Deduper,
     seed_pos: np.ndarray,
     events: pd.DataFrame,
-    embeddings: np.ndarray | None,
+    embeddings: np.ndarray | RowVectors | None,
     cfg: CurationConfig,
 ) -> pd.DataFrame:
     """Quality-first greedy: accept a candidate if its cosine distance to every selected example

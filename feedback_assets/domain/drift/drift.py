@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +29,7 @@ from feedback_assets.domain.drift.drift_tests import (
 from feedback_assets.domain.drift.embedding import hashing_embed
 from feedback_assets.domain.drift.embedding_drift import mmd_test, top_terms
 from feedback_assets.domain.drift.novelty import novelty_test
+from feedback_assets.domain.drift.units import independent_units
 from feedback_assets.domain.records import DriftReport, DriftResult, Severity
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "compare_features",
     "detect_drift_frames",
     "embedding_texts",
+    "independent_units",
     "plot_drift",
     "results_frame",
     "results_from_frame",
@@ -308,10 +311,17 @@ def detect_drift_frames(
 ) -> DriftReport:
     """Features + embeddings of both windows, then `compare_features`. `embed` defaults to the
     offline `hashing_embed`; texts (prompt + response) are subsampled to embedding_max_samples.
-    An `embed` that returns None (its endpoint is down) skips the embedding tests."""
+    An `embed` that returns None (its endpoint is down) skips the embedding tests. The
+    per-feature tests see one event per prompt and session (`independent_units`)."""
     embedder = embed or hashing_embed
-    ref = build_features(reference_events, reference_quality, reference_signals, config)
-    cur = build_features(current_events, current_quality, current_signals, config)
+    ref = build_features(
+        independent_units(reference_events), reference_quality, reference_signals, config
+    )
+    cur = build_features(
+        independent_units(current_events), current_quality, current_signals, config
+    )
+    # Sizes stay event counts (the history reports windows in events).
+    ref, cur = replace(ref, size=len(reference_events)), replace(cur, size=len(current_events))
     k = config.embedding_max_samples
     ref_texts = embedding_texts(reference_events, k, config.seed)
     cur_texts = embedding_texts(current_events, k, config.seed + 1)

@@ -17,7 +17,8 @@ import posixpath
 import shutil
 import stat
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import fsspec
@@ -35,25 +36,102 @@ class UnsafePath(ValueError):
 
 def write_atomic(root: str, relative: str, write: Callable[[str], T]) -> tuple[str, T]:
     """Call write(temp path) then publish it as root/relative: (final path, write's result)."""
-    final = resolve_under_root(root, relative)
-    if "://" in root:
-        return final, _write_remote(final, write)
-    parts = relative_parts(relative)
-    base = os.path.realpath(os.path.abspath(root))
-    os.makedirs(base, exist_ok=True)
-    dir_fd = open_dir_nofollow(base, parts[:-1], relative)
-    name = parts[-1]
-    tmp = f".{name}.tmp-{uuid.uuid4().hex[:12]}"
+    with staged_writes(root) as staged:
+        result = write(staged.stage(relative))
+    return staged.finals[relative], result
+
+
+@dataclass
+class _Staged:
+    final: str
+    tmp: str
+    dir_fd: int = -1  # local: the opened parent directory
+    parts: list[str] = field(default_factory=list)
+
+
+class StagedWrites:
+    """Several files (or directories) written under temp names and published together on
+    commit, so a streamed export publishes nothing when it fails half way (PII, a bad row)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.finals: dict[str, str] = {}
+        self._staged: dict[str, _Staged] = {}
+        self._made: list[str] = []  # directories staging created, removed again on discard
+        self._committed = False
+
+    def stage(self, relative: str) -> str:
+        """A temp path to write; published as root/relative on commit."""
+        if relative in self._staged:
+            raise ValueError(f"path {relative!r}: staged twice in one write")
+        final = resolve_under_root(self.root, relative)
+        if "://" in self.root:
+            parent, name = posixpath.split(final)
+            tmp = posixpath.join(parent, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
+            self._staged[relative] = _Staged(final, tmp)
+        else:
+            parts = relative_parts(relative)
+            base = os.path.realpath(os.path.abspath(self.root))
+            os.makedirs(base, exist_ok=True)
+            self._note_missing(base, parts[:-1])
+            dir_fd = open_dir_nofollow(base, parts[:-1], relative)
+            tmp = f".{parts[-1]}.tmp-{uuid.uuid4().hex[:12]}"
+            staged = _Staged(final, tmp, dir_fd, parts)
+            self._staged[relative] = staged
+            tmp = _fd_path(dir_fd, base, parts[:-1], tmp)
+        self.finals[relative] = final
+        return tmp
+
+    def _note_missing(self, base: str, parts: list[str]) -> None:
+        for i in range(len(parts)):
+            path = os.path.join(base, *parts[: i + 1])
+            if not os.path.lexists(path) and path not in self._made:
+                self._made.append(path)
+
+    def commit(self) -> None:
+        """fsync everything, then rename each temp over its final name."""
+        self._committed = True
+        base = os.path.realpath(os.path.abspath(self.root))
+        for relative, s in self._staged.items():
+            if s.dir_fd >= 0:
+                _fsync_tree(s.dir_fd, s.tmp)
+                _check_inside(s.dir_fd, base, relative)
+        for s in self._staged.values():
+            if s.dir_fd < 0:
+                fs, p = fsspec.core.url_to_fs(s.final)
+                if fs.exists(p):
+                    fs.rm(p, recursive=True)
+                fs.mv(fsspec.core.url_to_fs(s.tmp)[1], p, recursive=True)
+                continue
+            _publish(s.dir_fd, s.tmp, s.parts[-1])
+            os.fsync(s.dir_fd)
+
+    def discard(self) -> None:
+        """Remove what is left of the temps and close the directories."""
+        for s in self._staged.values():
+            if s.dir_fd < 0:
+                fs, p = fsspec.core.url_to_fs(s.tmp)
+                if fs.exists(p):
+                    fs.rm(p, recursive=True)
+                continue
+            _remove(s.dir_fd, s.tmp)
+            os.close(s.dir_fd)
+        self._staged.clear()
+        if not self._committed:  # a refused write leaves no trace, not even a directory
+            for path in reversed(self._made):
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)
+
+
+@contextlib.contextmanager
+def staged_writes(root: str) -> Iterator[StagedWrites]:
+    """Stage files in the block; all are published when it ends, none if it raises."""
+    staged = StagedWrites(root)
     try:
-        result = write(_fd_path(dir_fd, base, parts[:-1], tmp))
-        _fsync_tree(dir_fd, tmp)
-        _check_inside(dir_fd, base, relative)
-        _publish(dir_fd, tmp, name)
-        os.fsync(dir_fd)
+        yield staged
+        staged.commit()
     finally:
-        _remove(dir_fd, tmp)
-        os.close(dir_fd)
-    return final, result
+        staged.discard()
 
 
 def remove_nofollow(root: str, relative: str) -> None:
@@ -159,16 +237,3 @@ def _remove(dir_fd: int, name: str) -> None:
         shutil.rmtree(name, dir_fd=dir_fd)
     else:
         os.unlink(name, dir_fd=dir_fd)
-
-
-def _write_remote(final: str, write: Callable[[str], T]) -> T:
-    """Object stores publish a whole object at once; a temp name and a move cover the rest."""
-    fs, p = fsspec.core.url_to_fs(final)
-    parent, name = posixpath.split(p)
-    protocol = final.split("://", 1)[0]
-    tmp = posixpath.join(parent, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
-    result = write(f"{protocol}://{tmp}")
-    if fs.exists(p):
-        fs.rm(p, recursive=True)
-    fs.mv(tmp, p, recursive=True)
-    return result

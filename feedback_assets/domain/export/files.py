@@ -7,7 +7,7 @@ import os
 import posixpath
 from collections.abc import Iterator, Sequence
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import fsspec
 import orjson
@@ -73,6 +73,29 @@ def chunks(df: pd.DataFrame, size: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
         yield df.iloc[start : start + size]
 
 
+class Sink(Protocol):
+    """A format's incremental writer: rows arrive chunk by chunk, so no format needs the whole
+    export in memory. close() returns (rows written, extra manifest fields); abort() releases
+    what the sink holds after a failure (the caller removes the partial file)."""
+
+    def write(self, chunk: pd.DataFrame) -> None: ...
+
+    def close(self) -> tuple[int, dict[str, Any]]: ...
+
+    def abort(self) -> None: ...
+
+
+def drain(sink: Sink, df: pd.DataFrame) -> tuple[int, dict[str, Any]]:
+    """Write a whole frame through a sink (the in-memory callers' path)."""
+    try:
+        for chunk in chunks(df):
+            sink.write(chunk)
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.close()
+
+
 def digest(path: str) -> tuple[str, int]:
     """sha256 and size of a file; for a directory, over its data files in name order.
 
@@ -114,6 +137,15 @@ def concat_files(sources: Sequence[str], dest: str, *, skip_first_line: bool = F
                     last = block[-1:]
                 if last and last != b"\n":
                     out.write(b"\n")
+
+
+def count_lines(path: str) -> int:
+    """Non-blank lines of a file, read block by block."""
+    n = 0
+    with open_binary(path, "rb") as f:
+        for line in f:
+            n += bool(line.strip())
+    return n
 
 
 class InvalidJson:

@@ -6,13 +6,13 @@ record batches or bytes from the source files, never recomputing rows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from feedback_assets.domain.export.files import CHUNK_ROWS, chunks, concat_files, open_binary
+from feedback_assets.domain.export.files import CHUNK_ROWS, concat_files, drain, open_binary
 
 CURATED_SCHEMA = pa.schema(
     [
@@ -56,27 +56,84 @@ def _arrow(chunk: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 # ---------------------------------------------------------------- Parquet
 
 
+ROW_GROUP_ROWS = 20_000  # Parquet row groups of a fixed size: the file does not depend on chunking
+
+
+class _Regroup:
+    """Arrow tables re-cut into batches of exactly `size` rows (the last one shorter): what a
+    writer emits no longer depends on how the rows arrived, so the bytes do not either."""
+
+    def __init__(self, size: int = ROW_GROUP_ROWS) -> None:
+        self.size = size
+        self._parts: list[pa.Table] = []
+        self._rows = 0
+
+    def push(self, table: pa.Table) -> list[pa.Table]:
+        self._parts.append(table)
+        self._rows += table.num_rows
+        return self._cut(final=False) if self._rows >= self.size else []
+
+    def flush(self) -> list[pa.Table]:
+        return self._cut(final=True)
+
+    def _cut(self, final: bool) -> list[pa.Table]:
+        if not self._parts:
+            return []
+        table = pa.concat_tables(self._parts).combine_chunks()
+        full = table.num_rows if final else table.num_rows - table.num_rows % self.size
+        out = [table.slice(i, min(self.size, full - i)) for i in range(0, full, self.size)]
+        rest = table.slice(full)
+        self._parts, self._rows = ([rest] if rest.num_rows else []), rest.num_rows
+        return out
+
+
+class ParquetSink:
+    """Real Parquet (the original wrote JSONL under a .parquet name), explicit schema, every
+    row stamped with its batch id, row groups of a fixed size."""
+
+    def __init__(self, path: str, batch_id: str) -> None:
+        self.batch_id, self.rows = batch_id, 0
+        self._f = open_binary(path, "wb")
+        self._w = pq.ParquetWriter(self._f, PARQUET_SCHEMA, compression="snappy")
+        self._groups = _Regroup()
+
+    def write(self, chunk: pd.DataFrame) -> None:
+        table = _arrow(chunk.assign(export_batch_id=self.batch_id), PARQUET_SCHEMA)
+        self.rows += len(chunk)
+        for group in self._groups.push(table):
+            self._w.write_table(group)
+
+    def close(self) -> tuple[int, dict[str, Any]]:
+        for group in self._groups.flush():
+            self._w.write_table(group)
+        self._w.close()
+        self._f.close()
+        return self.rows, {}
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._w.close()
+        self._f.close()
+
+
 def write_parquet(df: pd.DataFrame, path: str, batch_id: str) -> int:
-    """Real Parquet (the original wrote JSONL under a .parquet name), explicit schema."""
-    rows = 0
-    with (
-        open_binary(path, "wb") as f,
-        pq.ParquetWriter(f, PARQUET_SCHEMA, compression="snappy") as w,
-    ):
-        for chunk in chunks(df):
-            w.write_table(_arrow(chunk.assign(export_batch_id=batch_id), PARQUET_SCHEMA))
-            rows += len(chunk)
-    return rows
+    return drain(ParquetSink(path, batch_id), df)[0]
 
 
 def load_parquet(path: str, batch_ids: frozenset[str]) -> tuple[int, list[str]]:
-    fs, p = fsspec.core.url_to_fs(path)
-    schema = pq.read_schema(p, filesystem=fs).remove_metadata()
-    errs = [] if schema.equals(PARQUET_SCHEMA) else [f"schema differs: {schema}"]
-    ids = pq.read_table(p, columns=["export_batch_id"], filesystem=fs).column(0)
-    if ids.null_count or not set(ids.unique().to_pylist()) <= batch_ids:
+    """Schema and batch ids, read one record batch of the id column at a time."""
+    rows, seen, nulls = 0, set(), 0
+    with open_binary(path, "rb") as f:
+        pf = pq.ParquetFile(f)
+        schema = pf.schema_arrow.remove_metadata()
+        errs = [] if schema.equals(PARQUET_SCHEMA) else [f"schema differs: {schema}"]
+        for batch in pf.iter_batches(batch_size=CHUNK_ROWS, columns=["export_batch_id"]):
+            ids = batch.column(0)
+            rows, nulls = rows + len(ids), nulls + ids.null_count
+            seen.update(pc.unique(ids).drop_null().to_pylist())
+    if nulls or not seen <= batch_ids:
         errs.append(f"export_batch_id is not one of {sorted(batch_ids)}")
-    return len(ids), errs
+    return rows, errs
 
 
 def merge_parquet(sources: Sequence[str], dest: str) -> None:
@@ -94,21 +151,45 @@ def merge_parquet(sources: Sequence[str], dest: str) -> None:
 # ---------------------------------------------------------------- CSV
 
 
+class CsvSink:
+    """CSV with the curated header; the writer quotes answers holding newlines."""
+
+    def __init__(self, path: str) -> None:
+        self.rows = 0
+        self._f = open_binary(path, "wb")
+        self._w = pacsv.CSVWriter(self._f, CURATED_SCHEMA)
+
+    def write(self, chunk: pd.DataFrame) -> None:
+        self._w.write_table(_arrow(chunk, CURATED_SCHEMA))
+        self.rows += len(chunk)
+
+    def close(self) -> tuple[int, dict[str, Any]]:
+        self._w.close()
+        self._f.close()
+        return self.rows, {}
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._w.close()
+        self._f.close()
+
+
 def write_csv(df: pd.DataFrame, path: str) -> int:
-    rows = 0
-    with open_binary(path, "wb") as f, pacsv.CSVWriter(f, CURATED_SCHEMA) as w:
-        for chunk in chunks(df):
-            w.write_table(_arrow(chunk, CURATED_SCHEMA))
-            rows += len(chunk)
-    return rows
+    return drain(CsvSink(path), df)[0]
 
 
 def load_csv(path: str, batch_ids: frozenset[str]) -> tuple[int, list[str]]:
+    """Header and row count, parsed block by block (answers hold newlines: quoted)."""
+    parse = pacsv.ParseOptions(newlines_in_values=True)
+    # Strings throughout: a streaming reader infers types from its first block only.
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in CSV_COLUMNS})
+    rows = 0
     with open_binary(path, "rb") as f:
-        # Answers hold newlines (code, lists); the writer quotes them.
-        table = pacsv.read_csv(f, parse_options=pacsv.ParseOptions(newlines_in_values=True))
-    errs = [] if tuple(table.column_names) == CSV_COLUMNS else ["csv header differs"]
-    return table.num_rows, errs
+        reader = pacsv.open_csv(f, parse_options=parse, convert_options=convert)
+        errs = [] if tuple(reader.schema.names) == CSV_COLUMNS else ["csv header differs"]
+        for batch in reader:
+            rows += batch.num_rows
+    return rows, errs
 
 
 def merge_csv(sources: Sequence[str], dest: str) -> None:
@@ -131,41 +212,65 @@ def hf_features() -> Any:
     return Features.from_arrow_schema(CURATED_SCHEMA)
 
 
+class HfDatasetSink:
+    """`save_to_disk` of a DatasetDict(train, test) with declared features.
+
+    Rows stream into one Arrow file in a scratch dir, which datasets memory-maps; on close the
+    seeded split (a permutation of the row count, as before) selects train and test rows from
+    it. from_pandas of a whole frame would hold several copies in RAM (6 GB at 1M rows).
+    """
+
+    def __init__(self, path: str, test_size: float = 0.1, seed: int = 0) -> None:
+        if not 0.0 <= test_size < 1.0:
+            raise ValueError(f"test_size: must be in [0, 1), got {test_size}")
+        self.path, self.test_size, self.seed, self.rows = path, test_size, seed, 0
+        self._scratch = tempfile.mkdtemp(prefix="hf_export_")
+        self._file = os.path.join(self._scratch, "rows.arrow")
+        self._w = pa.ipc.new_stream(self._file, CURATED_SCHEMA)
+        self._groups = _Regroup()
+
+    def write(self, chunk: pd.DataFrame) -> None:
+        for group in self._groups.push(_arrow(chunk, CURATED_SCHEMA)):
+            self._w.write_table(group)
+        self.rows += len(chunk)
+
+    def close(self) -> tuple[int, dict[str, Any]]:
+        from datasets import Dataset, DatasetDict, DatasetInfo
+
+        try:
+            for group in self._groups.flush():
+                self._w.write_table(group)
+            self._w.close()
+            n = self.rows
+            is_test = np.zeros(n, dtype=bool)
+            n_test = int(round(n * self.test_size))
+            is_test[np.random.default_rng(self.seed).permutation(n)[:n_test]] = True
+            info = DatasetInfo(features=hf_features())
+            rows = Dataset.from_file(self._file, info=info)
+            dd = DatasetDict(
+                {
+                    s: rows.select(np.flatnonzero(mask))
+                    for s, mask in (("train", ~is_test), ("test", is_test))
+                }
+            )
+            save_hf_dataset(dd, self.path)
+            counts = {s: dd[s].num_rows for s in dd}
+            del dd, rows
+            return sum(counts.values()), {"splits": counts}
+        finally:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._w.close()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+
 def write_hf_dataset(
     df: pd.DataFrame, path: str, test_size: float = 0.1, seed: int = 0
 ) -> dict[str, int]:
-    """`save_to_disk` of a DatasetDict(train, test) with declared features.
-
-    Rows stream into Arrow files in a scratch dir, which datasets memory-maps; from_pandas of the
-    whole frame would hold several copies in RAM (6 GB at 1M rows).
-    """
-    from datasets import Dataset, DatasetDict, DatasetInfo
-
-    if not 0.0 <= test_size < 1.0:
-        raise ValueError(f"test_size: must be in [0, 1), got {test_size}")
-    n = len(df)
-    n_test = int(round(n * test_size))
-    is_test = np.zeros(n, dtype=bool)
-    is_test[np.random.default_rng(seed).permutation(n)[:n_test]] = True
-    scratch = tempfile.mkdtemp(prefix="hf_export_")
-    try:
-        files = {s: os.path.join(scratch, f"{s}.arrow") for s in ("train", "test")}
-        writers = {s: pa.ipc.new_stream(p, CURATED_SCHEMA) for s, p in files.items()}
-        for start in range(0, n, CHUNK_ROWS):
-            table = _arrow(df.iloc[start : start + CHUNK_ROWS], CURATED_SCHEMA)
-            mask = pa.array(is_test[start : start + CHUNK_ROWS])
-            writers["test"].write_table(table.filter(mask))
-            writers["train"].write_table(table.filter(pc.invert(mask)))
-        for w in writers.values():
-            w.close()
-        info = DatasetInfo(features=hf_features())
-        dd = DatasetDict({s: Dataset.from_file(p, info=info, split=s) for s, p in files.items()})
-        save_hf_dataset(dd, path)
-        counts = {s: dd[s].num_rows for s in dd}
-        del dd
-        return counts
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    splits: dict[str, int] = drain(HfDatasetSink(path, test_size, seed), df)[1]["splits"]
+    return splits
 
 
 _MAX_SHARD_BYTES = 500_000_000  # datasets' default max_shard_size
@@ -175,10 +280,16 @@ def save_hf_dataset(dd: Any, path: str) -> None:
     """save_to_disk, but an empty split gets one (empty) shard: with none, datasets cannot load
     the directory back (load_from_disk raises IndexError in datasets 5.2)."""
     shards = {
-        name: max(1, min(ds.num_rows, int(ds.data.nbytes / _MAX_SHARD_BYTES) + 1))
+        name: max(1, min(ds.num_rows, int(_nbytes(ds) / _MAX_SHARD_BYTES) + 1))
         for name, ds in dd.items()
     }
     dd.save_to_disk(path, num_shards=shards)
+
+
+def _nbytes(ds: Any) -> float:
+    """The bytes of a dataset's own rows (a selection's table also holds the other rows)."""
+    table_rows = ds.data.num_rows
+    return float(ds.data.nbytes) * (ds.num_rows / table_rows if table_rows else 0.0)
 
 
 def hf_dataset_dict(path: str) -> Any:

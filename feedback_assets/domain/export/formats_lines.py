@@ -17,6 +17,7 @@ from feedback_assets.domain.export.files import (
     InvalidJson,
     chunks,
     concat_files,
+    drain,
     open_binary,
     read_json_lines,
 )
@@ -30,20 +31,57 @@ DPO_OPENAI_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"
 KTO_KEYS = frozenset({"prompt", "completion", "label"})
 
 
-def _write_ndjson(
-    path: str, df: pd.DataFrame, columns: Sequence[str], shape: Callable[[], list[pl.Expr]]
-) -> int:
-    """Chunked JSON lines through polars (~1.7x orjson per-row dumps, 5x stdlib json)."""
-    missing = [c for c in columns if c not in df.columns]
+class NdjsonSink:
+    """JSON lines through polars, chunk by chunk (~1.7x orjson per-row dumps, 5x stdlib json).
+    Each row's line depends only on the row, so the file is the same whatever the chunking."""
+
+    def __init__(
+        self, path: str, columns: Sequence[str], shape: Callable[[], list[pl.Expr]]
+    ) -> None:
+        self.columns, self.shape, self.rows = list(columns), shape, 0
+        self._f = open_binary(path, "wb")
+
+    def _frame(self, chunk: pd.DataFrame) -> pl.DataFrame:
+        return pl.from_pandas(chunk[self.columns], nan_to_null=True)
+
+    def write(self, chunk: pd.DataFrame) -> None:
+        missing = [c for c in self.columns if c not in chunk.columns]
+        if missing:
+            raise ValueError(f"export: column(s) {missing} missing")
+        for part in chunks(chunk):
+            self._frame(part).select(self.shape()).write_ndjson(self._f)
+            self.rows += len(part)
+
+    def close(self) -> tuple[int, dict[str, Any]]:
+        self._f.close()
+        return self.rows, {}
+
+    def abort(self) -> None:
+        self._f.close()
+
+
+class IndexSink(NdjsonSink):
+    """The sidecar index of a JSON-lines file: line i = `{"ids": [...]}` of row i (nulls left
+    out), for erasure to find a user's rows."""
+
+    def __init__(self, path: str, columns: Sequence[str]) -> None:
+        def shape() -> list[pl.Expr]:
+            ids = pl.concat_list([pl.col(c).cast(pl.String) for c in columns])
+            return [ids.list.drop_nulls().alias("ids")]
+
+        super().__init__(path, columns, shape)
+
+    def _frame(self, chunk: pd.DataFrame) -> pl.DataFrame:
+        return pl.from_pandas(chunk[self.columns].astype(object), nan_to_null=True)
+
+
+def _drain_checked(sink: NdjsonSink, df: pd.DataFrame) -> int:
+    """A whole frame through a sink; a missing column fails even when the frame is empty."""
+    missing = [c for c in sink.columns if c not in df.columns]
     if missing:
+        sink.abort()
         raise ValueError(f"export: column(s) {missing} missing")
-    rows = 0
-    with open_binary(path, "wb") as f:
-        for chunk in chunks(df):
-            frame = pl.from_pandas(chunk[list(columns)], nan_to_null=True)
-            frame.select(shape()).write_ndjson(f)
-            rows += len(chunk)
-    return rows
+    return drain(sink, df)[0]
 
 
 def _message(role: str, col: str) -> pl.Expr:
@@ -66,11 +104,10 @@ def merge_lines(sources: Sequence[str], dest: str) -> None:
 # ---------------------------------------------------------------- writers
 
 
-def write_jsonl(df: pd.DataFrame, path: str) -> int:
+def jsonl_sink(path: str) -> NdjsonSink:
     """The original's shape: one {prompt, response, source, score} object per line."""
-    return _write_ndjson(
+    return NdjsonSink(
         path,
-        df,
         ("prompt", "response", "curation_source", "curation_score"),
         lambda: [
             pl.col("prompt").cast(pl.String),
@@ -79,6 +116,10 @@ def write_jsonl(df: pd.DataFrame, path: str) -> int:
             pl.col("curation_score").cast(pl.Float64).alias("score"),
         ],
     )
+
+
+def write_jsonl(df: pd.DataFrame, path: str) -> int:
+    return _drain_checked(jsonl_sink(path), df)
 
 
 def to_openai_chat(
@@ -97,7 +138,7 @@ def to_openai_chat(
             }
 
 
-def write_openai_chat(df: pd.DataFrame, path: str, system_prompt: str | None = None) -> int:
+def openai_chat_sink(path: str, system_prompt: str | None = None) -> NdjsonSink:
     def shape() -> list[pl.Expr]:
         head = []
         if system_prompt:
@@ -107,12 +148,14 @@ def write_openai_chat(df: pd.DataFrame, path: str, system_prompt: str | None = N
         msgs = [*head, _message("user", "prompt"), _message("assistant", "response")]
         return [pl.concat_list(msgs).alias("messages")]
 
-    return _write_ndjson(path, df, ("prompt", "response"), shape)
+    return NdjsonSink(path, ("prompt", "response"), shape)
 
 
-def write_preference_pairs(
-    pairs: pd.DataFrame, path: str, shape: Literal["trl", "openai"] = "trl"
-) -> int:
+def write_openai_chat(df: pd.DataFrame, path: str, system_prompt: str | None = None) -> int:
+    return _drain_checked(openai_chat_sink(path, system_prompt), df)
+
+
+def preference_sink(path: str, shape: Literal["trl", "openai"] = "trl") -> NdjsonSink:
     """TRL {prompt, chosen, rejected}, or OpenAI DPO
     {input: {messages}, preferred_output, non_preferred_output}."""
     if shape not in ("trl", "openai"):
@@ -131,14 +174,21 @@ def write_preference_pairs(
         ]
 
     cols = ("prompt", "chosen", "rejected")
-    return _write_ndjson(path, pairs, cols, trl if shape == "trl" else openai)
+    return NdjsonSink(path, cols, trl if shape == "trl" else openai)
 
 
-def write_kto(rows: pd.DataFrame, path: str) -> int:
+def write_preference_pairs(
+    pairs: pd.DataFrame, path: str, shape: Literal["trl", "openai"] = "trl"
+) -> int:
+    if shape not in ("trl", "openai"):
+        raise ValueError(f"shape: must be 'trl' or 'openai', got {shape!r}")
+    return _drain_checked(preference_sink(path, shape), pairs)
+
+
+def kto_sink(path: str) -> NdjsonSink:
     """TRL KTO unpaired rows {prompt, completion, label}."""
-    return _write_ndjson(
+    return NdjsonSink(
         path,
-        rows,
         ("prompt", "completion", "label"),
         lambda: [
             pl.col("prompt").cast(pl.String),
@@ -146,6 +196,10 @@ def write_kto(rows: pd.DataFrame, path: str) -> int:
             pl.col("label").cast(pl.Boolean),
         ],
     )
+
+
+def write_kto(rows: pd.DataFrame, path: str) -> int:
+    return _drain_checked(kto_sink(path), rows)
 
 
 # ---------------------------------------------------------------- OpenAI chat checks

@@ -1,6 +1,7 @@
 """The export-format registry: every format the project writes, with its one canonical name.
 
-Each entry names its role (which input rows it takes), file name, writer, loader and merge, and
+Each entry names its role (which input rows it takes), file name, sink (an incremental
+writer), loader and merge, and
 how erasure finds and removes a user's rows in it (row_removal: by its event_id column, or by the
 sidecar index a format without one gets).
 Assets, the facade, ops, retraining and the bench all look formats up here, so a new format is
@@ -15,18 +16,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
+from feedback_assets.domain.export.files import Sink
 from feedback_assets.domain.export.formats_columnar import (
+    CsvSink,
+    HfDatasetSink,
+    ParquetSink,
     load_csv,
     load_hf_dataset,
     load_parquet,
     merge_csv,
     merge_hf_dataset,
     merge_parquet,
-    write_csv,
-    write_hf_dataset,
-    write_parquet,
 )
 from feedback_assets.domain.export.formats_lines import (
     CHAT_KEYS,
@@ -35,12 +36,12 @@ from feedback_assets.domain.export.formats_lines import (
     KTO_KEYS,
     TRL_KEYS,
     Loader,
+    jsonl_sink,
+    kto_sink,
     lines_loader,
     merge_lines,
-    write_jsonl,
-    write_kto,
-    write_openai_chat,
-    write_preference_pairs,
+    openai_chat_sink,
+    preference_sink,
 )
 from feedback_assets.domain.export.row_removal import (
     Erasure,
@@ -78,7 +79,7 @@ class WriteOptions:
     seed: int = 0
 
 
-Writer = Callable[[pd.DataFrame, str, WriteOptions], tuple[int, dict[str, Any]]]
+Opener = Callable[[str, WriteOptions], Sink]  # (path, options) -> a sink taking row chunks
 Merger = Callable[[Sequence[str], str], None]
 Scanner = Callable[[str, str | None, Erasure], np.ndarray]  # (path, index, erasure) -> drop
 Keeper = Callable[[str, str, np.ndarray], dict[str, Any]]  # (src, dest, keep) -> rows, ...
@@ -89,7 +90,7 @@ class ExportFormat:
     name: str
     role: Role  # sft: curated rows; preference: DPO pairs; kto: KTO unpaired rows
     file_name: str  # under the batch directory; a directory for hf_dataset
-    write: Writer  # (rows, path, options) -> (row count, extra manifest fields)
+    open: Opener  # (path, options) -> sink; its close() gives (row count, extra manifest fields)
     load: Loader  # (path, allowed batch ids) -> (row count, problems)
     merge: Merger  # (source paths, dest): one file from several batches, without recompute
     aliases: tuple[str, ...] = ()
@@ -100,17 +101,12 @@ class ExportFormat:
     keep: Keeper = keep_lines
 
 
-def _hf(df: pd.DataFrame, path: str, o: WriteOptions) -> tuple[int, dict[str, Any]]:
-    splits = write_hf_dataset(df, path, test_size=o.test_size, seed=o.seed)
-    return sum(splits.values()), {"splits": splits}
-
-
 FORMATS: tuple[ExportFormat, ...] = (
     ExportFormat(
         "jsonl",
         "sft",
         "curated.jsonl",
-        lambda df, p, o: (write_jsonl(df, p), {}),
+        lambda p, o: jsonl_sink(p),
         lines_loader(JSONL_KEYS),
         merge_lines,
     ),
@@ -118,7 +114,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         "openai_chat",
         "sft",
         "openai_chat.jsonl",
-        lambda df, p, o: (write_openai_chat(df, p, o.system_prompt), {}),
+        lambda p, o: openai_chat_sink(p, o.system_prompt),
         lines_loader(CHAT_KEYS, check_chat=True),
         merge_lines,
         aliases=("openai", "chat"),
@@ -128,7 +124,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         "hf_dataset",
         "sft",
         "hf_dataset",
-        _hf,
+        lambda p, o: HfDatasetSink(p, o.test_size, o.seed),
         load_hf_dataset,
         merge_hf_dataset,
         aliases=("huggingface", "hf"),
@@ -140,7 +136,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         "parquet",
         "sft",
         "curated.parquet",
-        lambda df, p, o: (write_parquet(df, p, o.batch_id), {}),
+        lambda p, o: ParquetSink(p, o.batch_id),
         load_parquet,
         merge_parquet,
         id_column="event_id",
@@ -151,7 +147,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         "csv",
         "sft",
         "curated.csv",
-        lambda df, p, o: (write_csv(df, p), {}),
+        lambda p, o: CsvSink(p),
         load_csv,
         merge_csv,
         id_column="event_id",
@@ -162,7 +158,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         "dpo_trl",
         "preference",
         "preference_pairs.trl.jsonl",
-        lambda df, p, o: (write_preference_pairs(df, p, "trl"), {}),
+        lambda p, o: preference_sink(p, "trl"),
         lines_loader(TRL_KEYS),
         merge_lines,
         aliases=("trl",),
@@ -171,7 +167,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         "dpo_openai",
         "preference",
         "preference_pairs.openai.jsonl",
-        lambda df, p, o: (write_preference_pairs(df, p, "openai"), {}),
+        lambda p, o: preference_sink(p, "openai"),
         lines_loader(DPO_OPENAI_KEYS),
         merge_lines,
         aliases=("openai",),
@@ -180,7 +176,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         "kto",
         "kto",
         "kto.jsonl",
-        lambda df, p, o: (write_kto(df, p), {}),
+        lambda p, o: kto_sink(p),
         lines_loader(KTO_KEYS),
         merge_lines,
     ),

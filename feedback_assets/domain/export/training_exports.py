@@ -54,15 +54,27 @@ def training_frames(
     train_keys: Collection[str] | None = None,
     max_hard_quality: float = 0.5,
 ) -> dict[Role, pd.DataFrame]:
-    """Each role's rows: the sft examples, and DPO pairs and KTO rows mined from the window.
+    """Each role's rows: the sft examples, and DPO pairs and KTO rows mined from the window."""
+    hard = curated[curated["role"].isin(UNDESIRABLE_ROLES)] if "role" in curated else curated[:0]
+    pairs = preference_frames(hard, window, train_keys, max_hard_quality)
+    return {"sft": sft_rows(curated), **pairs}
 
-    The curated hard rows join the KTO rows as undesirable (label False). With `train_keys`
-    (the deployment's prompt keys assigned to training), pairs and KTO rows of any other prompt
-    are left out, so a held-out prompt never reaches a training file.
+
+def preference_frames(
+    hard: pd.DataFrame,
+    window: Window,
+    train_keys: Collection[str] | None = None,
+    max_hard_quality: float = 0.5,
+) -> dict[Role, pd.DataFrame]:
+    """DPO pairs and KTO rows mined from the window, plus the curated hard rows as KTO False.
+
+    `hard` holds the curated undesirable rows (prompt, response, original_response, event_id,
+    deployment_id). With `train_keys` (the deployment's prompt keys assigned to training),
+    pairs and KTO rows of any other prompt are left out, so a held-out prompt never reaches a
+    training file.
     """
     pairs = mine_preference_pairs(window.events, window.signals, window.quality)
     kto = kto_rows(window.events, window.signals, window.quality, max_hard_quality)
-    hard = curated[curated["role"].isin(UNDESIRABLE_ROLES)] if "role" in curated else curated[:0]
     hard_kto = pd.DataFrame(
         {
             "prompt": hard["prompt"],
@@ -81,4 +93,4 @@ def training_frames(
         keys = set(train_keys)
         pairs = pairs[prompt_keys(pairs["prompt"]).isin(keys)].reset_index(drop=True)
         kto = kto[prompt_keys(kto["prompt"]).isin(keys)].reset_index(drop=True)
-    return {"sft": sft_rows(curated), "preference": pairs, "kto": kto}
+    return {"preference": pairs, "kto": kto}

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pii_optional imports pii_patterns too
     from feedback_assets.domain.pii.pii_optional import PiiRule
 
 # Bump when the redaction changes without its patterns changing (validators, stage order).
-REDACTION_REVISION = 1
+REDACTION_REVISION = 2  # 2: phone groupings, name and address formats (session 5)
 VERSION_LENGTH = 32  # events.pii_version
 
 

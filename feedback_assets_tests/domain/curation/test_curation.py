@@ -259,3 +259,43 @@ def test_aggregate_signals_anonymous_and_redelivered_signals() -> None:
     agg = aggregate_signals(redelivered).set_index("event_id")
     assert agg.loc["a", "n_thumbs_down"] == 2  # two anonymous signals, one re-delivery dropped
     assert agg.loc["a", "signal_score"] == -4.0
+
+
+def test_embed_is_called_once_for_rows_that_can_be_seeds_or_diverse_picks() -> None:
+    """Lazy embedding: only approved or edited train rows are embedded, and the selection is
+    the one an aligned matrix of every row's vector gives."""
+    from feedback_assets.domain.drift.embedding import hashing_embed
+
+    rows = [
+        {"event_id": f"e{i}", "prompt": text(i, 12), "response": text(500 + i)} for i in range(40)
+    ]
+    ev = events(rows)
+    q = quality({f"e{i}": (0.9 if i % 2 else 0.3) for i in range(40)})
+    q["judge_score"] = 0.9  # the odd rows (quality 0.9) are approved; the even ones are hard
+    sig = signals([("e4", "edit", "u1", "a better answer"), ("e6", "thumbs_down")])
+    split = np.where(np.arange(40) >= 36, "eval", "train")
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        return hashing_embed(texts)
+
+    lazy = curate(ev, q, sig, None, CurationConfig(limit=12), split, embed=embed)
+    full = hashing_embed((ev["prompt"] + "\n" + ev["response"]).tolist())
+    eager = curate(ev, q, sig, full, CurationConfig(limit=12), split)
+    pd.testing.assert_frame_equal(lazy, eager)
+    assert len(calls) == 1
+    wanted = {f"{r['prompt']}\n{r['response']}" for i, r in enumerate(rows) if i < 36 and i % 2}
+    wanted.add(f"{rows[4]['prompt']}\n{rows[4]['response']}")  # the edited row
+    assert set(calls[0]) == wanted
+    assert (lazy["curation_source"] == "diverse").any()
+
+
+def test_embed_unavailable_curates_with_hashed_vectors() -> None:
+    rows = [
+        {"event_id": f"e{i}", "prompt": text(i, 12), "response": text(500 + i)} for i in range(20)
+    ]
+    q = quality({f"e{i}": 0.9 for i in range(20)})
+    q["judge_score"] = 0.9
+    out = curate(events(rows), q, None, None, only("diverse", 5), embed=lambda texts: None)
+    assert len(out) == 5 and set(out["curation_source"]) == {"diverse"}

@@ -111,3 +111,50 @@ def test_bad_inputs_name_the_field() -> None:
         split_prompts(pd.Series(["p"]), _known(["q"], ["conflict"]))
     with pytest.raises(ValueError, match="known.prompt"):
         split_prompts(pd.Series(["p"]), _known(["q"], ["eval"]).drop(columns=["prompt"]))
+
+
+@pytest.mark.parametrize("threshold", [0.85, 0.6])
+def test_near_duplicate_of_any_equals_comparing_every_pair(threshold: float) -> None:
+    """Banded (0.85) or LSH (0.6, no banding): the hits are those of all pairs compared."""
+    from feedback_assets.demo.traffic import generate_stream
+
+    events, _ = generate_stream(700, seed=5, deployment_id="json-extractor")
+    prompts = events["prompt"].drop_duplicates().reset_index(drop=True)
+    mine, others = prompts.iloc[:300], prompts.iloc[300:]
+    got = near_duplicate_of_any(mine, others, threshold)
+    a = minhash_signatures(normalize_text(mine).reset_index(drop=True))
+    b = minhash_signatures(normalize_text(others).reset_index(drop=True))
+    want = ((a[:, None, :] == b[None, :, :]).mean(axis=2) >= threshold).any(axis=1)
+    assert got.tolist() == want.tolist()
+    assert 0 < want.sum() < len(want)
+
+
+def test_split_is_the_same_whatever_the_group_block_and_chunk_sizes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Templated prompts with known clusters of both splits (so conflicts occur): tiny band
+    groups, verification blocks and pair chunks split every near-duplicate group, and the
+    assignments do not change."""
+    import feedback_assets.domain.curation.near_duplicates as nd
+    from feedback_assets.demo.traffic import generate_stream
+
+    events, _ = generate_stream(4000, seed=6, deployment_id="support-bot")
+    prompts = events["prompt"]
+    stored = prompts.iloc[:1500:2].drop_duplicates()
+    keys = prompt_keys(stored)
+    known = pd.DataFrame(
+        {
+            "prompt_key": keys.to_numpy(),
+            "cluster_key": keys.to_numpy(),
+            "split": ["eval" if i % 3 == 0 else "train" for i in range(len(stored))],
+            "prompt": stored.to_numpy(),
+        }
+    ).drop_duplicates("prompt_key")
+    fresh = prompts.iloc[1500:]
+    want = split_prompts(fresh, known)
+    monkeypatch.setattr(nd, "SMALL_GROUP", 2)
+    monkeypatch.setattr(nd, "BLOCK_BYTES", 256)
+    monkeypatch.setattr(nd, "PAIR_CHUNK", 5)
+    got = split_prompts(fresh, known)
+    pd.testing.assert_frame_equal(got, want)
+    assert {"train", "eval", "conflict"} <= set(want["split"])
