@@ -10,7 +10,7 @@ read cap the report equals the one computed from raw text (feedback_assets_tests
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.domain.drift.drift_features import (
     Features,
     features_from_frame,
+    stored_units,
     text_sample_positions,
 )
 from feedback_assets.store.drift_features import (
@@ -46,9 +47,12 @@ class Side:
     texts: list[str] | None  # None: no events, no text tests
     embeddings: np.ndarray | None = None  # cached reference embeddings, when there are any
 
-    def features(self, config: DriftConfig) -> Features:
-        meta = self.frame["metadata"] if "metadata" in self.frame.columns else None
-        return features_from_frame(self.frame, config, meta)
+    def features(self, config: DriftConfig, units: bool = True) -> Features:
+        """On independent units (as detect_drift_frames; `units=False`: every event, as
+        live_report); the size stays the event count."""
+        units_frame = stored_units(self.frame) if units else self.frame
+        meta = units_frame["metadata"] if "metadata" in units_frame.columns else None
+        return replace(features_from_frame(units_frame, config, meta), size=len(self.frame))
 
 
 def day_window(deployment_id: str, day: str) -> WindowSpec:

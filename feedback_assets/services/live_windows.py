@@ -97,7 +97,7 @@ def _judge(
         return report, ref_id
     cur = build_features(current.events, current.quality, current.signals, settings.drift)
     report = compare_features(
-        side.features(settings.drift), cur, settings.drift, deployment_id=deployment_id
+        side.features(settings.drift, units=False), cur, settings.drift, deployment_id=deployment_id
     )
     return report, str(ref["reference_id"])
 

@@ -20,7 +20,7 @@ from feedback_assets.store.windows import deployment_window
 
 KEEP = ("event_id", "deployment_id", "model_version_id", "timestamp_us")
 # What event_features is computed from (besides the scores): read with the answers, once.
-FEATURE_SOURCES = ("prompt", "user_id", "token_count", "latency_ms", "metadata")
+FEATURE_SOURCES = ("prompt", "user_id", "session_id", "token_count", "latency_ms", "metadata")
 TABLES = ["quality_scores", "event_features"]
 
 

@@ -34,7 +34,7 @@ from feedback_assets.store.feedback_store import FeedbackStore, now_us
 MAX_WINDOW_EVENTS = 100_000  # rows of a window drift reads (see the module doc)
 READ_COLUMNS = (
     "event_id", "timestamp_us", "model_version_id", *EVENT_COLUMNS, "prompt_hash", "user_hash",
-    *QUALITY_COLUMNS,
+    "session_hash", *QUALITY_COLUMNS,
 )  # fmt: skip
 _HASH_RANGE = 1 << 63
 _ID_CHUNK = 500  # event ids per IN (...) list: far below every driver's parameter limit
@@ -100,7 +100,7 @@ def read_features(
     columns = [*READ_COLUMNS, *(["metadata"] if metadata else [])]
     query = sa.select(*(t.c[c] for c in columns)).where(*where)
     frame = _frame(store, query.order_by(t.c.timestamp_us, t.c.event_id))
-    for name in ("prompt_hash", "user_hash"):
+    for name in ("prompt_hash", "user_hash", "session_hash"):
         frame[name] = frame[name].astype("Int64")
     return frame
 

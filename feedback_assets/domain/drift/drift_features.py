@@ -117,6 +117,11 @@ def event_feature_columns(events: pd.DataFrame) -> pd.DataFrame:
     has_user = (users.astype("string").fillna("") != "").to_numpy()
     out["user_hash"] = pd.array(np.where(has_user, _hash63(users), 0), dtype="Int64")
     out.loc[~has_user, "user_hash"] = pd.NA
+    sessions = events["session_id"] if "session_id" in events.columns else None
+    out["session_hash"] = pd.array([pd.NA] * len(events), dtype="Int64")
+    if sessions is not None:  # NA without a session: each such event is its own unit
+        known = sessions.notna().to_numpy()
+        out.loc[known, "session_hash"] = _hash63(sessions[known])
     out["sample_key"] = _hash63(events["event_id"])
     if "metadata" in events.columns:
         out["metadata"] = events["metadata"].to_numpy()
@@ -278,3 +283,13 @@ def select_reference(
             else ordered[ordered["_ts"] < start + timedelta(days=first_days)]
         )
     return chosen.drop(columns="_ts")
+
+
+def stored_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """drift.units.independent_units on stored rows (window order = time order): the first
+    event of each (session, prompt) group; rows without a session are each their own unit."""
+    if "session_hash" not in frame.columns or len(frame) < 2:
+        return frame
+    keys = frame[["session_hash", "prompt_hash"]]
+    repeat = keys.duplicated(keep="first") & keys["session_hash"].notna()
+    return frame if not repeat.any() else frame[~repeat.to_numpy()]

@@ -36,7 +36,7 @@ def _features() -> None:
         *(sa.Column(c, _BIG) for c in ("prompt_length", "response_length", "token_count")),
         sa.Column("latency_ms", sa.Float),
         sa.Column("metadata", sa.Text),  # sanitized JSON: categorical_metadata_fields read it
-        *(sa.Column(c, _BIG) for c in ("prompt_hash", "user_hash")),
+        *(sa.Column(c, _BIG) for c in ("prompt_hash", "user_hash", "session_hash")),
         sa.Column("sample_key", _BIG, nullable=False),
         sa.Column("score", sa.Float),
         sa.Column("format_kind", sa.String(16)),
