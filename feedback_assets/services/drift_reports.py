@@ -16,6 +16,7 @@ from feedback_assets.domain.drift.drift import (
     Features,
     build_features,
     compare_features,
+    independent_units,
     plot_drift,
     results_frame,
 )
@@ -181,10 +182,15 @@ def live_report(
 ) -> DriftReport:
     """Statistical, output and feedback tests only: cheap enough to refresh every few minutes.
 
-    The embedding test (MMD with permutations) is left to the daily drift_reports asset.
+    The embedding test (MMD with permutations) is left to the daily drift_reports asset. The
+    per-feature tests see independent units, as in the daily report.
     """
-    ref = build_features(reference.events, reference.quality, reference.signals, config)
-    cur = build_features(current.events, current.quality, current.signals, config)
+    ref = build_features(
+        independent_units(reference.events), reference.quality, reference.signals, config
+    )
+    cur = build_features(
+        independent_units(current.events), current.quality, current.signals, config
+    )
     return compare_features(ref, cur, config, deployment_id=deployment_id)
 
 

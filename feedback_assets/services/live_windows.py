@@ -13,7 +13,11 @@ from datetime import datetime
 
 import numpy as np
 
-from feedback_assets.domain.drift.drift import build_features, compare_features
+from feedback_assets.domain.drift.drift import (
+    build_features,
+    compare_features,
+    independent_units,
+)
 from feedback_assets.domain.drift.drift_reports import Window
 from feedback_assets.domain.records import DriftReport
 from feedback_assets.services.drift_inputs import reference_side
@@ -95,9 +99,11 @@ def _judge(
         reference, ref_id = reference_window(store, deployment_id, settings)
         report = live_report(reference, current, deployment_id=deployment_id, config=settings.drift)
         return report, ref_id
-    cur = build_features(current.events, current.quality, current.signals, settings.drift)
+    cur = build_features(
+        independent_units(current.events), current.quality, current.signals, settings.drift
+    )
     report = compare_features(
-        side.features(settings.drift, units=False), cur, settings.drift, deployment_id=deployment_id
+        side.features(settings.drift), cur, settings.drift, deployment_id=deployment_id
     )
     return report, str(ref["reference_id"])
 
