@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+from dagster._core.events import DagsterEventType
 
 from feedback_assets.demo.traffic import TrafficConfig
 from feedback_assets.store import FeedbackStore
@@ -42,10 +43,10 @@ SETTINGS = {"FEEDBACK_DRIFT_MIN_SAMPLES": "20", "FEEDBACK_EXPECTED_FORMATS": "js
 
 
 @pytest.fixture
-def stores(postgres: PostgresServer) -> Iterator[dict[str, str]]:
+def stores(postgres: PostgresServer, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Two stores holding the same raw traffic, byte for byte (the second is a copy)."""
     urls = {"concurrent": postgres.create_database("bf_concurrent")}
-    ingest(urls["concurrent"], Path(postgres.data_dir.parent) / "bf_spool", TRAFFIC)
+    ingest(urls["concurrent"], tmp_path / "spool", TRAFFIC)
     urls["sequential"] = postgres.clone_database("bf_concurrent", "bf_sequential")
     postgres.create_database("bf_instance")
     yield urls
@@ -55,7 +56,8 @@ def stores(postgres: PostgresServer) -> Iterator[dict[str, str]]:
 
 def _concurrent(
     postgres: PostgresServer, url: str, tmp: Path, monkeypatch: pytest.MonkeyPatch
-) -> BackfillOutcome:
+) -> tuple[BackfillOutcome, dict[str, set[str]]]:
+    """The backfill's outcome, and per run the steps that ran in a worker process of their own."""
     env = {
         "DAGSTER_PG_USERNAME": postgres.user,
         "DAGSTER_PG_PASSWORD": postgres.password,
@@ -72,7 +74,17 @@ def _concurrent(
     home = write_instance_home(tmp / "dagster_home", max_concurrent_runs=2)
     with open_workspace(home) as workspace:
         workspace.instance.add_dynamic_partitions("deployment", DEPLOYMENTS)
-        return run_asset_backfill(workspace, LOOP_ASSETS, KEYS)
+        outcome = run_asset_backfill(workspace, LOOP_ASSETS, KEYS)
+        workers = {
+            r.dagster_run.run_id: {
+                str(e.step_key)
+                for e in workspace.instance.all_logs(
+                    r.dagster_run.run_id, of_type=DagsterEventType.STEP_WORKER_STARTED
+                )
+            }
+            for r in outcome.runs
+        }
+    return outcome, workers
 
 
 def _sequential(url: str, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,6 +116,21 @@ def _overlapping_pairs(outcome: BackfillOutcome) -> int:
     )
 
 
+def _days_in_order_per_deployment(outcome: BackfillOutcome) -> bool:
+    """Each deployment's runs started in day order, each after the previous one ended."""
+    by_deployment: dict[str, list[tuple[float, float, str]]] = {}
+    for r in outcome.runs:
+        day, deployment = r.dagster_run.tags["dagster/partition"].split("|")
+        by_deployment.setdefault(deployment, []).append((r.start_time, r.end_time, day))
+    for spans in by_deployment.values():
+        spans.sort()
+        if [d for *_, d in spans] != sorted(d for *_, d in spans):
+            return False
+        if any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)):
+            return False
+    return True
+
+
 def _max_running(outcome: BackfillOutcome) -> int:
     edges = [(r.start_time, 1) for r in outcome.runs] + [(r.end_time, -1) for r in outcome.runs]
     running = peak = 0
@@ -123,7 +150,7 @@ def test_concurrent_backfill_equals_sequential(
     for name, value in SETTINGS.items():
         monkeypatch.setenv(name, value)
     t0 = time.perf_counter()
-    outcome = _concurrent(postgres, stores["concurrent"], tmp_path / "c", monkeypatch)
+    outcome, workers = _concurrent(postgres, stores["concurrent"], tmp_path / "c", monkeypatch)
     t1 = time.perf_counter()
     _sequential(stores["sequential"], tmp_path / "s", monkeypatch)
     t2 = time.perf_counter()
@@ -135,6 +162,9 @@ def test_concurrent_backfill_equals_sequential(
     # The runs really overlapped, and never more than the queue's 2 at once.
     assert _overlapping_pairs(outcome) >= 1
     assert _max_running(outcome) == 2
+    assert _days_in_order_per_deployment(outcome)
+    # The multiprocess executor: every step of every run in a worker process of its own.
+    assert all(steps == set(LOOP_ASSETS) for steps in workers.values()), workers
 
     concurrent, sequential = (
         FeedbackStore(stores["concurrent"]),
