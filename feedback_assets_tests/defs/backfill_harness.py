@@ -101,7 +101,7 @@ def run_asset_backfill(
     workspace: WorkspaceProcessContext,
     assets: Sequence[str],
     partition_keys: Sequence[str],
-    timeout_s: float = 600,
+    timeout_s: float = 1800,
 ) -> BackfillOutcome:
     """Request an asset backfill, then run the backfill and run-queue daemons until it ends."""
     with _dagster_internal_deprecations():
