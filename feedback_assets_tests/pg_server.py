@@ -46,6 +46,15 @@ class PostgresServer:
         self._psql(f'CREATE DATABASE "{name}" OWNER {self.user}')
         return self.url(name)
 
+    def clone_database(self, source: str, name: str) -> str:
+        """A copy of `source` (no one may be connected to it meanwhile)."""
+        self._psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{source}' AND pid <> pg_backend_pid()"
+        )
+        self._psql(f'CREATE DATABASE "{name}" TEMPLATE "{source}" OWNER {self.user}')
+        return self.url(name)
+
     def drop_database(self, name: str) -> None:
         self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -238,6 +238,11 @@ def test_root_dagster_yaml_is_the_embedded_default(
         assert list(queue.tag_concurrency_limits) == [
             {"key": "feedback/deployment", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
             {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
+            {
+                "key": "dagster/partition/deployment",
+                "value": {"applyLimitPerUniqueValue": True},
+                "limit": 1,
+            },
         ]
         assert not instance.telemetry_enabled
     assert (tmp_path / "data" / "dagster_home" / "history" / "runs.db").is_file()
