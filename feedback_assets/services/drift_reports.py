@@ -14,11 +14,10 @@ import pandas as pd
 
 from feedback_assets.domain.drift.drift import (
     Features,
-    build_features,
     compare_features,
-    independent_units,
     plot_drift,
     results_frame,
+    unit_features,
 )
 from feedback_assets.domain.drift.drift_config import DriftConfig
 from feedback_assets.domain.drift.drift_reports import Window, drift_report
@@ -185,12 +184,8 @@ def live_report(
     The embedding test (MMD with permutations) is left to the daily drift_reports asset. The
     per-feature tests see independent units, as in the daily report.
     """
-    ref = build_features(
-        independent_units(reference.events), reference.quality, reference.signals, config
-    )
-    cur = build_features(
-        independent_units(current.events), current.quality, current.signals, config
-    )
+    ref = unit_features(reference.events, reference.quality, reference.signals, config)
+    cur = unit_features(current.events, current.quality, current.signals, config)
     return compare_features(ref, cur, config, deployment_id=deployment_id)
 
 

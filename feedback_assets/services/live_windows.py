@@ -13,11 +13,7 @@ from datetime import datetime
 
 import numpy as np
 
-from feedback_assets.domain.drift.drift import (
-    build_features,
-    compare_features,
-    independent_units,
-)
+from feedback_assets.domain.drift.drift import compare_features, unit_features
 from feedback_assets.domain.drift.drift_reports import Window
 from feedback_assets.domain.records import DriftReport
 from feedback_assets.services.drift_inputs import reference_side
@@ -99,9 +95,7 @@ def _judge(
         reference, ref_id = reference_window(store, deployment_id, settings)
         report = live_report(reference, current, deployment_id=deployment_id, config=settings.drift)
         return report, ref_id
-    cur = build_features(
-        independent_units(current.events), current.quality, current.signals, settings.drift
-    )
+    cur = unit_features(current.events, current.quality, current.signals, settings.drift)
     report = compare_features(
         side.features(settings.drift), cur, settings.drift, deployment_id=deployment_id
     )

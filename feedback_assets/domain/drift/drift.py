@@ -40,6 +40,7 @@ __all__ = [
     "detect_drift_frames",
     "embedding_texts",
     "independent_units",
+    "unit_features",
     "plot_drift",
     "results_frame",
     "results_from_frame",
@@ -297,6 +298,18 @@ def embedding_texts(
     return joined.tolist()
 
 
+def unit_features(
+    events: pd.DataFrame,
+    quality: pd.DataFrame | None,
+    signals: pd.DataFrame | None,
+    config: DriftConfig,
+) -> Features:
+    """The per-feature tests' inputs on independent units (one event per prompt and session);
+    the size stays the window's event count, which the history reports."""
+    features = build_features(independent_units(events), quality, signals, config)
+    return replace(features, size=len(events))
+
+
 def detect_drift_frames(
     reference_events: pd.DataFrame,
     current_events: pd.DataFrame,
@@ -314,14 +327,8 @@ def detect_drift_frames(
     An `embed` that returns None (its endpoint is down) skips the embedding tests. The
     per-feature tests see one event per prompt and session (`independent_units`)."""
     embedder = embed or hashing_embed
-    ref = build_features(
-        independent_units(reference_events), reference_quality, reference_signals, config
-    )
-    cur = build_features(
-        independent_units(current_events), current_quality, current_signals, config
-    )
-    # Sizes stay event counts (the history reports windows in events).
-    ref, cur = replace(ref, size=len(reference_events)), replace(cur, size=len(current_events))
+    ref = unit_features(reference_events, reference_quality, reference_signals, config)
+    cur = unit_features(current_events, current_quality, current_signals, config)
     k = config.embedding_max_samples
     ref_texts = embedding_texts(reference_events, k, config.seed)
     cur_texts = embedding_texts(current_events, k, config.seed + 1)
