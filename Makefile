@@ -8,7 +8,7 @@ export HF_DATASETS_OFFLINE := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 export MPLBACKEND := Agg
 
-.PHONY: venv demo dev collector test lint bench bench-quick peers clean
+.PHONY: venv demo dev collector test test-backfill lint bench bench-quick peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,12 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy feedback_assets/domain
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not backfill"
+
+## make test-backfill: the concurrent backfill on a throwaway PostgreSQL against a sequential one
+## (issue #14; about 6 minutes on 2 idle cores, too long for CI's budget today)
+test-backfill: $(STAMP)
+	$(VENV)/bin/pytest -q -m backfill
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

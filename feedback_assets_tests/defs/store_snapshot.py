@@ -21,7 +21,11 @@ WALL_CLOCK = {
     "prompt_splits": {"created_us"},
     "export_marks": {"exported_us"},
     "export_batches": {"created_us", "root"},
+    "event_features": {"written_us"},
 }
+# Caches of derived inputs, keyed by the random reference id and the time rows were written;
+# what they feed is compared (drift_history).
+CACHES = {"drift_reference_cache"}
 # A random id (uuid4) given when a deployment's first drift reference is created; rows that
 # point at it compare by the reference's window instead (drift_references.start_us/end_us).
 RANDOM_IDS = {"drift_references": {"reference_id"}, "drift_history": {"reference_id"}}
@@ -35,7 +39,7 @@ HF_STATE_VOLATILE = {"_fingerprint"}
 def table_rows(store: FeedbackStore, export_root: Path) -> dict[str, pd.DataFrame]:
     """Every table of the store, volatile columns dropped, rows in a canonical order."""
     out = {}
-    for name in sorted(metadata.tables):
+    for name in sorted(set(metadata.tables) - CACHES):
         frame = store.read_table(name)
         if name == "export_batches":  # the manifest as content: no times, no root
             frame["manifest"] = [

@@ -141,6 +141,7 @@ def _max_running(outcome: BackfillOutcome) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.backfill  # ~6 min: outside `make test` until it fits the CI budget (README)
 def test_concurrent_backfill_equals_sequential(
     postgres: PostgresServer,
     stores: dict[str, str],
