@@ -64,6 +64,10 @@ class EmbedderResource(dg.ConfigurableResource):
         """`embedder_circuit_open` and its reason, for an asset's metadata."""
         return self.circuit.metadata()
 
+    def identity(self) -> str:
+        """Which vectors this embedder makes: cached embeddings are reused only from the same."""
+        return ":".join(str(v) for v in (self.kind, self.base_url, self.model, self.dim, self.seed))
+
     def embed_or_none(self, texts: list[str]) -> tuple[np.ndarray | None, str | None]:
         """Vectors, or None and the reason when the embeddings endpoint failed or its circuit is
         open: an outage must not fail the asset, which then runs without this run's embeddings."""

@@ -57,11 +57,7 @@ def drift_reports(
         reference_days=drift_settings.reference_days,
         embed=embed,
         plot_path=plot_dir / f"{part.deployment_id}.png",
-        # The reference's cached embeddings are reused only from the same embedder.
-        embed_key=":".join(
-            str(v)
-            for v in (embedder.kind, embedder.base_url, embedder.model, embedder.dim, embedder.seed)
-        ),
+        embed_key=embedder.identity(),
     )
     report, table = drift.report, drift.results
     yield dg.MaterializeResult(
