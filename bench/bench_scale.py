@@ -278,9 +278,12 @@ def run_case(
 
 
 def _export_ref(ref: str, dest: Path) -> Path:
-    """`git archive` of a revision: today's path, importable beside this bench."""
+    """`git archive` of a revision: today's path, importable beside this bench (with its
+    pyproject.toml, where Dagster finds the code location)."""
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", ref, "feedback_assets"], capture_output=True, check=True
+        ["git", "-C", str(ROOT), "archive", ref, "feedback_assets", "pyproject.toml"],
+        capture_output=True,
+        check=True,
     )
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
     return dest
