@@ -68,7 +68,8 @@ def ingest(config: TrafficConfig) -> dict[str, int]:
                 payload.pop("event_id", None), payload.pop("signal_type", None), **payload
             )
         client.flush(timeout=120)
-        stats = dict(client.stats)
+    # After close: the delivery thread has stopped, so its last batch is counted.
+    stats = dict(client.stats)
     return {
         "events_generated": len(events),
         "signals_generated": len(signals),
