@@ -47,10 +47,9 @@ class Side:
     texts: list[str] | None  # None: no events, no text tests
     embeddings: np.ndarray | None = None  # cached reference embeddings, when there are any
 
-    def features(self, config: DriftConfig, units: bool = True) -> Features:
-        """On independent units (as detect_drift_frames; `units=False`: every event, as
-        live_report); the size stays the event count."""
-        units_frame = stored_units(self.frame) if units else self.frame
+    def features(self, config: DriftConfig) -> Features:
+        """On independent units, as drift.unit_features; the size stays the event count."""
+        units_frame = stored_units(self.frame)
         meta = units_frame["metadata"] if "metadata" in units_frame.columns else None
         return replace(features_from_frame(units_frame, config, meta), size=len(self.frame))
 
