@@ -197,20 +197,50 @@ def component_pairs(
     codes, reps = _identical(sigs)
     m = len(reps)
     every = np.concatenate([sigs[reps], known_sigs.reshape(-1, num_perm).astype(sigs.dtype)])
-    edges_i, edges_j, hits_i, hits_j = [np.arange(m)], [np.arange(m)], [], []
+    forest = _Forest(m)
+    hits_i, hits_j = [], []
     for a, b in _band_edges(every, m, max_mismatches(threshold, num_perm), need):
         known = b >= m
-        edges_i.append(a[~known])
-        edges_j.append(b[~known])
+        forest.add(a[~known], b[~known])
         hits_i.append(a[known])
         hits_j.append(b[known] - m)
-    rows, cols = np.concatenate(edges_i), np.concatenate(edges_j)
-    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(m, m))
-    _, labels = connected_components(graph, directed=False)
+    labels = forest.labels()
     hit_rep = np.concatenate([np.zeros(0, np.int64), *hits_i])
     hit_known = np.concatenate([np.zeros(0, np.int64), *hits_j])
     hit_row, hit_known = _expand_hits(codes, hit_rep, hit_known)
     return labels[codes], hit_row, hit_known
+
+
+class _Forest:
+    """Connected components of an edge stream in O(rows) memory. The bands find a pair once per
+    band it agrees on, and templated prompts make millions of edges: the edges are replaced by
+    one (row, component root) edge per row whenever they outnumber the rows."""
+
+    def __init__(self, m: int) -> None:
+        self.m = m
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.size = 0
+
+    def add(self, a: np.ndarray, b: np.ndarray) -> None:
+        self.rows.append(a)
+        self.cols.append(b)
+        self.size += len(a)
+        if self.size > 2 * self.m:
+            labels = self.labels()
+            roots = np.full(int(labels.max()) + 1, self.m, np.int64)
+            np.minimum.at(roots, labels, np.arange(self.m))
+            root = roots[labels]
+            moved = np.flatnonzero(root != np.arange(self.m))
+            self.rows, self.cols, self.size = [moved], [root[moved]], len(moved)
+
+    def labels(self) -> np.ndarray:
+        rows = np.concatenate([np.zeros(0, np.int64), *self.rows])
+        cols = np.concatenate([np.zeros(0, np.int64), *self.cols])
+        graph = coo_matrix(
+            (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(self.m, self.m)
+        )
+        return connected_components(graph, directed=False)[1]
 
 
 def _identical(sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -105,3 +105,26 @@ def test_strided_bands_cover_every_slot_once() -> None:
     bands = band_columns(0.85, 64)
     assert len(bands) == 10 and min(len(b) for b in bands) >= 6
     assert sorted(np.concatenate(bands).tolist()) == list(range(64))
+
+
+def test_edge_stream_components_equal_the_whole_edge_set() -> None:
+    """_Forest replaces its edges by a spanning forest whenever they outnumber the rows (the
+    bands find a pair once per band it agrees on): the components stay those of all edges."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from feedback_assets.domain.curation.near_duplicates import _Forest
+
+    rng = np.random.default_rng(5)
+    m = 400
+    # 2,700 edges inside blocks of 25 rows (rows from 300 on stay alone): 3 compactions.
+    rows = rng.integers(0, 300, size=2700)
+    cols = rows // 25 * 25 + rng.integers(0, 25, size=2700)
+    forest = _Forest(m)
+    for a, b in zip(np.split(rows, 30), np.split(cols, 30), strict=True):
+        forest.add(a, b)
+        assert forest.size <= 2 * m + 90
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(m, m))
+    _, want = connected_components(graph, directed=False)
+    assert _partition(forest.labels()) == _partition(want)
+    assert 1 < len(_partition(want)) < m  # merged groups and singletons both
