@@ -18,7 +18,6 @@ from feedback_assets.domain.curation.audit import unapproved_sft
 from feedback_assets.domain.curation.curation import ROLES, CurationConfig, curate
 from feedback_assets.domain.curation.eval_split import (
     near_duplicate_of_any,
-    prompt_keys,
     split_prompts,
 )
 from feedback_assets.domain.curation.preferences import kto_rows, mine_preference_pairs
@@ -102,24 +101,39 @@ def curate_window(
     # without copying every answer's text (a third of a GB at 333k events).
     marked = events.assign(response=events["response"].notna().map({True: "", False: None}))
     kto = kto_rows(marked, window.signals, window.quality, config.max_hard_quality)
-    used = pd.concat(
-        [curated.loc[curated["role"] != "eval", "prompt"], pairs["prompt"], kto["prompt"]]
+    # Every row's prompt is one of the window's events' prompts: its key is the split's key of
+    # that event (normalizing and hashing ~300k prompts again cost seconds and 100 MB).
+    key_of = pd.Series(split["prompt_key"].to_numpy(), index=events["event_id"].to_numpy())
+    key_of = key_of[~key_of.index.duplicated()]
+    pair_prompt_event = pairs["rejected_event_id"].where(
+        pairs["source"] != "thumbs", pairs["chosen_event_id"]
     )
-    new = _new_splits(events, split, curated[curated["role"] == "eval"], used)
+    used = pd.concat(
+        [
+            curated.loc[curated["role"] != "eval", "event_id"],
+            pair_prompt_event,
+            kto["event_id"],
+        ]
+    ).map(key_of)
+    new = _new_splits(events, split, curated[curated["role"] == "eval"], used, key_of)
     return Curation(curated, new, int((split["split"] == "conflict").sum()))
 
 
 def _new_splits(
-    events: pd.DataFrame, split: pd.DataFrame, eval_rows: pd.DataFrame, used: pd.Series
+    events: pd.DataFrame,
+    split: pd.DataFrame,
+    eval_rows: pd.DataFrame,
+    used_keys: pd.Series,
+    key_of: pd.Series,
 ) -> pd.DataFrame:
     """Assignments to store: new eval prompts (with their best reference answer) and new train
-    prompts that reached a training role."""
+    prompts (`used_keys`: the prompt keys that reached a training role)."""
     info = (
         split.assign(prompt=events["prompt"]).drop_duplicates("prompt_key").set_index("prompt_key")
     )
     info = info[info["new"] & info["split"].isin(["train", "eval"])]
     ev = eval_rows.assign(
-        prompt_key=prompt_keys(eval_rows["prompt"]),
+        prompt_key=eval_rows["event_id"].map(key_of).to_numpy(),
         _rank=eval_rows["curation_source"].map(_SOURCE_RANK),
     ).sort_values(["_rank", "event_id"], kind="stable")
     ev = ev.drop_duplicates("prompt_key")
@@ -132,7 +146,7 @@ def _new_splits(
             "event_id": ev["event_id"],
         }
     )
-    train_keys = pd.Index(prompt_keys(used).unique())
+    train_keys = pd.Index(used_keys.unique())
     train_keys = train_keys[train_keys.isin(info.index[info["split"] == "train"])]
     train_rows = pd.DataFrame(
         {"prompt_key": train_keys, "prompt": info.loc[train_keys, "prompt"].to_numpy()}

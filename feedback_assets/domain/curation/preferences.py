@@ -107,39 +107,56 @@ def _regenerate_of(ev: pd.DataFrame) -> pd.Series:
     return pd.Series(parsed.to_arrow(), index=ev.index, dtype="str")
 
 
+_LINK_COLUMNS = (
+    "event_id",
+    "session_id",
+    "timestamp",
+    "_pos",
+    "n_regenerate",
+    "n_thumbs_down",
+    "reported",
+)
+
+
 def _regenerate_pairs(ev: pd.DataFrame) -> pd.DataFrame:
-    """A (regenerated) -> B (its regeneration, accepted): rejected = A, chosen = B."""
-    ev = ev.assign(_regen_of=_regenerate_of(ev))
-    order = ["timestamp", "_pos"] if "timestamp" in ev else ["_pos"]
-    ev = ev.sort_values(order, kind="stable")
-    explicit = ev[ev["_regen_of"].notna()][["_regen_of", "event_id"]]
+    """A (regenerated) -> B (its regeneration, accepted): rejected = A, chosen = B.
+
+    Links are found on a frame without texts (prompts compared by code): sorting or filtering
+    the whole day copies every text, and only the linked rows' texts are needed.
+    """
+    s = ev[[c for c in _LINK_COLUMNS if c in ev]].assign(
+        _regen_of=_regenerate_of(ev).to_numpy(), _prompt=pd.factorize(ev["prompt"])[0]
+    )
+    order = ["timestamp", "_pos"] if "timestamp" in s else ["_pos"]
+    s = s.sort_values(order, kind="stable")
+    explicit = s[s["_regen_of"].notna()][["_regen_of", "event_id"]]
     explicit = explicit.rename(columns={"_regen_of": "a_id", "event_id": "b_id"})
     links = [explicit]
-    if "session_id" in ev:
+    if "session_id" in s:
         # Fallback: the next event of the same session with the same prompt.
-        s = ev[ev["session_id"].notna()]
-        nxt = s.groupby(["session_id", "prompt"], sort=False)["event_id"].shift(-1)
-        implicit = pd.DataFrame({"a_id": s["event_id"], "b_id": nxt}).dropna()
+        sess = s[s["session_id"].notna()]
+        nxt = sess.groupby(["session_id", "_prompt"], sort=False)["event_id"].shift(-1)
+        implicit = pd.DataFrame({"a_id": sess["event_id"], "b_id": nxt}).dropna()
         implicit = implicit[~implicit["a_id"].isin(explicit["a_id"])]
         links.append(implicit)
     link = pd.concat(links, ignore_index=True)
-    a = ev[ev["n_regenerate"] > 0].set_index("event_id")
-    accepted = ev[(ev["n_regenerate"] == 0) & (ev["n_thumbs_down"] == 0) & ~ev["reported"]]
-    b = accepted.set_index("event_id")
+    a = s[s["n_regenerate"] > 0].set_index("event_id")["_pos"]
+    b = s[(s["n_regenerate"] == 0) & (s["n_thumbs_down"] == 0) & ~s["reported"]]
+    b = b.set_index("event_id")["_pos"]
     link = link[link["a_id"].isin(a.index) & link["b_id"].isin(b.index)]
     # Several accepted regenerations of one answer: the latest one wins.
-    link = link.assign(_rank=link["b_id"].map(b["_pos"]))
+    link = link.assign(_rank=link["b_id"].map(b))
     link = link.sort_values("_rank", kind="stable").drop_duplicates("a_id", keep="last")
-    a_rows = a.loc[link["a_id"]]
+    a_pos, b_pos = a.loc[link["a_id"]].to_numpy(), b.loc[link["b_id"]].to_numpy()
     return pd.DataFrame(
         {
-            "prompt": a_rows["prompt"].to_numpy(),
-            "chosen": b.loc[link["b_id"], "response"].to_numpy(),
-            "rejected": a_rows["response"].to_numpy(),
+            "prompt": ev["prompt"].iloc[a_pos].to_numpy(),
+            "chosen": ev["response"].iloc[b_pos].to_numpy(),
+            "rejected": ev["response"].iloc[a_pos].to_numpy(),
             "source": "regenerate",
             "chosen_event_id": link["b_id"].to_numpy(),
             "rejected_event_id": link["a_id"].to_numpy(),
-            "deployment_id": a_rows["deployment_id"].to_numpy(),
+            "deployment_id": ev["deployment_id"].iloc[a_pos].to_numpy(),
         }
     )
 
