@@ -24,6 +24,7 @@ from feedback_assets.domain.curation.preferences import kto_rows, mine_preferenc
 from feedback_assets.domain.curation.selection import Embed
 from feedback_assets.domain.drift.drift_reports import Window
 from feedback_assets.domain.export.registry import Role
+from feedback_assets.domain.frames import is_in
 from feedback_assets.services import training_exports
 from feedback_assets.services.windows import WindowSettings, fresh_window
 from feedback_assets.store.eval_set import add_splits, known_splits
@@ -95,7 +96,7 @@ def curate_window(
     pairs = mine_preference_pairs(
         events, window.signals, window.quality, config.near_duplicate_threshold
     )
-    rejected = (curated["role"] == "kto") & curated["event_id"].isin(pairs["rejected_event_id"])
+    rejected = (curated["role"] == "kto") & is_in(curated["event_id"], pairs["rejected_event_id"])
     curated.loc[rejected, "role"] = "preference"
     # Only the KTO rows' prompts are used here: a marker keeps which answers are present
     # without copying every answer's text (a third of a GB at 333k events).
@@ -147,11 +148,11 @@ def _new_splits(
         }
     )
     train_keys = pd.Index(used_keys.unique())
-    train_keys = train_keys[train_keys.isin(info.index[info["split"] == "train"])]
+    train_keys = train_keys[is_in(train_keys, info.index[info["split"] == "train"])]
     train_rows = pd.DataFrame(
         {"prompt_key": train_keys, "prompt": info.loc[train_keys, "prompt"].to_numpy()}
     )
-    out = pd.concat([ev_rows[ev_rows["prompt_key"].isin(info.index)], train_rows])
+    out = pd.concat([ev_rows[is_in(ev_rows["prompt_key"], info.index)], train_rows])
     keys = out["prompt_key"]
     out = out.assign(
         cluster_key=keys.map(info["cluster_key"]).to_numpy(),

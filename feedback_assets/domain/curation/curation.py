@@ -364,23 +364,24 @@ def _candidate_pool(
     if quality is not None and len(quality):
         qd = quality if "event_id" in quality.columns else quality.reset_index()
         qd = qd.drop_duplicates("event_id", keep="last").set_index("event_id")
-        pool["quality_score"] = ids.map(qd["score"]).astype(float).to_numpy()
-        refused = qd["refusal_passed"].eq(False) if "refusal_passed" in qd else None
-        pool["refusal"] = ids.map(refused).eq(True).to_numpy() if refused is not None else False
-        judge = qd["judge_score"] if "judge_score" in qd else pd.Series(dtype=float)
-        pool["judge_score"] = ids.map(judge).astype(float).to_numpy()
+        q = qd.reindex(ids.to_numpy())  # one index lookup for every column
+        pool["quality_score"] = q["score"].astype(float).to_numpy()
+        has_refusal = "refusal_passed" in q
+        pool["refusal"] = q["refusal_passed"].eq(False).to_numpy() if has_refusal else False
+        has_judge = "judge_score" in q
+        pool["judge_score"] = q["judge_score"].astype(float).to_numpy() if has_judge else np.nan
     else:
         pool["quality_score"] = np.nan
         pool["refusal"] = False
         pool["judge_score"] = np.nan
     agg = aggregate_signals(signals) if signals is not None and len(signals) else None
     if agg is not None and len(agg):
-        a = agg.drop_duplicates("event_id").set_index("event_id")
-        pool["signal_score"] = ids.map(a["signal_score"]).fillna(0.0).astype(float).to_numpy()
+        a = agg.drop_duplicates("event_id").set_index("event_id").reindex(ids.to_numpy())
+        pool["signal_score"] = a["signal_score"].fillna(0.0).astype(float).to_numpy()
         for col in ("n_edit", "n_thumbs_down", "n_regenerate"):
-            pool[col] = ids.map(a[col]).fillna(0).astype(float).to_numpy()
-        pool["reported"] = ids.map(a["reported"]).eq(True).to_numpy()
-        pool["edited_response"] = ids.map(a["edited_response"]).to_numpy()
+            pool[col] = a[col].fillna(0).astype(float).to_numpy()
+        pool["reported"] = a["reported"].eq(True).to_numpy()
+        pool["edited_response"] = a["edited_response"].to_numpy()
     else:
         pool["signal_score"] = 0.0
         pool["n_edit"] = pool["n_thumbs_down"] = pool["n_regenerate"] = 0.0

@@ -9,6 +9,7 @@ import polars as pl
 
 from feedback_assets.domain.curation.curation import aggregate_signals
 from feedback_assets.domain.curation.dedupe import near_duplicate_groups, normalize_text
+from feedback_assets.domain.frames import is_in
 from feedback_assets.domain.records import SIGNAL_TYPES
 
 PAIR_COLUMNS: tuple[str, ...] = (
@@ -36,7 +37,9 @@ def _with_signals(events: pd.DataFrame, signals: pd.DataFrame | None) -> pd.Data
     ev = ev.assign(_pos=np.arange(len(ev)))
     if signals is not None and len(signals):
         agg = aggregate_signals(signals).set_index("event_id")  # one row per event_id
-        ev = ev.assign(**{c: ev["event_id"].map(agg[c]).to_numpy() for c in agg.columns})
+        # One index lookup for every column (a map per column hashed every id again).
+        joined = agg.reindex(ev["event_id"].to_numpy())
+        ev = ev.assign(**{c: joined[c].to_numpy() for c in agg.columns})
     for t in SIGNAL_TYPES:
         col = f"n_{t}"
         ev[col] = ev[col].fillna(0).astype("int64") if col in ev else 0
@@ -63,9 +66,10 @@ def mine_preference_pairs(
     if quality is not None and len(quality):
         qd = quality if "event_id" in quality.columns else quality.reset_index()
         qd = qd.drop_duplicates("event_id", keep="last").set_index("event_id")
-        ev["_quality"] = ev["event_id"].map(qd["score"]).astype(float)
-        refused = qd["refusal_passed"].eq(False) if "refusal_passed" in qd else None
-        ev["_refusal"] = ev["event_id"].map(refused).eq(True) if refused is not None else False
+        joined = qd.reindex(ev["event_id"].to_numpy())
+        ev["_quality"] = joined["score"].astype(float).to_numpy()
+        has_refusal = "refusal_passed" in qd
+        ev["_refusal"] = joined["refusal_passed"].eq(False).to_numpy() if has_refusal else False
     else:
         ev["_quality"] = np.nan
         ev["_refusal"] = False
@@ -143,7 +147,7 @@ def _regenerate_pairs(ev: pd.DataFrame) -> pd.DataFrame:
     a = s[s["n_regenerate"] > 0].set_index("event_id")["_pos"]
     b = s[(s["n_regenerate"] == 0) & (s["n_thumbs_down"] == 0) & ~s["reported"]]
     b = b.set_index("event_id")["_pos"]
-    link = link[link["a_id"].isin(a.index) & link["b_id"].isin(b.index)]
+    link = link[is_in(link["a_id"], a.index) & is_in(link["b_id"], b.index)]
     # Several accepted regenerations of one answer: the latest one wins.
     link = link.assign(_rank=link["b_id"].map(b))
     link = link.sort_values("_rank", kind="stable").drop_duplicates("a_id", keep="last")
