@@ -29,22 +29,27 @@ def records_frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
 
 
 def insert_rows(
-    conn: sa.Connection, table: sa.Table, columns: list[str], rows: list[tuple[Any, ...]]
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    skip_conflicts: bool = False,
 ) -> None:
     """Plain INSERTs of `rows` inside `conn`'s transaction, through the DBAPI cursor: SQLAlchemy's
-    executemany of dicts compiled each batch and cost more than the database did."""
+    executemany of dicts compiled each batch and cost more than the database did.
+    `skip_conflicts`: a row whose unique key is already stored is left out (the first wins)."""
     if not rows:
         return
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
     try:
         names = ", ".join(columns)
         if conn.dialect.name == "sqlite":
             marks = ", ".join("?" for _ in columns)
-            cur.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+            cur.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks}){tail}", rows)
         else:
-            execute_values(
-                cur, f"INSERT INTO {table.name} ({names}) VALUES %s", rows, page_size=2000
-            )
+            sql = f"INSERT INTO {table.name} ({names}) VALUES %s{tail}"
+            execute_values(cur, sql, rows, page_size=2000)
     finally:
         cur.close()
 

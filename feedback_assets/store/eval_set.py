@@ -9,6 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from feedback_assets.store import schema
+from feedback_assets.store.bulk import insert_rows
 from feedback_assets.store.feedback_store import FeedbackStore, now_us
 from feedback_assets.store.streams import stream
 
@@ -101,19 +102,10 @@ def add_splits(
             created_us=now_us(),
         )
         records = records.astype(object).where(records.notna(), None)
-        conn.execute(_insert_new(store.dialect, t), records.to_dict("records"))
+        rows = list(records.itertuples(index=False, name=None))
+        # A concurrent curation of another day may have stored the key meanwhile: the first wins.
+        insert_rows(conn, t, list(records.columns), rows, skip_conflicts=True)
     return len(records)
-
-
-def _insert_new(dialect: str, t: sa.Table) -> sa.Insert:
-    # A concurrent curation of another day may have stored the key meanwhile: the first wins.
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(t).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(t).on_conflict_do_nothing()
 
 
 def train_prompt_keys(store: FeedbackStore, deployment_id: str) -> set[str]:

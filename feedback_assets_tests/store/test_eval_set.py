@@ -129,3 +129,25 @@ def test_second_day_respects_the_first_days_eval_assignment(store: FeedbackStore
     assert (
         n_sft < store.counts()["curated_examples"] if "curated_examples" in store.counts() else True
     )
+
+
+def test_a_key_stored_meanwhile_keeps_its_first_assignment(store: FeedbackStore) -> None:
+    """add_splits skips keys it read as stored; a key another curation stored after that read
+    is skipped by the insert itself (first wins), and other rows of the batch still land."""
+    from feedback_assets.store import schema
+    from feedback_assets.store.bulk import insert_rows
+
+    assert add_splits(store, "dep", "2026-11-01", _rows(["a"], "eval", "ref")) == 1
+    key_a, key_b = prompt_keys(pd.Series(["a", "b"]))
+    columns = ["deployment_id", "prompt_key", "cluster_key", "split", "prompt", "version"]
+    rows = [("dep", k, k, "train", p, 1) for k, p in ((key_a, "a"), (key_b, "b"))]
+    columns.append("created_us")
+    rows = [(*r, 0) for r in rows]
+    # The key is unique (the DBAPI's own IntegrityError: the rows go through its cursor).
+    with pytest.raises(Exception, match="(?i)unique"), store.engine.begin() as conn:
+        insert_rows(conn, schema.prompt_splits, columns, rows)
+    with store.engine.begin() as conn:
+        insert_rows(conn, schema.prompt_splits, columns, rows, skip_conflicts=True)
+    held = eval_set(store, "dep")
+    assert held.items["prompt"].tolist() == ["a"]  # still eval: the first assignment won
+    assert train_prompt_keys(store, "dep") == {key_b}
