@@ -222,29 +222,51 @@ def kto_rows(
     edited = (ev["n_edit"] > 0) & ev["edited_response"].notna()
     replaced = edited & ~up & ~down
 
-    def rows(mask: pd.Series, text_col: str, label: bool) -> pd.DataFrame:
-        e = ev[mask]
-        return pd.DataFrame(
-            {
-                "prompt": e["prompt"],
-                "completion": e[text_col],
-                "label": label,
-                "event_id": e["event_id"],
-                "deployment_id": e["deployment_id"],
-                "_pos": e["_pos"],
-            }
-        )
-
-    out = pd.concat(
+    # Which rows, from which text column, with which label: positions only. The texts are
+    # taken once, for the rows kept (filtering and sorting copied every text several times).
+    picks = [
+        (up, "response", True),
+        (down, "response", False),
+        (edited, "edited_response", True),
+        (replaced, "response", False),
+    ]
+    sel = pd.concat(
         [
-            rows(up, "response", True),
-            rows(down, "response", False),
-            rows(edited, "edited_response", True),
-            rows(replaced, "response", False),
+            pd.DataFrame(
+                {"_pos": ev["_pos"].to_numpy()[m.to_numpy()], "_edit": col != "response"}
+            ).assign(label=label)
+            for m, col, label in picks
         ],
         ignore_index=True,
+    ).sort_values("_pos", kind="stable")
+    pos, from_edit = sel["_pos"].to_numpy(), sel["_edit"].to_numpy()
+    completion = _texts(ev, pos, from_edit)
+    out = pd.DataFrame(
+        {
+            "prompt": ev["prompt"].take(pos).to_numpy(),
+            "completion": completion,
+            "label": sel["label"].to_numpy(dtype=bool),
+            "event_id": ev["event_id"].take(pos).to_numpy(),
+            "deployment_id": ev["deployment_id"].take(pos).to_numpy(),
+        }
     )
-    out = out[out["completion"].notna()].sort_values("_pos", kind="stable")
-    out = out.drop_duplicates(["event_id", "completion", "label"])
-    out["label"] = out["label"].astype(bool)
+    out = out[pd.notna(completion)]
+    out = out[~duplicate_completions(out)]
     return out[list(KTO_COLUMNS)].reset_index(drop=True)
+
+
+def _texts(ev: pd.DataFrame, pos: np.ndarray, from_edit: np.ndarray) -> np.ndarray:
+    texts = ev["response"].take(pos).to_numpy(dtype=object)  # the kept rows' texts only
+    if from_edit.any():
+        texts[from_edit] = ev["edited_response"].take(pos[from_edit]).to_numpy(dtype=object)
+    return texts
+
+
+def duplicate_completions(kto: pd.DataFrame) -> np.ndarray:
+    """drop_duplicates(["event_id", "completion", "label"]) as a mask, comparing texts only
+    where an event has two rows of one label (hashing every completion cost seconds)."""
+    twice = kto.duplicated(["event_id", "label"], keep=False).to_numpy()
+    dup = np.zeros(len(kto), dtype=bool)
+    if twice.any():
+        dup[twice] = kto[twice].duplicated(["event_id", "completion", "label"]).to_numpy()
+    return dup

@@ -227,6 +227,35 @@ def test_kto_labels() -> None:
     assert rows["label"].dtype == bool
 
 
+def test_kto_keeps_one_row_per_event_label_and_text() -> None:
+    """A thumbed-up answer whose edit repeats it is one True row; an edit that changes it is a
+    second True row; rows come in the events' order."""
+    ev = events(
+        [
+            {"event_id": "same", "prompt": "p1", "response": "r-same"},
+            {"event_id": "new", "prompt": "p2", "response": "r-new"},
+            {"event_id": "plain", "prompt": "p3", "response": "r-plain"},
+        ]
+    )
+    sig = signals(
+        [
+            ("same", "thumbs_up"),
+            ("same", "edit", "r-same"),
+            ("new", "thumbs_up"),
+            ("new", "edit", "r-new-fixed"),
+            ("plain", "thumbs_up"),
+        ]
+    )
+    rows = kto_rows(ev, sig)
+    got = list(zip(rows["event_id"], rows["completion"], rows["label"], strict=True))
+    assert got == [
+        ("same", "r-same", True),
+        ("new", "r-new", True),
+        ("new", "r-new-fixed", True),
+        ("plain", "r-plain", True),
+    ]
+
+
 def test_invalid_metadata_does_not_break_batch() -> None:
     ev = events(
         [
