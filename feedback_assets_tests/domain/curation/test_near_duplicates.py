@@ -128,3 +128,25 @@ def test_edge_stream_components_equal_the_whole_edge_set() -> None:
     _, want = connected_components(graph, directed=False)
     assert _partition(forest.labels()) == _partition(want)
     assert 1 < len(_partition(want)) < m  # merged groups and singletons both
+
+
+def test_normalize_text_casefolds_every_script_and_collapses_whitespace() -> None:
+    """ASCII rows are lowered in Rust, the others casefolded by Python: one key either way."""
+    raw = pd.Series(
+        [
+            "Straße  GROSS",
+            "ΣΊΣΥΦΟΣ",
+            "İstanbul\tX",
+            None,
+            42,
+            "ﬁne\u00a0Café",
+            "\u2003Lead ",
+            "ABC",
+        ],
+        dtype=object,
+    )
+    want = [t.casefold() if isinstance(t, str) else t for t in raw.fillna("").astype(str)]
+    want = [" ".join(t.split()) for t in want]
+    assert normalize_text(raw).tolist() == want
+    assert want[:2] == ["strasse gross", "σίσυφοσ"] and want[5] == "fine café"
+    assert normalize_text(pd.Series(["AbC", None], dtype="str")).tolist() == ["abc", ""]
