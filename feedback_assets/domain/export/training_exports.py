@@ -9,9 +9,14 @@ from collections.abc import Collection
 import pandas as pd
 
 from feedback_assets.domain.curation.eval_split import prompt_keys
-from feedback_assets.domain.curation.preferences import kto_rows, mine_preference_pairs
+from feedback_assets.domain.curation.preferences import (
+    duplicate_completions,
+    kto_rows,
+    mine_preference_pairs,
+)
 from feedback_assets.domain.drift.drift_reports import Window
 from feedback_assets.domain.export.registry import Role
+from feedback_assets.domain.frames import is_in
 
 CODE_VERSION = "2"  # 2: SFT rows are approved answers only; held-out prompts never exported
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -85,12 +90,12 @@ def preference_frames(
         }
     )
     # A hard row's False label wins over a thumbs-up True on the same answer.
-    kto = kto[~(kto["label"] & kto["event_id"].isin(hard["event_id"]))]
+    kto = kto[~(kto["label"].to_numpy(dtype=bool) & is_in(kto["event_id"], hard["event_id"]))]
     kto = pd.concat([kto, hard_kto], ignore_index=True)
-    kto = kto.drop_duplicates(["event_id", "completion", "label"]).reset_index(drop=True)
+    kto = kto[~duplicate_completions(kto)].reset_index(drop=True)
     kto["label"] = kto["label"].astype(bool)
     if train_keys is not None:
-        keys = set(train_keys)
-        pairs = pairs[prompt_keys(pairs["prompt"]).isin(keys)].reset_index(drop=True)
-        kto = kto[prompt_keys(kto["prompt"]).isin(keys)].reset_index(drop=True)
+        keys = list(train_keys)
+        pairs = pairs[is_in(prompt_keys(pairs["prompt"]), keys)].reset_index(drop=True)
+        kto = kto[is_in(prompt_keys(kto["prompt"]), keys)].reset_index(drop=True)
     return {"preference": pairs, "kto": kto}
