@@ -7,6 +7,7 @@ step costs seconds of imports. Runs, one per partition, are what the run queue s
 import dagster as dg
 
 from feedback_assets.defs.partitions import deployment_partitions, loop_partitions
+from feedback_assets.defs.release_memory import RELEASE_MEMORY_HOOKS
 
 FEEDBACK_LOOP_ASSETS = (
     "raw_inferences",
@@ -22,6 +23,7 @@ feedback_loop_job = dg.define_asset_job(
     selection=list(FEEDBACK_LOOP_ASSETS),
     partitions_def=loop_partitions,
     executor_def=dg.in_process_executor,
+    hooks=RELEASE_MEMORY_HOOKS,  # steps share the process: each step's peak, not their sum
     description="One deployment-day of the loop: raw -> sanitized -> quality -> drift -> curated -> exports.",
 )
 

@@ -114,8 +114,9 @@ def partition_writer(
 
 
 def read_columns(store: FeedbackStore, table: sa.Table, query: sa.Select[Any]) -> pd.DataFrame:
-    """The query's rows as one frame (for results bounded by the query, not by the day)."""
-    with store.engine.connect() as conn:
-        result = conn.execute(query)
-        columns = list(result.keys())
-        return from_db_frame(table, records_frame(result.fetchall(), columns))
+    """The query's rows as one frame, fetched in chunks: the Python tuples of a whole result
+    cost several times its columns (a day's preference window of 320k answers: +900 MB)."""
+    parts = list(stream(store, table, query))
+    if not parts:
+        return from_db_frame(table, records_frame([], list(query.selected_columns.keys())))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

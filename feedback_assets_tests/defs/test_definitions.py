@@ -166,3 +166,15 @@ def test_dagster_validate_passes_without_deprecations(tmp_path: Path) -> None:
     # schedule snapshot reads a deprecated property); no warning may come from our code.
     ours = [line for line in out.splitlines() if "Warning" in line and "/feedback_assets/" in line]
     assert ours == [], ours
+
+
+def test_the_loop_job_releases_memory_after_every_step() -> None:
+    """Its steps share one process: the hooks hand each step's freed memory back, so the run's
+    peak is its largest step's, not the sum of the steps (bench_scale measures it)."""
+    from feedback_assets.defs.release_memory import RELEASE_MEMORY_HOOKS, release_memory
+
+    job = defs().resolve_job_def("feedback_loop_job")
+    names = {h.name for h in job.hook_defs}
+    assert names == {h.name for h in RELEASE_MEMORY_HOOKS}
+    assert names == {"release_memory_after_step", "release_memory_after_failed_step"}
+    release_memory()  # callable outside a run, on any libc

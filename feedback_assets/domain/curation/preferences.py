@@ -243,22 +243,24 @@ def kto_rows(
     completion = _texts(ev, pos, from_edit)
     out = pd.DataFrame(
         {
-            "prompt": ev["prompt"].take(pos).to_numpy(),
+            "prompt": ev["prompt"].array.take(pos),
             "completion": completion,
             "label": sel["label"].to_numpy(dtype=bool),
-            "event_id": ev["event_id"].take(pos).to_numpy(),
-            "deployment_id": ev["deployment_id"].take(pos).to_numpy(),
+            "event_id": ev["event_id"].array.take(pos),
+            "deployment_id": ev["deployment_id"].array.take(pos),
         }
     )
-    out = out[pd.notna(completion)]
+    out = out[out["completion"].notna().to_numpy()]
     out = out[~duplicate_completions(out)]
     return out[list(KTO_COLUMNS)].reset_index(drop=True)
 
 
-def _texts(ev: pd.DataFrame, pos: np.ndarray, from_edit: np.ndarray) -> np.ndarray:
-    texts = ev["response"].take(pos).to_numpy(dtype=object)  # the kept rows' texts only
+def _texts(ev: pd.DataFrame, pos: np.ndarray, from_edit: np.ndarray) -> pd.Series:
+    """The kept rows' answers (or edits), in the column's own (Arrow) storage."""
+    texts = pd.Series(ev["response"].array.take(pos))
     if from_edit.any():
-        texts[from_edit] = ev["edited_response"].take(pos[from_edit]).to_numpy(dtype=object)
+        edits = pd.Series(ev["edited_response"].array.take(pos))
+        texts = texts.mask(from_edit, edits)
     return texts
 
 
