@@ -2,11 +2,11 @@
 
 Each runs its steps in the run's own process: a run's steps form a chain, and a process per
 step costs seconds of imports. Runs, one per partition, are what the run queue spreads out.
+The jobs take their partitions from their assets (a job's own partitions_def is deprecated in
+Dagster 1.13 and warns wherever this module is imported outside the code location).
 """
 
 import dagster as dg
-
-from feedback_assets.defs.partitions import deployment_partitions, loop_partitions
 
 FEEDBACK_LOOP_ASSETS = (
     "raw_inferences",
@@ -20,7 +20,6 @@ FEEDBACK_LOOP_ASSETS = (
 feedback_loop_job = dg.define_asset_job(
     "feedback_loop_job",
     selection=list(FEEDBACK_LOOP_ASSETS),
-    partitions_def=loop_partitions,
     executor_def=dg.in_process_executor,
     description="One deployment-day of the loop: raw -> sanitized -> quality -> drift -> curated -> exports.",
 )
@@ -28,7 +27,6 @@ feedback_loop_job = dg.define_asset_job(
 retraining_job = dg.define_asset_job(
     "retraining_job",
     selection=["retraining_runs", "candidate_evaluations", "model_promotions"],
-    partitions_def=deployment_partitions,
     executor_def=dg.in_process_executor,
     description=(
         "Bundle exports -> train a candidate -> evaluate it against the current model -> "
@@ -39,7 +37,6 @@ retraining_job = dg.define_asset_job(
 model_rollback_job = dg.define_asset_job(
     "model_rollback_job",
     selection=["model_promotions"],
-    partitions_def=deployment_partitions,
     executor_def=dg.in_process_executor,
     description="Serve the previous model version again (the model_regression sensor's action).",
 )
@@ -47,7 +44,6 @@ model_rollback_job = dg.define_asset_job(
 live_drift_job = dg.define_asset_job(
     "live_drift_job",
     selection=["live_drift"],
-    partitions_def=deployment_partitions,
     executor_def=dg.in_process_executor,
     description="Judge a deployment's last minutes of traffic (drift verdict, quality mean).",
 )
