@@ -2,11 +2,12 @@
 
 Each runs its steps in the run's own process: a run's steps form a chain, and a process per
 step costs seconds of imports. Runs, one per partition, are what the run queue spreads out.
+The jobs take their partitions from their assets (a job's own partitions_def is deprecated in
+Dagster 1.13 and warns wherever this module is imported outside the code location).
 """
 
 import dagster as dg
 
-from feedback_assets.defs.partitions import deployment_partitions, loop_partitions
 from feedback_assets.defs.release_memory import RELEASE_MEMORY_HOOKS
 
 FEEDBACK_LOOP_ASSETS = (
@@ -21,7 +22,6 @@ FEEDBACK_LOOP_ASSETS = (
 feedback_loop_job = dg.define_asset_job(
     "feedback_loop_job",
     selection=list(FEEDBACK_LOOP_ASSETS),
-    partitions_def=loop_partitions,
     executor_def=dg.in_process_executor,
     hooks=RELEASE_MEMORY_HOOKS,  # steps share the process: each step's peak, not their sum
     description="One deployment-day of the loop: raw -> sanitized -> quality -> drift -> curated -> exports.",
@@ -30,7 +30,6 @@ feedback_loop_job = dg.define_asset_job(
 retraining_job = dg.define_asset_job(
     "retraining_job",
     selection=["retraining_runs", "candidate_evaluations", "model_promotions"],
-    partitions_def=deployment_partitions,
     executor_def=dg.in_process_executor,
     description=(
         "Bundle exports -> train a candidate -> evaluate it against the current model -> "
@@ -41,7 +40,6 @@ retraining_job = dg.define_asset_job(
 model_rollback_job = dg.define_asset_job(
     "model_rollback_job",
     selection=["model_promotions"],
-    partitions_def=deployment_partitions,
     executor_def=dg.in_process_executor,
     description="Serve the previous model version again (the model_regression sensor's action).",
 )
@@ -49,7 +47,6 @@ model_rollback_job = dg.define_asset_job(
 live_drift_job = dg.define_asset_job(
     "live_drift_job",
     selection=["live_drift"],
-    partitions_def=deployment_partitions,
     executor_def=dg.in_process_executor,
     description="Judge a deployment's last minutes of traffic (drift verdict, quality mean).",
 )

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from dagster._core.events import DagsterEventType
 
+from feedback_assets.defs.jobs import FEEDBACK_LOOP_ASSETS
 from feedback_assets.demo.traffic import TrafficConfig
 from feedback_assets.store import FeedbackStore
 from feedback_assets_tests.defs.backfill_harness import (
@@ -29,15 +30,8 @@ TRAFFIC = TrafficConfig(seed=11, days=7, end_date=date(2026, 11, 7), events_per_
 DAYS = [str(TRAFFIC.end_date - timedelta(days=d)) for d in range(TRAFFIC.days - 1, -1, -1)]
 DEPLOYMENTS = sorted(TRAFFIC.deployments)
 KEYS = [f"{day}|{dep}" for day in DAYS for dep in DEPLOYMENTS]
-# feedback_loop_job's selection (importing defs/jobs.py outside the code location warns).
-LOOP_ASSETS = (
-    "raw_inferences",
-    "sanitized_logs",
-    "quality_scores",
-    "drift_reports",
-    "curated_sets",
-    "training_exports",
-)
+# The backfill covers feedback_loop_job's assets, as the UI's "materialize" of the job's graph.
+LOOP_ASSETS = FEEDBACK_LOOP_ASSETS
 # Small enough for the drift tests to run on a few dozen events a day.
 SETTINGS = {"FEEDBACK_DRIFT_MIN_SAMPLES": "20", "FEEDBACK_EXPECTED_FORMATS": "json-extractor=json"}
 
@@ -141,7 +135,7 @@ def _max_running(outcome: BackfillOutcome) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.backfill  # ~6 min: outside `make test` until it fits the CI budget (README)
+@pytest.mark.backfill  # the longest test: run first by `make test` (conftest.py)
 def test_concurrent_backfill_equals_sequential(
     postgres: PostgresServer,
     stores: dict[str, str],

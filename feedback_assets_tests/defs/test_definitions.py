@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,23 +109,29 @@ def test_a_new_definition_file_is_discovered_without_editing_a_list(tmp_path: Pa
         "def zz_probe_sensor(context):\n"
         "    return dg.SkipReason('probe')\n"
     )
-    probe = ROOT / "feedback_assets" / "defs" / "zz_probe_sensor.py"
-    probe.write_text(code)
-    try:
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "from feedback_assets.definitions import defs;"
-                "print(sorted(s.name for s in defs().sensors))",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    finally:
-        probe.unlink()
+    # In a copy of the package: tests running in parallel load the checkout's code location.
+    shutil.copytree(
+        ROOT / "feedback_assets",
+        tmp_path / "feedback_assets",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copy2(ROOT / "pyproject.toml", tmp_path)  # the defs folder's project root
+    (tmp_path / "feedback_assets" / "defs" / "zz_probe_sensor.py").write_text(code)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import feedback_assets; print(feedback_assets.__file__);"
+            "from feedback_assets.definitions import defs;"
+            "print(sorted(s.name for s in defs().sensors))",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.stdout.startswith(str(tmp_path / "feedback_assets")), out.stdout + out.stderr
     assert "zz_probe_sensor" in out.stdout, out.stdout + out.stderr
 
 

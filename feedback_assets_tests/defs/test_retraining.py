@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
+from dagster._core.storage.defs_state.base import _current_storage
 
 from feedback_assets.definitions import defs
 from feedback_assets.resources.loop_settings import TriggerSettings
@@ -16,7 +19,13 @@ from feedback_assets.store import FeedbackStore
 from feedback_assets.store.exports import unused_training_batches
 from feedback_assets.store.model_versions import current_model_version, model_history
 from feedback_assets.store.references import active_reference
-from feedback_assets_tests.defs.conftest import DAYS, ingest, resources_for, run_loop_day
+from feedback_assets_tests.defs.conftest import (
+    DAYS,
+    ingest,
+    register_deployments,
+    resources_for,
+    run_loop_day,
+)
 from feedback_assets_tests.openai_server import OpenAICompatServer
 
 GOOD_ANSWER = (
@@ -41,10 +50,48 @@ def models() -> Models:
     return Models()
 
 
+@pytest.fixture(scope="module")
+def loop_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test traffic through feedback_loop_job for every day, once per module (12 runs).
+    Each test gets a copy: the sensors and jobs read the store, and the instance only for the
+    registered deployments and in-flight retraining runs, which a fresh one is given."""
+    root = tmp_path_factory.mktemp("loop-template")
+    url = f"sqlite:///{root / 'data' / 'feedback.db'}"
+    # The runs leave Dagster's defs-state context variable on this fixture's instance; the root
+    # conftest restores it per test, but only around tests, and this runs before the first one.
+    # Left set, later modules' `defs()` would meet the disposed instance (undefined weakref).
+    before = _current_storage.get()
+    try:
+        with pytest.MonkeyPatch.context() as mp, dg.instance_for_test() as instance:
+            mp.setenv("FEEDBACK_DATA_DIR", str(root / "data"))
+            mp.setenv("FEEDBACK_EXPORT_ROOT", str(root / "exports"))
+            mp.delenv("FEEDBACK_STORE_URL", raising=False)
+            ingest(url, root / "data")
+            for day in DAYS:
+                resources = resources_for(url, root)
+                results = run_loop_day(url, root, instance, day, resources=resources)
+                assert all(r.success for r in results.values())
+    finally:
+        _current_storage.set(before)
+    return root
+
+
 @pytest.fixture
-def looped(loop_env: Path, instance: dg.DagsterInstance, models: Models) -> tuple[str, dict]:
+def looped(
+    loop_template: Path, loop_env: Path, instance: dg.DagsterInstance, models: Models
+) -> tuple[str, dict]:
+    for name in ("data", "exports"):
+        shutil.copytree(loop_template / name, loop_env / name, dirs_exist_ok=True)
     url = f"sqlite:///{loop_env / 'data' / 'feedback.db'}"
-    ingest(url, loop_env / "data")
+    store = FeedbackStore(url)
+    with store.engine.begin() as conn:  # export batches name where they were written
+        conn.execute(
+            sa.text("UPDATE export_batches SET root = replace(root, :old, :new), "
+                    "manifest = replace(manifest, :old, :new)"),
+            {"old": str(loop_template), "new": str(loop_env)},
+        )  # fmt: skip
+    store.dispose()
+    register_deployments(instance)
     with OpenAICompatServer(chat_handler=models) as server:
         resources = {
             **resources_for(url, loop_env),
@@ -52,9 +99,6 @@ def looped(loop_env: Path, instance: dg.DagsterInstance, models: Models) -> tupl
                 base_url=server.base_url, api_key="sk-test", min_prompts=5
             ),
         }
-        for day in DAYS:
-            results = run_loop_day(url, loop_env, instance, day, resources=resources)
-            assert all(r.success for r in results.values())
         yield url, resources
 
 

@@ -121,7 +121,10 @@ def _upcoming_ticks(job: str, hours: float = 2.0) -> int:
 
     now = datetime.now(UTC)
     count = 0
-    for schedule in defs().schedules or []:
+    d = defs()
+    # Resolved: a schedule built from an asset job knows its job only once the code location
+    # resolved it (the job takes its partitions from its assets).
+    for schedule in (d.resolve_schedule_def(s.name) for s in d.schedules or []):
         if schedule.job_name != job:
             continue
         minute, hour, *_ = str(schedule.cron_schedule).split()
