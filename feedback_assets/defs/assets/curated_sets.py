@@ -62,7 +62,7 @@ def curated_sets(
     skipped: list[str] = []
 
     def embed(texts: list[str]) -> np.ndarray | None:
-        # Called once, for the rows that can be sft seeds or diverse picks only. None (an
+        # Called for the rows that can be sft seeds or diverse picks only, in chunks. None (an
         # outage): curate without this run's embeddings.
         vectors, reason = embedder.embed_or_none(texts)
         skipped.extend([reason] if reason else [])

@@ -189,7 +189,7 @@ def curate(
     `kto` (the undesirable side). Eval-split rows that have a reference answer or are hard get
     role `eval`; conflict rows are dropped. Rows lacking an event_id, prompt or response are
     skipped. Reported events are never sft targets. Without `embeddings`, `embed` (texts ->
-    vectors or None) is called once for the rows that can be sft seeds or diverse picks.
+    vectors or None) is called (in chunks) for the rows that can be sft seeds or diverse picks.
     """
     for col in ("event_id", "deployment_id", "prompt", "response"):
         if col not in events.columns:

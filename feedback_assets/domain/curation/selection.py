@@ -37,11 +37,20 @@ class RowVectors:
         return self._vectors[slots.to_numpy(dtype=np.int64)]
 
 
+EMBED_CHUNK = 8192  # texts per embed call: tokenizing 50k answers at once took ~500 MB
+
+
 def embed_rows(rows: np.ndarray, events: pd.DataFrame, embed: Embed) -> RowVectors | None:
-    """The rows' prompt + response vectors in one call (None when the embedder is unavailable:
-    curation then uses its own hashed vectors for every row, never a mix)."""
-    vectors = embed(pair_text(events.iloc[rows]).tolist())
-    return None if vectors is None else RowVectors(rows, np.asarray(vectors), len(events))
+    """The rows' prompt + response vectors, EMBED_CHUNK texts per call (None when the embedder
+    is unavailable for any of them: curation then uses its own hashed vectors for every row,
+    never a mix)."""
+    parts = []
+    for start in range(0, max(len(rows), 1), EMBED_CHUNK):
+        vectors = embed(pair_text(events.iloc[rows[start : start + EMBED_CHUNK]]).tolist())
+        if vectors is None:
+            return None
+        parts.append(np.asarray(vectors))
+    return RowVectors(rows, np.concatenate(parts), len(events))
 
 
 def split_budget(cfg: CurationConfig, remaining: int) -> dict[str, int]:

@@ -261,11 +261,16 @@ def test_aggregate_signals_anonymous_and_redelivered_signals() -> None:
     assert agg.loc["a", "signal_score"] == -4.0
 
 
-def test_embed_is_called_once_for_rows_that_can_be_seeds_or_diverse_picks() -> None:
-    """Lazy embedding: only approved or edited train rows are embedded, and the selection is
-    the one an aligned matrix of every row's vector gives."""
+@pytest.mark.parametrize("chunk", [8192, 3])
+def test_embed_is_called_for_rows_that_can_be_seeds_or_diverse_picks(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Lazy embedding: only approved or edited train rows are embedded, `chunk` texts per call,
+    and the selection is the one an aligned matrix of every row's vector gives."""
+    import feedback_assets.domain.curation.selection as selection
     from feedback_assets.domain.drift.embedding import hashing_embed
 
+    monkeypatch.setattr(selection, "EMBED_CHUNK", chunk)
     rows = [
         {"event_id": f"e{i}", "prompt": text(i, 12), "response": text(500 + i)} for i in range(40)
     ]
@@ -284,11 +289,52 @@ def test_embed_is_called_once_for_rows_that_can_be_seeds_or_diverse_picks() -> N
     full = hashing_embed((ev["prompt"] + "\n" + ev["response"]).tolist())
     eager = curate(ev, q, sig, full, CurationConfig(limit=12), split)
     pd.testing.assert_frame_equal(lazy, eager)
-    assert len(calls) == 1
     wanted = {f"{r['prompt']}\n{r['response']}" for i, r in enumerate(rows) if i < 36 and i % 2}
     wanted.add(f"{rows[4]['prompt']}\n{rows[4]['response']}")  # the edited row
-    assert set(calls[0]) == wanted
+    assert len(calls) == -(-len(wanted) // chunk) and max(map(len, calls)) <= chunk
+    assert [t for c in calls for t in c] == list(dict.fromkeys(t for c in calls for t in c))
+    assert set().union(*calls) == wanted
     assert (lazy["curation_source"] == "diverse").any()
+
+
+def test_an_outage_in_any_embed_chunk_curates_every_row_with_hashed_vectors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import feedback_assets.domain.curation.selection as selection
+    from feedback_assets.domain.drift.embedding import hashing_embed
+
+    monkeypatch.setattr(selection, "EMBED_CHUNK", 4)
+    rows = [
+        {"event_id": f"e{i}", "prompt": text(i, 12), "response": text(500 + i)} for i in range(20)
+    ]
+    q = quality({f"e{i}": 0.9 for i in range(20)})
+    q["judge_score"] = 0.9
+    calls: list[int] = []
+
+    def flaky(texts: list[str]) -> np.ndarray | None:
+        calls.append(len(texts))
+        return None if len(calls) == 2 else other(texts)
+
+    def other(texts: list[str]) -> np.ndarray:  # not curation's own vectors
+        return hashing_embed(texts, dim=8, seed=99)
+
+    out = curate(
+        events(rows), q, None, None, only("diverse", 5, diverse_min_distance=0.8), embed=flaky
+    )
+    none = curate(
+        events(rows),
+        q,
+        None,
+        None,
+        only("diverse", 5, diverse_min_distance=0.8),
+        embed=lambda texts: None,
+    )
+    assert len(calls) == 2  # stopped at the failed chunk
+    pd.testing.assert_frame_equal(out, none)
+    # The embedder's vectors do change the picks, so a mix would have shown.
+    assert not curate(
+        events(rows), q, None, None, only("diverse", 5, diverse_min_distance=0.8), embed=other
+    ).equals(none)
 
 
 def test_embed_unavailable_curates_with_hashed_vectors() -> None:
