@@ -262,26 +262,35 @@ def hard_rows(store: FeedbackStore, partition_key: str, deployment_id: str) -> p
     return read_columns(store, c, query)
 
 
-def preference_window(
-    store: FeedbackStore, partition_key: str, deployment_id: str, max_hard_quality: float
-) -> Window:
-    """The part of a deployment-day that DPO pairs and KTO rows can come from, in the day's
-    order: events with a signal, events scored <= max_hard_quality, events naming the answer
-    they regenerate, and the events of a regenerated answer's session with its prompt (its
-    implicit regeneration). Mining this gives the rows mining the whole day gives; the rest of
-    the day never leaves the database."""
+def minable(
+    partition_key: str, deployment_id: str, max_hard_quality: float
+) -> sa.ColumnElement[bool]:
+    """Which sanitized_logs rows of a deployment-day preference data can come from: events with
+    a signal, events scored <= max_hard_quality, events naming the answer they regenerate, and
+    the events of a regenerated answer's session with its prompt (its implicit regeneration)."""
     e, s, q = schema.sanitized_logs, schema.sanitized_signals, schema.quality_scores
     in_e, in_s, in_q = (_in_partition(t, partition_key, deployment_id) for t in (e, s, q))
     regenerated = sa.select(s.c.event_id).where(*in_s, s.c.signal_type == "regenerate")
     regen_prompts = sa.select(e.c.session_id, e.c.prompt).where(
         *in_e, e.c.event_id.in_(regenerated)
     )
-    keep = sa.or_(
+    return sa.or_(
         e.c.event_id.in_(sa.select(s.c.event_id).where(*in_s)),
         e.c.event_id.in_(sa.select(q.c.event_id).where(*in_q, q.c.score <= max_hard_quality)),
         e.c.metadata.like("%regenerate_of%"),
         sa.tuple_(e.c.session_id, e.c.prompt).in_(regen_prompts),
     )
+
+
+def preference_window(
+    store: FeedbackStore, partition_key: str, deployment_id: str, max_hard_quality: float
+) -> Window:
+    """The part of a deployment-day that DPO pairs and KTO rows can come from, in the day's
+    order: the `minable` events. Mining this gives the rows mining the whole day gives; the rest
+    of the day never leaves the database."""
+    e, s, q = schema.sanitized_logs, schema.sanitized_signals, schema.quality_scores
+    in_e, in_s, in_q = (_in_partition(t, partition_key, deployment_id) for t in (e, s, q))
+    keep = minable(partition_key, deployment_id, max_hard_quality)
     # One pass over the day: each kept event with its quality row (left join), split below.
     joined = e.outerjoin(
         q, sa.and_(*in_q, q.c.event_id == e.c.event_id, q.c.deployment_id == e.c.deployment_id)

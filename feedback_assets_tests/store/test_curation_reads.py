@@ -62,6 +62,31 @@ def test_curation_window_is_the_full_window_narrowed(store: FeedbackStore) -> No
     assert len(a.curated) > 20
 
 
+def test_only_candidates_answers_are_read_and_curation_is_unchanged(store: FeedbackStore) -> None:
+    """With the hard-quality bound, events that can be neither selected nor paired (no signal,
+    no low score, no judge verdict, no regeneration link) keep their answer in the database,
+    and curating gives exactly the full window's rows."""
+    from feedback_assets.domain.curation.curation import UNREAD_RESPONSE
+
+    _fill(store, "support-bot", DAY, seed=1)
+    config = CurationConfig(limit=60)
+    full = deployment_window(store, DAY, "support-bot")
+    lazy = curation_window(store, DAY, "support-bot", chunk_rows=37, max_hard_quality=0.5)
+    unread = (lazy.events["response"] == UNREAD_RESPONSE).to_numpy()
+    assert 0 < unread.sum() < len(lazy.events)
+    assert list(lazy.events.columns) == [*EVENT_COLUMNS, "timestamp"]
+    read = full.events.set_index("event_id")["response"]
+    kept = lazy.events[~unread]
+    assert kept["response"].tolist() == read.loc[kept["event_id"]].tolist()
+    a, b = curate_window(full, None, config), curate_window(lazy, None, config)
+    pd.testing.assert_frame_equal(a.curated, b.curated)
+    pd.testing.assert_frame_equal(a.new_splits, b.new_splits)
+    # Read for a lower bound than curation uses: a hard row it would pick was not read.
+    strict = curation_window(store, DAY, "support-bot", max_hard_quality=0.0)
+    with pytest.raises(ValueError, match="events.response"):
+        curate_window(strict, None, CurationConfig(limit=60, max_hard_quality=0.9))
+
+
 @pytest.mark.parametrize("chunk_rows", [1, 10_000])
 def test_an_empty_day_reads_empty_frames(store: FeedbackStore, chunk_rows: int) -> None:
     window = curation_window(store, DAY, "nobody", chunk_rows=chunk_rows)

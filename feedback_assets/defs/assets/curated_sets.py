@@ -57,7 +57,10 @@ def curated_sets(
     store = feedback_store.store()
     part = loop_partition(context)
     config = curation_settings.config()
-    window = curation_window(store, part.day, part.deployment_id)  # curation's columns only
+    # Curation's columns only, and only the answers of rows that can be selected or paired.
+    window = curation_window(
+        store, part.day, part.deployment_id, max_hard_quality=config.max_hard_quality
+    )
     known = known_splits(store, part.deployment_id)
     skipped: list[str] = []
 

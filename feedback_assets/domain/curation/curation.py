@@ -49,6 +49,8 @@ CURATED_COLUMNS: tuple[str, ...] = (
 ROLES: tuple[str, ...] = ("sft", "preference", "kto", "eval")
 STRATEGIES: tuple[str, ...] = ("user_edit", "high_quality", "hard_example", "diverse")
 USER_EDIT_SCORE = 10.0
+# The response of an event a store read left out: it can be neither selected nor paired.
+UNREAD_RESPONSE = "\x00[answer not read: not a curation candidate]"
 
 
 def _default_shares() -> Mapping[str, float]:
@@ -340,6 +342,8 @@ def _materialize(sel: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
             "original_response": events["response"].iloc[pos].to_numpy(),
         }
     )
+    if (out["original_response"] == UNREAD_RESPONSE).any():
+        raise ValueError("events.response: a selected row's answer was not read (UNREAD_RESPONSE)")
     edit = (sel["curation_source"] == "user_edit").to_numpy()
     out["response"] = np.where(edit, sel["edited_response"].to_numpy(), out["original_response"])
     for col in ("curation_source", "curation_score", "quality_score", "signal_score", "role"):

@@ -145,8 +145,8 @@ def _regenerate_pairs(ev: pd.DataFrame) -> pd.DataFrame:
         links.append(implicit)
     link = pd.concat(links, ignore_index=True)
     a = s[s["n_regenerate"] > 0].set_index("event_id")["_pos"]
-    b = s[(s["n_regenerate"] == 0) & (s["n_thumbs_down"] == 0) & ~s["reported"]]
-    b = b.set_index("event_id")["_pos"]
+    accepted = s[(s["n_regenerate"] == 0) & (s["n_thumbs_down"] == 0) & ~s["reported"]]
+    b = accepted.set_index("event_id")["_pos"]
     link = link[is_in(link["a_id"], a.index) & is_in(link["b_id"], b.index)]
     # Several accepted regenerations of one answer: the latest one wins.
     link = link.assign(_rank=link["b_id"].map(b))
