@@ -128,7 +128,7 @@ def _band_edges(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Verified near-duplicate pairs (a, b), a < b (a pair may repeat), where rows >= n are
     known rows (pairs of two known rows are skipped); at most m slots of a pair differ."""
-    screen = (every & np.uint64(0xFF)).astype(np.uint8)
+    screen = every.astype(np.uint8)  # the low byte (integer casts wrap), without a uint64 temp
     rows = np.arange(len(every))
     yield from _edges_within(every, screen, rows, np.arange(every.shape[1]), (n, m, need), 0)
 
@@ -196,7 +196,11 @@ def component_pairs(
     need = num_perm - max_mismatches(threshold, num_perm)
     codes, reps = _identical(sigs)
     m = len(reps)
-    every = np.concatenate([sigs[reps], known_sigs.reshape(-1, num_perm).astype(sigs.dtype)])
+    # One copy of the signatures (a take, then a concatenate, held three at 317k x 64 x 8 B).
+    known = known_sigs.reshape(-1, num_perm)
+    every = np.empty((m + len(known), num_perm), dtype=sigs.dtype)
+    np.take(sigs, reps, axis=0, out=every[:m], mode="clip")  # "raise" buffers a copy
+    every[m:] = known
     forest = _Forest(m)
     hits_i, hits_j = [], []
     for a, b in _band_edges(every, m, max_mismatches(threshold, num_perm), need):
