@@ -10,17 +10,27 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
+from collections.abc import Callable
 
 import dagster as dg
 import pyarrow as pa
 
 
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, looked up once (find_library runs ldconfig); None elsewhere."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim  # type: ignore[no-any-return]
+    return None  # not glibc (musl, macOS): nothing to trim
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
 def release_memory() -> None:
     gc.collect()
     pa.default_memory_pool().release_unused()
-    # Not glibc (musl, macOS): nothing to trim.
-    with contextlib.suppress(OSError, AttributeError, TypeError):
-        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 @dg.success_hook(name="release_memory_after_step")

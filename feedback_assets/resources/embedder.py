@@ -3,7 +3,9 @@
 Every kind returns L2-normalized float32 vectors, one row per input text.
 """
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -134,6 +136,12 @@ class EmbedderResource(dg.ConfigurableResource):
                 "kind: 'sentence_transformers' needs the sentence-transformers package "
                 "(pip install sentence-transformers) and a locally available model"
             ) from exc
-        model = SentenceTransformer(self.model)
+        model = _sentence_model(SentenceTransformer, self.model)  # loaded once per process
         vectors = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True)
         return _normalize(np.asarray(vectors))
+
+
+@functools.cache
+def _sentence_model(factory: Any, name: str) -> Any:
+    # Curation embeds in chunks: loading the model per call would load it once per chunk.
+    return factory(name)

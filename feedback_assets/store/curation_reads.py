@@ -88,7 +88,8 @@ def curation_window(
         ("timestamp_us", "event_id"),
         chunk_rows,
     )
-    if max_hard_quality is not None:
+    # An empty day comes back with every column (read_table's empty frame): nothing to add.
+    if max_hard_quality is not None and "response" not in events.columns:
         answers = _candidate_answers(store, day, deployment_id, max_hard_quality, chunk_rows)
         response = answers.reindex(events["event_id"].to_numpy()).fillna(UNREAD_RESPONSE)
         events.insert(EVENT_COLUMNS.index("response"), "response", response.to_numpy())

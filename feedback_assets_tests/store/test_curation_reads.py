@@ -88,9 +88,15 @@ def test_only_candidates_answers_are_read_and_curation_is_unchanged(store: Feedb
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 10_000])
-def test_an_empty_day_reads_empty_frames(store: FeedbackStore, chunk_rows: int) -> None:
-    window = curation_window(store, DAY, "nobody", chunk_rows=chunk_rows)
+@pytest.mark.parametrize("max_hard_quality", [None, 0.5])
+def test_an_empty_day_reads_empty_frames(
+    store: FeedbackStore, chunk_rows: int, max_hard_quality: float | None
+) -> None:
+    window = curation_window(
+        store, DAY, "nobody", chunk_rows=chunk_rows, max_hard_quality=max_hard_quality
+    )
     assert window.events.empty and window.quality.empty and window.signals.empty
+    assert "response" in window.events.columns
     assert curate_window(window, None, CurationConfig()).curated.empty
 
 
