@@ -22,6 +22,7 @@ from feedback_assets.store.bulk import (
     insert_rows,
     pg_copy_insert,
     records_frame,
+    refresh_statistics,
     sqlite_insert,
 )
 from feedback_assets.store.engines import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_MS, make_engine
@@ -223,6 +224,7 @@ class FeedbackStore:
             conn.execute(delete)
             insert_rows(conn, t, columns, rows)
             conn.commit()
+            refresh_statistics(conn, [t], len(rows))
         return len(rows)
 
     def append(self, table_name: str, records: pd.DataFrame | Sequence[dict[str, Any]]) -> int:

@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from feedback_assets.store import schema
-from feedback_assets.store.bulk import insert_rows, records_frame
+from feedback_assets.store.bulk import insert_rows, records_frame, refresh_statistics
 from feedback_assets.store.feedback_store import FeedbackStore, _lock_partition
 from feedback_assets.store.frames import from_db_frame, rows_for_insert
 
@@ -103,14 +103,17 @@ def partition_writer(
                 return 0
             columns, rows = rows_for_insert(t, frame.assign(partition_key=partition_key))
             insert_rows(conn, t, columns, rows)
+            written[0] += len(rows)
             return len(rows)
 
+        written = [0]
         try:
             yield write
         except BaseException:
             conn.rollback()
             raise
         conn.commit()
+        refresh_statistics(conn, tables, written[0])
 
 
 def read_columns(store: FeedbackStore, table: sa.Table, query: sa.Select[Any]) -> pd.DataFrame:

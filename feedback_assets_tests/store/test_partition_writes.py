@@ -122,3 +122,24 @@ def test_migration_removes_duplicate_rows_and_adds_the_key(store: FeedbackStore)
     assert store.count("quality_scores") == 2
     with pytest.raises(sa.exc.IntegrityError):
         store.append("curated_examples", _frame(1, "y").assign(partition_key=DAY))
+
+
+def test_a_large_replace_refreshes_postgresqls_statistics(
+    store: FeedbackStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a replace of ANALYZE_ROWS rows or more the planner knows the table's size (it took
+    a fresh day for a few rows and planned curation's candidate query as nested loops)."""
+    import feedback_assets.store.bulk as bulk
+
+    monkeypatch.setattr(bulk, "ANALYZE_ROWS", 200)
+    store.replace_partition("curated_examples", DAY, _frame(150, "small"), ["dep-a"])
+    if store.dialect != "postgresql":  # SQLite plans from its indexes: nothing to refresh
+        assert store.replace_partition("curated_examples", DAY, _frame(250, "x"), ["dep-a"])
+        return
+    query = "SELECT reltuples FROM pg_class WHERE relname = 'curated_examples'"
+    with store.engine.connect() as conn:
+        before = conn.exec_driver_sql(query).scalar()
+    assert before is not None and before < 150  # 150 rows: below the bound, not analyzed
+    store.replace_partition("curated_examples", DAY, _frame(250, "big"), ["dep-a"])
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql(query).scalar() == 250
