@@ -18,7 +18,7 @@ from feedback_assets.domain.drift.drift_reports import Window
 from feedback_assets.store import schema
 from feedback_assets.store.exports import minable
 from feedback_assets.store.feedback_store import FeedbackStore
-from feedback_assets.store.streams import CHUNK_ROWS, stream
+from feedback_assets.store.streams import CHUNK_ROWS, read_columns
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "event_id",
@@ -62,10 +62,7 @@ def _read(
     )
     if order_by:
         query = query.order_by(*(table.c[c] for c in order_by))
-    parts = list(stream(store, table, query, chunk_rows))
-    if not parts:  # no rows: the same (empty) columns a read_table gives
-        return store.read_table(table.name, partition_key=day, deployment_id=deployment_id, limit=0)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return read_columns(store, table, query, chunk_rows)
 
 
 def curation_window(
@@ -88,8 +85,7 @@ def curation_window(
         ("timestamp_us", "event_id"),
         chunk_rows,
     )
-    # An empty day comes back with every column (read_table's empty frame): nothing to add.
-    if max_hard_quality is not None and "response" not in events.columns:
+    if max_hard_quality is not None:
         answers = _candidate_answers(store, day, deployment_id, max_hard_quality, chunk_rows)
         response = answers.reindex(events["event_id"].to_numpy()).fillna(UNREAD_RESPONSE)
         events.insert(EVENT_COLUMNS.index("response"), "response", response.to_numpy())
@@ -116,8 +112,5 @@ def _candidate_answers(
         e.c.deployment_id == deployment_id,
         sa.or_(minable(day, deployment_id, max_hard_quality), e.c.event_id.in_(judged)),
     )
-    parts = list(stream(store, e, query, chunk_rows))
-    if not parts:
-        return pd.Series(dtype="str")
-    read = pd.concat(parts, ignore_index=True)
+    read = read_columns(store, e, query, chunk_rows)
     return pd.Series(read["response"].to_numpy(), index=read["event_id"].to_numpy())

@@ -116,10 +116,13 @@ def partition_writer(
         refresh_statistics(conn, tables, written[0])
 
 
-def read_columns(store: FeedbackStore, table: sa.Table, query: sa.Select[Any]) -> pd.DataFrame:
-    """The query's rows as one frame, fetched in chunks: the Python tuples of a whole result
-    cost several times its columns (a day's preference window of 320k answers: +900 MB)."""
-    parts = list(stream(store, table, query))
+def read_columns(
+    store: FeedbackStore, table: sa.Table, query: sa.Select[Any], chunk_rows: int = CHUNK_ROWS
+) -> pd.DataFrame:
+    """The query's rows as one frame (its own columns, also when empty), fetched in chunks: the
+    Python tuples of a whole result cost several times its columns (a day's preference window
+    of 320k answers: +900 MB)."""
+    parts = list(stream(store, table, query, chunk_rows))
     if not parts:
         return from_db_frame(table, records_frame([], list(query.selected_columns.keys())))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
