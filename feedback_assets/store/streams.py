@@ -95,7 +95,10 @@ def partition_writer(
                 )
             )
 
+        written = 0
+
         def write(table_name: str, frame: pd.DataFrame) -> int:
+            nonlocal written
             t = schema.metadata.tables[table_name]
             if t not in tables:
                 raise ValueError(f"table_name: {table_name!r} is not one this writer replaces")
@@ -103,17 +106,16 @@ def partition_writer(
                 return 0
             columns, rows = rows_for_insert(t, frame.assign(partition_key=partition_key))
             insert_rows(conn, t, columns, rows)
-            written[0] += len(rows)
+            written += len(rows)
             return len(rows)
 
-        written = [0]
         try:
             yield write
         except BaseException:
             conn.rollback()
             raise
         conn.commit()
-        refresh_statistics(conn, tables, written[0])
+        refresh_statistics(conn, tables, written)
 
 
 def read_columns(
