@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from feedback_assets.domain.curation.curation import CurationConfig, aggregate_signals
+from feedback_assets.domain.curation.joins import quality_of
 
 
 def unapproved_sft(
@@ -27,10 +28,7 @@ def unapproved_sft(
         if signals is not None and len(signals)
         else pd.DataFrame()
     )
-    q = pd.DataFrame()
-    if quality is not None and len(quality):
-        qd = quality if "event_id" in quality.columns else quality.reset_index()
-        q = qd.drop_duplicates("event_id", keep="last").set_index("event_id")
+    q = quality_of(quality, sft["event_id"]).set_axis(sft.index)
 
     def col(frame: pd.DataFrame, name: str, default: object) -> pd.Series:
         if name not in frame:
@@ -39,8 +37,7 @@ def unapproved_sft(
 
     reported = col(agg, "n_report", 0) > 0
     negatives = (col(agg, "n_thumbs_down", 0) > 0) | (col(agg, "n_regenerate", 0) > 0) | reported
-    score = col(q, "score", float("nan")).astype(float)
-    judge = col(q, "judge_score", float("nan")).astype(float)
+    score, judge = q["score"], q["judge_score"]
     approved = (col(agg, "signal_score", 0.0).astype(float) > 0) | (judge >= config.min_judge_score)
     good_answer = ~negatives & (score >= config.min_quality_score) & approved
     edit = sft["curation_source"] == "user_edit"

@@ -16,6 +16,7 @@ import pandas as pd
 
 from feedback_assets.domain.curation.dedupe import Deduper, dedupe
 from feedback_assets.domain.curation.eval_split import SPLITS
+from feedback_assets.domain.curation.joins import quality_of
 from feedback_assets.domain.curation.selection import (
     Embed,
     RowVectors,
@@ -365,19 +366,10 @@ def _candidate_pool(
     pool = pd.DataFrame({"_pos": np.flatnonzero(valid)})
     pool["event_id"] = events["event_id"].to_numpy()[valid]
     ids = pool["event_id"]
-    if quality is not None and len(quality):
-        qd = quality if "event_id" in quality.columns else quality.reset_index()
-        qd = qd.drop_duplicates("event_id", keep="last").set_index("event_id")
-        q = qd.reindex(ids.to_numpy())  # one index lookup for every column
-        pool["quality_score"] = q["score"].astype(float).to_numpy()
-        has_refusal = "refusal_passed" in q
-        pool["refusal"] = q["refusal_passed"].eq(False).to_numpy() if has_refusal else False
-        has_judge = "judge_score" in q
-        pool["judge_score"] = q["judge_score"].astype(float).to_numpy() if has_judge else np.nan
-    else:
-        pool["quality_score"] = np.nan
-        pool["refusal"] = False
-        pool["judge_score"] = np.nan
+    q = quality_of(quality, ids)
+    pool["quality_score"] = q["score"].to_numpy()
+    pool["refusal"] = q["refusal"].to_numpy()
+    pool["judge_score"] = q["judge_score"].to_numpy()
     agg = aggregate_signals(signals) if signals is not None and len(signals) else None
     if agg is not None and len(agg):
         a = agg.drop_duplicates("event_id").set_index("event_id").reindex(ids.to_numpy())

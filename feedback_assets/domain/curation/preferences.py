@@ -9,6 +9,7 @@ import polars as pl
 
 from feedback_assets.domain.curation.curation import aggregate_signals
 from feedback_assets.domain.curation.dedupe import near_duplicate_groups, normalize_text
+from feedback_assets.domain.curation.joins import quality_of
 from feedback_assets.domain.frames import is_in
 from feedback_assets.domain.records import SIGNAL_TYPES
 
@@ -63,16 +64,9 @@ def mine_preference_pairs(
     """DPO pairs (columns: PAIR_COLUMNS). Pairs whose chosen and rejected texts are equal after
     normalization are skipped."""
     ev = _with_signals(events, signals)
-    if quality is not None and len(quality):
-        qd = quality if "event_id" in quality.columns else quality.reset_index()
-        qd = qd.drop_duplicates("event_id", keep="last").set_index("event_id")
-        joined = qd.reindex(ev["event_id"].to_numpy())
-        ev["_quality"] = joined["score"].astype(float).to_numpy()
-        has_refusal = "refusal_passed" in qd
-        ev["_refusal"] = joined["refusal_passed"].eq(False).to_numpy() if has_refusal else False
-    else:
-        ev["_quality"] = np.nan
-        ev["_refusal"] = False
+    q = quality_of(quality, ev["event_id"])
+    ev["_quality"] = q["score"].to_numpy()
+    ev["_refusal"] = q["refusal"].to_numpy()
     parts = [_edit_pairs(ev), _regenerate_pairs(ev), _thumbs_pairs(ev, near_duplicate_threshold)]
     parts = [p for p in parts if len(p)]
     if not parts:
@@ -210,11 +204,8 @@ def kto_rows(
     up). Conflicting thumbs are skipped.
     """
     ev = _with_signals(events, signals)
-    low = pd.Series(False, index=ev.index)
-    if quality is not None and len(quality):
-        qd = quality if "event_id" in quality.columns else quality.reset_index()
-        score = qd.drop_duplicates("event_id", keep="last").set_index("event_id")["score"]
-        low = ev["event_id"].map(score).astype(float).le(max_hard_quality).fillna(False)
+    score = quality_of(quality, ev["event_id"])["score"].to_numpy()
+    low = pd.Series(score <= max_hard_quality, index=ev.index)  # unscored: NaN, not low
     thumbs_up = ev["n_thumbs_up"] > 0
     regen = (ev["n_regenerate"] > 0) & ~thumbs_up
     up = thumbs_up & (ev["n_thumbs_down"] == 0) & ~ev["reported"] & ~low
